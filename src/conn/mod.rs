@@ -1,0 +1,3 @@
+//! The MConnection: many prioritised channels multiplexed over one connection.
+
+pub mod wire;

@@ -1,0 +1,282 @@
+//! The crate's errors.
+//!
+//! [`Error`] is why a connection, a handshake or a decode failed. [`SendError`] and
+//! [`TrySendError`] are why a message was not accepted; both hand the message back with
+//! `into_inner`, so nothing is silently lost.
+
+use std::fmt;
+use std::io;
+
+use bytes::Bytes;
+
+/// A channel identifier: one byte on the wire.
+pub type ChannelId = u8;
+
+/// Why a connection, a handshake or a decode failed.
+///
+/// Every way a peer can violate the protocol has its own variant whose message says
+/// what was wrong, so a log line is enough to tell a broken peer from a broken network.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An I/O error from the socket or the transport.
+    Io(io::Error),
+    /// The peer closed the connection cleanly, between two packets.
+    PeerClosed,
+    /// A go-wire varint's size byte is not 0..=8 (or 0xF1..=0xF8 for a negative).
+    VarintOverflow {
+        /// The offending size byte.
+        size_byte: u8,
+    },
+    /// A go-wire varint is "negative zero" (size byte 0xF0), which go-wire rejects.
+    VarintNegativeZero,
+    /// A length prefix decoded to a negative number.
+    InvalidLength {
+        /// The decoded (negative) length.
+        length: i64,
+    },
+    /// A byte slice or string is longer than the decoder allows.
+    LengthOverLimit {
+        /// The decoded length.
+        length: u64,
+        /// The largest length allowed here.
+        limit: usize,
+    },
+    /// A packet's type byte is not Ping (0x01), Pong (0x02) or Msg (0x03).
+    UnknownPacketType {
+        /// The offending type byte.
+        byte: u8,
+    },
+    /// A msg packet is larger than `max_packet_msg_payload_size` allows.
+    PacketTooLarge {
+        /// 2 + varint bytes + payload length: the size go-wire checks.
+        size: u64,
+        /// The largest accepted size (`max_packet_msg_payload_size + 10`).
+        limit: usize,
+    },
+    /// A msg packet names a channel this connection does not have.
+    UnknownChannel {
+        /// The channel id the peer sent.
+        channel: ChannelId,
+    },
+    /// A reassembled message would exceed its channel's `recv_message_capacity`.
+    MessageTooLarge {
+        /// The channel.
+        channel: ChannelId,
+        /// The size the message would have had with the offending packet.
+        size: usize,
+        /// The channel's `recv_message_capacity`.
+        limit: usize,
+    },
+    /// We pinged the peer and heard nothing back within `pong_timeout`.
+    PongTimeout,
+    /// A configuration value is invalid; the text says which and why.
+    InvalidConfig(String),
+    /// A string field is not valid UTF-8.
+    InvalidUtf8 {
+        /// Which field.
+        field: &'static str,
+    },
+    /// A go-wire value is malformed in a way the other variants do not name.
+    Malformed(String),
+    /// The peer did not finish the handshake within `handshake_timeout`.
+    HandshakeTimeout,
+    /// A peer was refused; the reason says why.
+    Rejected(RejectReason),
+    /// The secret connection failed: bad frame, bad signature or bad key.
+    Secret(String),
+    /// A reactor panicked while handling this peer's message; the text is the panic message.
+    ReactorPanic(String),
+    /// The connection or switch was stopped locally.
+    Stopped,
+}
+
+/// Why the Switch refused a peer. Each is a distinct error for `dial`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RejectReason {
+    /// The peer is ourselves (it presented our own node key).
+    SelfConnection,
+    /// A peer with this id is already connected.
+    Duplicate,
+    /// The peer's NodeInfo is incompatible with ours; the text says how.
+    Incompatible(String),
+    /// `max_inbound_peers` inbound peers are already connected.
+    TooManyInbound,
+    /// `max_outbound_peers` outbound peers are already connected.
+    TooManyOutbound,
+    /// A user filter refused the peer's address or id; the text is the filter's reason.
+    Filtered(String),
+    /// A user filter did not answer within `filter_timeout`.
+    FilterTimeout,
+    /// The authenticated key differs from the key the NodeInfo or the dialer expected.
+    KeyMismatch(String),
+    /// The switch is stopping.
+    SwitchStopped,
+}
+
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RejectReason::SelfConnection => f.write_str("connection to self"),
+            RejectReason::Duplicate => f.write_str("duplicate peer id"),
+            RejectReason::Incompatible(why) => write!(f, "incompatible peer: {why}"),
+            RejectReason::TooManyInbound => f.write_str("too many inbound peers"),
+            RejectReason::TooManyOutbound => f.write_str("too many outbound peers"),
+            RejectReason::Filtered(why) => write!(f, "refused by filter: {why}"),
+            RejectReason::FilterTimeout => f.write_str("peer filter timed out"),
+            RejectReason::KeyMismatch(why) => write!(f, "key mismatch: {why}"),
+            RejectReason::SwitchStopped => f.write_str("switch is stopping"),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "i/o error: {e}"),
+            Error::PeerClosed => f.write_str("peer closed the connection"),
+            Error::VarintOverflow { size_byte } => {
+                write!(f, "varint overflow: size byte {size_byte:#04x} is over 8")
+            }
+            Error::VarintNegativeZero => f.write_str("varint is negative zero (size byte 0xf0)"),
+            Error::InvalidLength { length } => write!(f, "invalid length: {length} is negative"),
+            Error::LengthOverLimit { length, limit } => {
+                write!(f, "length {length} is over the limit of {limit} bytes")
+            }
+            Error::UnknownPacketType { byte } => {
+                write!(f, "unknown packet type {byte:#04x}")
+            }
+            Error::PacketTooLarge { size, limit } => write!(
+                f,
+                "msg packet too large: {size} bytes, the limit is {limit} (payload limit + 10)"
+            ),
+            Error::UnknownChannel { channel } => write!(f, "unknown channel {channel:#04x}"),
+            Error::MessageTooLarge {
+                channel,
+                size,
+                limit,
+            } => write!(
+                f,
+                "message on channel {channel:#04x} would be {size} bytes, over its \
+                 recv_message_capacity of {limit}"
+            ),
+            Error::PongTimeout => f.write_str("peer did not answer our ping within pong_timeout"),
+            Error::InvalidConfig(why) => write!(f, "invalid configuration: {why}"),
+            Error::InvalidUtf8 { field } => write!(f, "field {field} is not valid UTF-8"),
+            Error::Malformed(why) => write!(f, "malformed input: {why}"),
+            Error::HandshakeTimeout => f.write_str("handshake did not finish in time"),
+            Error::Rejected(why) => write!(f, "peer rejected: {why}"),
+            Error::Secret(why) => write!(f, "secret connection: {why}"),
+            Error::ReactorPanic(why) => write!(f, "reactor panicked: {why}"),
+            Error::Stopped => f.write_str("stopped"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl Error {
+    /// Whether this error means the peer misbehaved (as opposed to the network failing or
+    /// us stopping). Misbehaviour is logged at WARN.
+    pub fn is_protocol_violation(&self) -> bool {
+        matches!(
+            self,
+            Error::VarintOverflow { .. }
+                | Error::VarintNegativeZero
+                | Error::InvalidLength { .. }
+                | Error::LengthOverLimit { .. }
+                | Error::UnknownPacketType { .. }
+                | Error::PacketTooLarge { .. }
+                | Error::UnknownChannel { .. }
+                | Error::MessageTooLarge { .. }
+                | Error::InvalidUtf8 { .. }
+                | Error::Malformed(_)
+                | Error::Secret(_)
+        )
+    }
+}
+
+/// Why [`send`](crate::MConnection::send) did not queue a message. The message is handed
+/// back: `into_inner`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// The channel's queue stayed full for `send_timeout`.
+    Timeout(Bytes),
+    /// The connection is stopped, stopping or flushing.
+    Closed(Bytes),
+    /// The connection has no channel with this id.
+    UnknownChannel(ChannelId, Bytes),
+}
+
+/// Why [`try_send`](crate::MConnection::try_send) did not queue a message. The message is
+/// handed back: `into_inner`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrySendError {
+    /// The channel's queue is full right now.
+    Full(Bytes),
+    /// The connection is stopped, stopping or flushing.
+    Closed(Bytes),
+    /// The connection has no channel with this id.
+    UnknownChannel(ChannelId, Bytes),
+}
+
+impl SendError {
+    /// The message that was not sent.
+    pub fn into_inner(self) -> Bytes {
+        match self {
+            SendError::Timeout(m) | SendError::Closed(m) | SendError::UnknownChannel(_, m) => m,
+        }
+    }
+}
+
+impl TrySendError {
+    /// The message that was not sent.
+    pub fn into_inner(self) -> Bytes {
+        match self {
+            TrySendError::Full(m)
+            | TrySendError::Closed(m)
+            | TrySendError::UnknownChannel(_, m) => m,
+        }
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Timeout(m) => write!(f, "send timed out ({} byte message)", m.len()),
+            SendError::Closed(m) => write!(f, "connection closed ({} byte message)", m.len()),
+            SendError::UnknownChannel(ch, m) => {
+                write!(f, "unknown channel {ch:#04x} ({} byte message)", m.len())
+            }
+        }
+    }
+}
+
+impl fmt::Display for TrySendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(m) => write!(f, "send queue full ({} byte message)", m.len()),
+            TrySendError::Closed(m) => write!(f, "connection closed ({} byte message)", m.len()),
+            TrySendError::UnknownChannel(ch, m) => {
+                write!(f, "unknown channel {ch:#04x} ({} byte message)", m.len())
+            }
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+impl std::error::Error for TrySendError {}

@@ -10,4 +10,19 @@ pub mod conn;
 pub mod error;
 
 pub use conn::wire;
+pub use conn::{
+    ChannelDescriptor, ChannelStatus, ConnectionStatus, MConnConfig, MConnection, Transport,
+    WeakMConnection,
+};
 pub use error::{ChannelId, Error, RejectReason, SendError, TrySendError};
+
+/// Compile-time checks that handles can be shared between threads.
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<MConnection>();
+    is::<WeakMConnection>();
+    is::<Error>();
+    is::<SendError>();
+    is::<TrySendError>();
+}

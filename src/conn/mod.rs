@@ -1,3 +1,406 @@
 //! The MConnection: many prioritised channels multiplexed over one connection.
+//!
+//! # Threads
+//!
+//! Each connection owns two named OS threads, `mconn-send` and `mconn-recv`, with
+//! `io_thread_stack_size` stacks. `on_receive` and `on_error` run on the recv thread.
+//! [`send`](MConnection::send) may write directly from the caller's thread when the
+//! connection is idle (nothing queued, nothing unwritten), which saves a thread hop for a
+//! lone message; otherwise it queues the message for the send thread.
+//!
+//! # Handles
+//!
+//! `MConnection` is a cheap `Clone` handle (`Send + Sync`). Dropping the last handle
+//! stops the connection. A callback that needs the connection should hold a
+//! [`WeakMConnection`], so the connection does not keep itself alive.
 
+pub mod config;
 pub mod wire;
+
+mod channel;
+mod flowrate;
+mod keepalive;
+mod readbuf;
+mod recv;
+mod schedule;
+mod send;
+mod shared;
+mod status;
+mod transport;
+
+use std::fmt;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Weak};
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use bytes::Bytes;
+use crossbeam_channel::{bounded, select, SendTimeoutError, TrySendError as CbTrySendError};
+use parking_lot::Mutex;
+
+use self::channel::{ChannelCounters, Reassembly, SendChannel};
+pub use self::config::{ChannelDescriptor, MConnConfig};
+pub use self::recv::{OnError, OnReceive};
+use self::send::{count_written, SendCore};
+use self::shared::{ChannelHandle, Shared, SharedParts};
+pub use self::status::{ChannelStatus, ConnectionStatus};
+pub use self::transport::{Closer, Transport, TCP_WRITE_TIMEOUT};
+use crate::error::{ChannelId, Error, SendError, TrySendError};
+
+/// A running multiplex connection. See the [module docs](self) for its threads.
+#[derive(Clone)]
+pub struct MConnection {
+    inner: Arc<Handle>,
+}
+
+/// A handle that does not keep the connection alive; [`upgrade`](Self::upgrade) it to use it.
+#[derive(Clone, Default)]
+pub struct WeakMConnection {
+    inner: Weak<Handle>,
+}
+
+struct Handle {
+    shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl MConnection {
+    /// Starts a connection over a TCP stream: validates the config and channel table,
+    /// sets `TCP_NODELAY` and a write timeout, and starts the send and recv threads.
+    ///
+    /// `on_receive(channel, message)` is called on the recv thread once per complete
+    /// message, in order per channel. `on_error(error)` is called once, on the recv thread,
+    /// after the connection has stopped because of an error (never after a local `stop`).
+    ///
+    /// Errors: [`Error::InvalidConfig`] for a bad config or channel table, [`Error::Io`]
+    /// if the socket cannot be set up or a thread cannot be spawned.
+    pub fn new<R, E>(
+        stream: TcpStream,
+        channels: Vec<ChannelDescriptor>,
+        config: MConnConfig,
+        on_receive: R,
+        on_error: E,
+    ) -> Result<Self, Error>
+    where
+        R: FnMut(ChannelId, Bytes) + Send + 'static,
+        E: FnOnce(Error) + Send + 'static,
+    {
+        config.validate(&channels)?;
+        let transport = Transport::tcp(stream, config.send_timeout)?;
+        Self::with_transport(transport, channels, config, on_receive, on_error)
+    }
+
+    /// Starts a connection over any [`Transport`] (for example an encrypted stream). Same
+    /// contract as [`new`](Self::new).
+    pub fn with_transport<R, E>(
+        transport: Transport,
+        channels: Vec<ChannelDescriptor>,
+        config: MConnConfig,
+        on_receive: R,
+        on_error: E,
+    ) -> Result<Self, Error>
+    where
+        R: FnMut(ChannelId, Bytes) + Send + 'static,
+        E: FnOnce(Error) + Send + 'static,
+    {
+        config.validate(&channels)?;
+        let now = Instant::now();
+        let mut handles = Vec::new();
+        let mut send_chans = Vec::new();
+        let mut recv_chans = Vec::new();
+        for d in &channels {
+            let (tx, rx) = bounded(d.send_queue_capacity);
+            let counters = Arc::new(ChannelCounters::default());
+            send_chans.push(SendChannel::new(d.id, d.priority, rx, counters.clone()));
+            recv_chans.push(Reassembly::new(
+                d.id,
+                d.recv_buffer_capacity,
+                d.recv_message_capacity,
+                counters.clone(),
+            ));
+            handles.push(ChannelHandle {
+                id: d.id,
+                priority: d.priority,
+                capacity: d.send_queue_capacity,
+                tx,
+                counters,
+            });
+        }
+        let Transport {
+            reader,
+            writer,
+            closer,
+            peer_addr,
+        } = transport;
+        let core = SendCore::new(
+            send_chans,
+            writer,
+            config.max_packet_msg_payload_size,
+            config.send_buffer_size,
+            now,
+        );
+        let (wake_tx, wake_rx) = bounded(1);
+        let (send_done_tx, send_done) = bounded::<()>(0);
+        let (recv_done_tx, recv_done) = bounded::<()>(0);
+        let stack = config.io_thread_stack_size;
+        let shared = Arc::new(Shared::new(SharedParts {
+            config,
+            peer_addr,
+            wake_tx,
+            core,
+            channels: handles,
+            closer,
+            send_done,
+            recv_done,
+        }));
+
+        let s = shared.clone();
+        let send_thread = thread::Builder::new()
+            .name("mconn-send".into())
+            .stack_size(stack)
+            .spawn(move || {
+                let _done = send_done_tx;
+                send::run(s, wake_rx);
+            });
+        let send_thread = match send_thread {
+            Ok(h) => h,
+            Err(e) => {
+                shared.begin_stop(None);
+                shared.thread_exited();
+                shared.thread_exited();
+                return Err(e.into());
+            }
+        };
+        let s = shared.clone();
+        let on_receive: OnReceive = Box::new(on_receive);
+        let on_error: OnError = Box::new(on_error);
+        let recv_thread = thread::Builder::new()
+            .name("mconn-recv".into())
+            .stack_size(stack)
+            .spawn(move || {
+                let _done = recv_done_tx;
+                recv::run(s, reader, recv_chans, on_receive, on_error);
+            });
+        let recv_thread = match recv_thread {
+            Ok(h) => h,
+            Err(e) => {
+                shared.begin_stop(None);
+                shared.thread_exited();
+                let _ = send_thread.join();
+                return Err(e.into());
+            }
+        };
+        Ok(MConnection {
+            inner: Arc::new(Handle {
+                shared,
+                threads: Mutex::new(vec![send_thread, recv_thread]),
+            }),
+        })
+    }
+
+    /// Queues `msg` on channel `ch`, waiting up to `send_timeout` for room in the queue.
+    /// On an idle connection the message may instead be written directly from this thread
+    /// (a write stalled by a full socket is handed to the send thread after at most 250 ms).
+    ///
+    /// Errors hand the message back: [`SendError::UnknownChannel`], [`SendError::Closed`]
+    /// (stopped, stopping or flushing), [`SendError::Timeout`].
+    pub fn send(&self, ch: ChannelId, msg: impl Into<Bytes>) -> Result<(), SendError> {
+        let msg = msg.into();
+        let s = &self.inner.shared;
+        let Some(idx) = s.channel_index(ch) else {
+            return Err(SendError::UnknownChannel(ch, msg));
+        };
+        if !s.is_running() {
+            return Err(SendError::Closed(msg));
+        }
+        let msg = match self.try_direct(idx, msg) {
+            Ok(result) => return result,
+            Err(msg) => msg,
+        };
+        match s.channels[idx].tx.send_timeout(msg, s.config.send_timeout) {
+            Ok(()) => {
+                s.wake();
+                Ok(())
+            }
+            Err(SendTimeoutError::Timeout(m)) => Err(SendError::Timeout(m)),
+            Err(SendTimeoutError::Disconnected(m)) => Err(SendError::Closed(m)),
+        }
+    }
+
+    /// Writes `msg` directly if the connection is idle. `Err(msg)` means "use the queue".
+    fn try_direct(&self, idx: usize, msg: Bytes) -> Result<Result<(), SendError>, Bytes> {
+        let s = &self.inner.shared;
+        if !s.direct_ok {
+            return Err(msg);
+        }
+        let Some(mut core) = s.core.try_lock() else {
+            return Err(msg);
+        };
+        if !core.is_idle() || !s.is_running() {
+            return Err(msg);
+        }
+        let keep = msg.clone();
+        core.start(idx, msg);
+        core.fill(Instant::now());
+        let res = core.write_some(usize::MAX, |n| count_written(s, n));
+        let left = core.unwritten() > 0 || core.has_pending();
+        drop(core);
+        match res {
+            Ok(_) => {
+                if left {
+                    s.wake();
+                }
+                Ok(Ok(()))
+            }
+            Err(e) => {
+                s.begin_stop(Some(e.into()));
+                Ok(Err(SendError::Closed(keep)))
+            }
+        }
+    }
+
+    /// Queues `msg` on channel `ch` if there is room right now; never blocks.
+    ///
+    /// Errors hand the message back: [`TrySendError::UnknownChannel`],
+    /// [`TrySendError::Closed`], [`TrySendError::Full`].
+    pub fn try_send(&self, ch: ChannelId, msg: impl Into<Bytes>) -> Result<(), TrySendError> {
+        let msg = msg.into();
+        let s = &self.inner.shared;
+        let Some(idx) = s.channel_index(ch) else {
+            return Err(TrySendError::UnknownChannel(ch, msg));
+        };
+        if !s.is_running() {
+            return Err(TrySendError::Closed(msg));
+        }
+        match s.channels[idx].tx.try_send(msg) {
+            Ok(()) => {
+                s.wake();
+                Ok(())
+            }
+            Err(CbTrySendError::Full(m)) => Err(TrySendError::Full(m)),
+            Err(CbTrySendError::Disconnected(m)) => Err(TrySendError::Closed(m)),
+        }
+    }
+
+    /// Whether a `try_send` on `ch` would find room now (false for an unknown channel or a
+    /// stopped connection).
+    pub fn can_send(&self, ch: ChannelId) -> bool {
+        let s = &self.inner.shared;
+        s.is_running()
+            && s.channel_index(ch)
+                .is_some_and(|i| !s.channels[i].tx.is_full())
+    }
+
+    /// Whether the connection is running (not flushing, stopping or stopped).
+    pub fn is_running(&self) -> bool {
+        self.inner.shared.is_running()
+    }
+
+    /// The remote address, if the transport knows it.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.inner.shared.peer_addr
+    }
+
+    /// A snapshot of the connection and its channels. Never waits for the I/O threads.
+    pub fn status(&self) -> ConnectionStatus {
+        let s = &self.inner.shared;
+        let now = Instant::now();
+        use std::sync::atomic::Ordering::Relaxed;
+        ConnectionStatus {
+            duration: now.duration_since(s.epoch),
+            running: s.is_running(),
+            bytes_sent: s.bytes_sent.load(Relaxed),
+            bytes_received: s.bytes_recv.load(Relaxed),
+            send_rate: s.send_meter.lock().rate(now),
+            recv_rate: s.recv_meter.lock().rate(now),
+            channels: s
+                .channels
+                .iter()
+                .map(|c| ChannelStatus {
+                    id: c.id,
+                    priority: c.priority,
+                    send_queue_capacity: c.capacity,
+                    send_queue_size: c.tx.len(),
+                    recently_sent: c.counters.recently_sent.load(Relaxed),
+                    messages_sent: c.counters.msgs_sent.load(Relaxed),
+                    bytes_sent: c.counters.bytes_sent.load(Relaxed),
+                    messages_received: c.counters.msgs_recv.load(Relaxed),
+                    bytes_received: c.counters.bytes_recv.load(Relaxed),
+                })
+                .collect(),
+        }
+    }
+
+    /// Stops taking sends, writes everything already queued (waiting at most
+    /// `send_timeout`), then stops. Blocks until done.
+    pub fn flush_stop(&self) {
+        let s = &self.inner.shared;
+        if s.begin_flush() {
+            select! {
+                recv(s.flushed_rx) -> _ => {}
+                recv(s.send_done) -> _ => {}
+                default(s.config.send_timeout) => {}
+            }
+        }
+        self.stop();
+    }
+
+    /// Stops the connection now: shuts the transport down and waits for both threads to
+    /// exit (never for the calling thread, so it is safe from inside `on_receive` and
+    /// `on_error`). Idempotent. Does not call `on_error`.
+    pub fn stop(&self) {
+        self.inner.stop();
+    }
+
+    /// A handle that does not keep the connection alive.
+    pub fn downgrade(&self) -> WeakMConnection {
+        WeakMConnection {
+            inner: Arc::downgrade(&self.inner),
+        }
+    }
+}
+
+impl Handle {
+    fn stop(&self) {
+        let s = &self.shared;
+        s.begin_stop(None);
+        let _ = s.send_done.recv();
+        if !s.on_recv_thread() {
+            let _ = s.recv_done.recv();
+        }
+        let me = thread::current().id();
+        for h in std::mem::take(&mut *self.threads.lock()) {
+            if h.thread().id() != me {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl WeakMConnection {
+    /// The connection, if a strong handle still exists.
+    pub fn upgrade(&self) -> Option<MConnection> {
+        self.inner.upgrade().map(|inner| MConnection { inner })
+    }
+}
+
+impl fmt::Debug for MConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MConnection")
+            .field("peer_addr", &self.peer_addr())
+            .field("running", &self.is_running())
+            .finish()
+    }
+}
+
+impl fmt::Debug for WeakMConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WeakMConnection")
+    }
+}

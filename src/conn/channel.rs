@@ -1,0 +1,274 @@
+//! One channel's state: chunking messages into packets on the send side, reassembling
+//! them on the receive side, and the counters `status()` reports. Pure: no threads, no
+//! sockets (the send queue is only ever polled with `try_recv`).
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use crossbeam_channel::Receiver;
+
+use super::schedule::Schedulable;
+use super::wire;
+use crate::error::{ChannelId, Error};
+
+/// Counters of one channel, shared between the I/O threads and `status()`.
+#[derive(Debug, Default)]
+pub(crate) struct ChannelCounters {
+    pub recently_sent: AtomicU64,
+    pub msgs_sent: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub msgs_recv: AtomicU64,
+    pub bytes_recv: AtomicU64,
+}
+
+/// The send side of a channel: its queue, the message being chunked, and its share of
+/// the scheduler.
+pub(crate) struct SendChannel {
+    pub id: ChannelId,
+    priority: u32,
+    queue: Receiver<Bytes>,
+    current: Option<Bytes>,
+    offset: usize,
+    recently_sent: u64,
+    counters: Arc<ChannelCounters>,
+}
+
+impl Schedulable for SendChannel {
+    fn pending(&self) -> bool {
+        self.current.is_some() || !self.queue.is_empty()
+    }
+    fn recently_sent(&self) -> u64 {
+        self.recently_sent
+    }
+    fn priority(&self) -> u32 {
+        self.priority
+    }
+}
+
+impl SendChannel {
+    pub fn new(
+        id: ChannelId,
+        priority: u32,
+        queue: Receiver<Bytes>,
+        counters: Arc<ChannelCounters>,
+    ) -> Self {
+        SendChannel {
+            id,
+            priority,
+            queue,
+            current: None,
+            offset: 0,
+            recently_sent: 0,
+            counters,
+        }
+    }
+
+    /// Whether nothing is queued or being sent.
+    pub fn is_idle(&self) -> bool {
+        !self.pending()
+    }
+
+    /// Makes `msg` the message being sent. Only for an idle channel (the caller checked):
+    /// it must not overtake queued messages.
+    pub fn start(&mut self, msg: Bytes) {
+        debug_assert!(self.is_idle());
+        self.current = Some(msg);
+        self.offset = 0;
+    }
+
+    /// Appends this channel's next packet to `out`: the next chunk of the current message,
+    /// or the first chunk of the next queued one. Returns the packet's wire size, or
+    /// `None` if the channel has nothing to send.
+    pub fn write_packet(&mut self, out: &mut Vec<u8>, max_payload: usize) -> Option<usize> {
+        if self.current.is_none() {
+            self.current = Some(self.queue.try_recv().ok()?);
+            self.offset = 0;
+        }
+        let msg = self.current.as_ref()?;
+        let end = msg.len().min(self.offset + max_payload);
+        let eof = end == msg.len();
+        let before = out.len();
+        wire::encode_msg_header(out, self.id, eof, end - self.offset);
+        out.extend_from_slice(&msg[self.offset..end]);
+        let n = out.len() - before;
+        self.offset = end;
+        self.recently_sent = self.recently_sent.saturating_add(n as u64);
+        self.counters
+            .recently_sent
+            .store(self.recently_sent, Relaxed);
+        if eof {
+            self.counters.msgs_sent.fetch_add(1, Relaxed);
+            self.counters
+                .bytes_sent
+                .fetch_add(msg.len() as u64, Relaxed);
+            self.current = None;
+            self.offset = 0;
+        }
+        Some(n)
+    }
+
+    /// Applies `steps` decays of ×0.8 to `recently_sent`.
+    pub fn decay(&mut self, steps: u32) {
+        self.recently_sent = super::schedule::decayed(self.recently_sent, steps);
+        self.counters
+            .recently_sent
+            .store(self.recently_sent, Relaxed);
+    }
+}
+
+/// The receive side of a channel: reassembles packets into messages, never holding more
+/// than `recv_message_capacity` bytes, and shrinking back after a large message.
+pub(crate) struct Reassembly {
+    pub id: ChannelId,
+    max_message: usize,
+    buffer_capacity: usize,
+    buf: BytesMut,
+    pub counters: Arc<ChannelCounters>,
+}
+
+impl Reassembly {
+    pub fn new(
+        id: ChannelId,
+        buffer_capacity: usize,
+        max_message: usize,
+        counters: Arc<ChannelCounters>,
+    ) -> Self {
+        Reassembly {
+            id,
+            max_message,
+            buffer_capacity,
+            buf: BytesMut::new(),
+            counters,
+        }
+    }
+
+    /// Whether no message is partly received.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Checks, before anything is appended, that `n` more bytes fit in the message.
+    pub fn check(&self, n: usize) -> Result<(), Error> {
+        let size = self.buf.len().saturating_add(n);
+        if size > self.max_message {
+            return Err(Error::MessageTooLarge {
+                channel: self.id,
+                size,
+                limit: self.max_message,
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends a packet's payload (already checked with [`check`](Self::check)).
+    pub fn push(&mut self, payload: &[u8]) {
+        if self.buf.capacity() - self.buf.len() < payload.len() {
+            let want = (self.buf.len() + payload.len()).max(self.buffer_capacity);
+            self.buf.reserve(want - self.buf.len());
+        }
+        self.buf.extend_from_slice(payload);
+    }
+
+    /// Takes the completed message; the buffer shrinks back to `recv_buffer_capacity`.
+    pub fn take(&mut self) -> Bytes {
+        let msg = self.buf.split().freeze();
+        if self.buf.capacity() > self.buffer_capacity {
+            self.buf = BytesMut::new();
+        }
+        msg
+    }
+
+    /// Counts a delivered message.
+    pub fn count(&self, len: usize) {
+        self.counters.msgs_recv.fetch_add(1, Relaxed);
+        self.counters.bytes_recv.fetch_add(len as u64, Relaxed);
+    }
+
+    /// Bytes held for the message in progress (for tests of the memory bound).
+    #[cfg(test)]
+    pub fn held(&self) -> usize {
+        self.buf.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossbeam_channel::bounded;
+
+    fn chan(cap: usize) -> (crossbeam_channel::Sender<Bytes>, SendChannel) {
+        let (tx, rx) = bounded(cap);
+        (tx, SendChannel::new(1, 1, rx, Arc::default()))
+    }
+
+    fn drain(ch: &mut SendChannel) -> Vec<u8> {
+        let mut out = Vec::new();
+        while ch.write_packet(&mut out, 1024).is_some() {}
+        out
+    }
+
+    #[test]
+    fn chunks_like_go() {
+        let (tx, mut ch) = chan(4);
+        tx.send(Bytes::from(vec![7u8; 2049])).unwrap();
+        let out = drain(&mut ch);
+        // 1024 + 1024 + 1 bytes: three packets, eof only on the last.
+        assert_eq!(out.len(), 2 * (3 + 3 + 1024) + (3 + 2 + 1));
+        assert_eq!(&out[..6], &[0x03, 0x01, 0x00, 0x02, 0x04, 0x00]);
+        assert_eq!(&out[out.len() - 6..], &[0x03, 0x01, 0x01, 0x01, 0x01, 0x07]);
+        assert!(ch.is_idle());
+        assert_eq!(ch.recently_sent, out.len() as u64);
+        assert_eq!(ch.counters.msgs_sent.load(Relaxed), 1);
+        assert_eq!(ch.counters.bytes_sent.load(Relaxed), 2049);
+    }
+
+    #[test]
+    fn empty_message_is_one_eof_packet_and_nothing_drifts() {
+        let (tx, mut ch) = chan(4);
+        tx.send(Bytes::new()).unwrap();
+        tx.send(Bytes::from_static(b"x")).unwrap();
+        assert!(ch.pending());
+        let mut out = Vec::new();
+        assert_eq!(ch.write_packet(&mut out, 1024), Some(4));
+        assert_eq!(out, [0x03, 0x01, 0x01, 0x00]);
+        assert!(ch.pending(), "the next message is still there");
+        assert_eq!(ch.write_packet(&mut out, 1024), Some(6));
+        assert!(ch.is_idle());
+        assert_eq!(ch.counters.msgs_sent.load(Relaxed), 2);
+        assert_eq!(ch.write_packet(&mut out, 1024), None);
+    }
+
+    #[test]
+    fn start_sends_directly() {
+        let (_tx, mut ch) = chan(1);
+        ch.start(Bytes::from_static(b"hello"));
+        assert_eq!(
+            drain(&mut ch),
+            [0x03, 0x01, 0x01, 0x01, 0x05, b'h', b'e', b'l', b'l', b'o']
+        );
+    }
+
+    #[test]
+    fn reassembly_limit_is_exact_and_buffer_shrinks() {
+        let mut r = Reassembly::new(2, 16, 2048, Arc::default());
+        r.check(1024).unwrap();
+        r.push(&[1u8; 1024]);
+        r.check(1024).unwrap();
+        r.push(&[2u8; 1024]);
+        match r.check(1) {
+            Err(Error::MessageTooLarge {
+                channel: 2,
+                size: 2049,
+                limit: 2048,
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        let msg = r.take();
+        assert_eq!(msg.len(), 2048);
+        assert!(r.is_empty());
+        assert!(r.held() <= 16, "buffer shrank back, holds {}", r.held());
+        r.push(b"ab");
+        assert_eq!(&r.take()[..], b"ab");
+    }
+}

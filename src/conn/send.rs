@@ -1,0 +1,300 @@
+//! The send side: [`SendCore`] (the channels' send state, the output batch and the
+//! writer, behind one lock) and the send thread's loop.
+//!
+//! The send thread gathers packets from the channels in scheduler order into one batch of
+//! up to `send_buffer_size` bytes and writes it: it keeps writing while any channel has
+//! data, so a burst costs few system calls and a lone message costs no timer. A caller of
+//! `send` on an idle connection may run one round of the same code itself (the "direct
+//! path"), saving a thread hop; it only does so when nothing else is queued, so the
+//! scheduler's order is kept.
+
+use std::io::{self, Write};
+use std::sync::atomic::Ordering::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use log::{debug, trace};
+
+use super::channel::SendChannel;
+use super::flowrate::{Grant, TokenBucket};
+use super::keepalive::{Action, Keepalive, PongLimiter};
+use super::schedule::{self, Decay, Schedulable};
+use super::shared::{Shared, FLUSHING, STOPPING};
+use super::transport::is_stall;
+use super::wire::{PACKET_TYPE_PING, PACKET_TYPE_PONG};
+use crate::error::Error;
+
+/// How a write round ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Written {
+    /// Everything in the batch is written.
+    All,
+    /// `limit` bytes were written and more are left (rate limiting).
+    Partial,
+    /// The writer timed out with bytes left; they stay in the batch.
+    Stalled,
+}
+
+/// The send state: channels, the batch being written, and the writer.
+pub(crate) struct SendCore {
+    channels: Vec<SendChannel>,
+    buf: Vec<u8>,
+    written: usize,
+    writer: Box<dyn Write + Send>,
+    decay: Decay,
+    max_payload: usize,
+    batch: usize,
+    /// The writer was released (the send thread exited); nothing may be written.
+    closed: bool,
+}
+
+impl SendCore {
+    pub fn new(
+        channels: Vec<SendChannel>,
+        writer: Box<dyn Write + Send>,
+        max_payload: usize,
+        batch: usize,
+        now: Instant,
+    ) -> Self {
+        SendCore {
+            channels,
+            buf: Vec::with_capacity(batch.min(1 << 20) + max_payload + 16),
+            written: 0,
+            writer,
+            decay: Decay::new(now),
+            max_payload,
+            batch,
+            closed: false,
+        }
+    }
+
+    /// Whether any channel has something to send.
+    pub fn has_pending(&self) -> bool {
+        self.channels.iter().any(|c| c.pending())
+    }
+
+    /// Nothing queued, nothing being chunked, nothing unwritten: a direct send cannot
+    /// overtake anything.
+    pub fn is_idle(&self) -> bool {
+        !self.closed && self.buf.is_empty() && !self.has_pending()
+    }
+
+    /// Starts `msg` on the idle channel `idx` (direct path).
+    pub fn start(&mut self, idx: usize, msg: bytes::Bytes) {
+        self.channels[idx].start(msg);
+    }
+
+    /// Appends a ping or pong to the batch.
+    pub fn push_control(&mut self, byte: u8) {
+        self.buf.push(byte);
+    }
+
+    pub fn unwritten(&self) -> usize {
+        self.buf.len() - self.written
+    }
+
+    /// Fills the batch with packets in scheduler order until it holds `send_buffer_size`
+    /// bytes or no channel has more. Returns whether data is still pending.
+    pub fn fill(&mut self, now: Instant) -> bool {
+        let steps = self.decay.due(now);
+        if steps > 0 {
+            self.channels.iter_mut().for_each(|c| c.decay(steps));
+        }
+        while self.buf.len() < self.batch {
+            let Some(i) = schedule::pick(&self.channels) else {
+                return false;
+            };
+            self.channels[i].write_packet(&mut self.buf, self.max_payload);
+        }
+        self.has_pending()
+    }
+
+    /// Writes at most `limit` bytes of the batch. A stall (write timeout) ends the round
+    /// with bytes left; any other error is fatal. `on_written` is told each write.
+    pub fn write_some(
+        &mut self,
+        limit: usize,
+        mut on_written: impl FnMut(usize),
+    ) -> io::Result<Written> {
+        if self.closed {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "connection closed",
+            ));
+        }
+        let stop_at = self.buf.len().min(self.written.saturating_add(limit));
+        while self.written < stop_at {
+            match self.writer.write(&self.buf[self.written..stop_at]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.written += n;
+                    on_written(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_stall(&e) => return Ok(Written::Stalled),
+                Err(e) => return Err(e),
+            }
+        }
+        if self.written < self.buf.len() {
+            return Ok(Written::Partial);
+        }
+        self.buf.clear();
+        self.written = 0;
+        self.writer.flush()?;
+        Ok(Written::All)
+    }
+
+    /// Releases the writer and the queues (the send thread is exiting): senders blocked
+    /// on a full queue fail at once with `Closed`.
+    pub fn close(&mut self) {
+        self.closed = true;
+        self.channels = Vec::new();
+        self.writer = Box::new(io::sink());
+        self.buf = Vec::new();
+        self.written = 0;
+    }
+}
+
+/// Counts `n` written bytes in the connection's totals.
+pub(crate) fn count_written(shared: &Shared, n: usize) {
+    shared.bytes_sent.fetch_add(n as u64, Relaxed);
+    shared.send_meter.lock().record(Instant::now(), n);
+}
+
+/// The send thread: runs until the connection stops.
+pub(crate) fn run(shared: Arc<Shared>, wake: Receiver<()>) {
+    let result = send_loop(&shared, &wake);
+    shared.core.lock().close();
+    match result {
+        Ok(()) => debug!("send thread stopped"),
+        Err(e) => {
+            debug!("send thread stopping: {e}");
+            shared.begin_stop(Some(e));
+        }
+    }
+    shared.thread_exited();
+}
+
+fn send_loop(shared: &Shared, wake: &Receiver<()>) -> Result<(), Error> {
+    let cfg = &shared.config;
+    let start = Instant::now();
+    let mut keepalive = Keepalive::new(cfg.ping_interval, cfg.pong_timeout);
+    let mut pong_limiter = PongLimiter::new(start);
+    let mut rate = cfg.send_rate.map(|r| TokenBucket::new(r, start));
+    // When the oldest unwritten packet entered the batch (for flush_throttle).
+    let mut unflushed_since: Option<Instant> = None;
+    loop {
+        let state = shared.state();
+        if state == STOPPING {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let mut deadline = now + Duration::from_secs(3600);
+        let mut core = shared.core.lock();
+
+        // Keepalive: our ping, and the pong we owe.
+        let mut urgent = false;
+        let (action, ka_deadline) = keepalive.poll(now, shared.last_heard(now));
+        match action {
+            Action::Timeout => return Err(Error::PongTimeout),
+            Action::SendPing => {
+                trace!("-> ping");
+                core.push_control(PACKET_TYPE_PING);
+                urgent = true;
+            }
+            Action::Wait => {}
+        }
+        deadline = deadline.min(ka_deadline);
+        if shared.pong_wanted.load(Acquire) {
+            if pong_limiter.try_take(now) {
+                shared.pong_wanted.store(false, Release);
+                trace!("-> pong");
+                core.push_control(PACKET_TYPE_PONG);
+                urgent = true;
+            } else {
+                deadline = deadline.min(pong_limiter.next_token_at());
+            }
+        }
+
+        let more = core.fill(now);
+        if core.unwritten() > 0 {
+            unflushed_since.get_or_insert(now);
+        }
+
+        // Write now, unless flush_throttle asks us to wait for more.
+        let mut write = core.unwritten() > 0;
+        if write && !cfg.flush_throttle.is_zero() && !urgent && !more && state != FLUSHING {
+            let due = unflushed_since.unwrap_or(now) + cfg.flush_throttle;
+            if now < due {
+                write = false;
+                deadline = deadline.min(due);
+            }
+        }
+        if write {
+            write_batch(shared, &mut core, &mut rate, &mut keepalive)?;
+            unflushed_since = None;
+        }
+        let idle = core.is_idle();
+        drop(core);
+
+        if state == FLUSHING && idle {
+            let _ = shared.flushed_tx.try_send(());
+        }
+        if more || (write && !idle) {
+            continue;
+        }
+        match wake.recv_deadline(deadline) {
+            Ok(()) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Ok(()),
+        }
+    }
+}
+
+/// Writes the whole batch, honouring the send rate. On a stall it looks at the keepalive
+/// (a peer that neither reads nor answers is dropped) and at stop, then goes on.
+fn write_batch(
+    shared: &Shared,
+    core: &mut SendCore,
+    rate: &mut Option<TokenBucket>,
+    keepalive: &mut Keepalive,
+) -> Result<(), Error> {
+    loop {
+        let mut limit = usize::MAX;
+        if let Some(bucket) = rate.as_mut() {
+            match bucket.grant(Instant::now(), core.unwritten()) {
+                Grant::Now(n) => limit = n,
+                Grant::Wait(d) => {
+                    std::thread::sleep(d);
+                    if shared.state() == STOPPING {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            }
+        }
+        let mut sent = 0;
+        let res = core.write_some(limit, |n| {
+            sent += n;
+            count_written(shared, n);
+        });
+        if let Some(bucket) = rate.as_mut() {
+            bucket.consume(sent);
+        }
+        match res? {
+            Written::All => return Ok(()),
+            Written::Partial => {}
+            Written::Stalled => {
+                if shared.state() == STOPPING {
+                    return Ok(());
+                }
+                let now = Instant::now();
+                match keepalive.poll(now, shared.last_heard(now)).0 {
+                    Action::Timeout => return Err(Error::PongTimeout),
+                    Action::SendPing => core.push_control(PACKET_TYPE_PING),
+                    Action::Wait => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! What `status()` reports about a connection and its channels.
+
+use std::time::Duration;
+
+use crate::error::ChannelId;
+
+/// A snapshot of one connection. Taking it never waits for the I/O threads.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ConnectionStatus {
+    /// Time since the connection started.
+    pub duration: Duration,
+    /// Whether the connection is still running (not stopping or stopped).
+    pub running: bool,
+    /// Bytes written to the transport (packet bytes, after batching).
+    pub bytes_sent: u64,
+    /// Bytes read from the transport.
+    pub bytes_received: u64,
+    /// Current send rate, bytes per second (moving average, one-second half-life).
+    pub send_rate: f64,
+    /// Current receive rate, bytes per second.
+    pub recv_rate: f64,
+    /// One entry per channel, in the order they were declared.
+    pub channels: Vec<ChannelStatus>,
+}
+
+/// A snapshot of one channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChannelStatus {
+    /// The channel id.
+    pub id: ChannelId,
+    /// Its priority.
+    pub priority: u32,
+    /// Its send queue's capacity.
+    pub send_queue_capacity: usize,
+    /// Messages waiting in its send queue (not counting one being sent).
+    pub send_queue_size: usize,
+    /// Wire bytes sent recently (decays ×0.8 every 2 s); what the scheduler compares.
+    pub recently_sent: u64,
+    /// Whole messages sent.
+    pub messages_sent: u64,
+    /// Message bytes sent.
+    pub bytes_sent: u64,
+    /// Whole messages received.
+    pub messages_received: u64,
+    /// Message bytes received.
+    pub bytes_received: u64,
+}

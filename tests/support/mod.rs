@@ -2,3 +2,164 @@
 #![allow(dead_code)]
 
 pub mod vectors;
+
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use crossbeam_channel::{unbounded, Receiver};
+use mconn::{ChannelDescriptor, ChannelId, Error, MConnConfig, MConnection};
+
+/// Aborts the whole test process if it is still alive after `limit`, so a hang fails fast
+/// instead of eating CI's time. Dropping the guard disarms it.
+pub struct Watchdog(Arc<AtomicBool>);
+
+pub fn watchdog(name: &'static str, limit: Duration) -> Watchdog {
+    let done = Arc::new(AtomicBool::new(false));
+    let d = done.clone();
+    std::thread::Builder::new()
+        .name(format!("watchdog-{name}"))
+        .spawn(move || {
+            let start = Instant::now();
+            while start.elapsed() < limit {
+                if d.load(Ordering::Acquire) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            eprintln!("WATCHDOG: test {name} still running after {limit:?}; aborting");
+            std::process::abort();
+        })
+        .expect("spawn watchdog");
+    Watchdog(done)
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// A connected pair of loopback sockets.
+pub fn tcp_pair() -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let a = TcpStream::connect(l.local_addr().unwrap()).expect("connect");
+    let (b, _) = l.accept().expect("accept");
+    (a, b)
+}
+
+/// An MConnection whose callbacks feed channels the test can wait on.
+pub struct TestConn {
+    pub conn: MConnection,
+    pub received: Receiver<(ChannelId, Bytes)>,
+    pub errors: Receiver<Error>,
+}
+
+pub fn start(stream: TcpStream, channels: Vec<ChannelDescriptor>, config: MConnConfig) -> TestConn {
+    let (rtx, received) = unbounded();
+    let (etx, errors) = unbounded();
+    let conn = MConnection::new(
+        stream,
+        channels,
+        config,
+        move |ch, msg| {
+            let _ = rtx.send((ch, msg));
+        },
+        move |e| {
+            let _ = etx.send(e);
+        },
+    )
+    .expect("start MConnection");
+    TestConn {
+        conn,
+        received,
+        errors,
+    }
+}
+
+/// Two MConnections over one loopback connection, same channels and config.
+pub fn conn_pair(channels: Vec<ChannelDescriptor>, config: MConnConfig) -> (TestConn, TestConn) {
+    let (a, b) = tcp_pair();
+    (
+        start(a, channels.clone(), config.clone()),
+        start(b, channels, config),
+    )
+}
+
+/// The two channels of the vectors' receiver: 01 (priority 1) and 02 (priority 5).
+pub fn vector_channels() -> Vec<ChannelDescriptor> {
+    vec![
+        ChannelDescriptor::new(0x01, 1),
+        ChannelDescriptor::new(0x02, 5),
+    ]
+}
+
+/// Threads of this process.
+pub fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Threads of this process whose name starts with `prefix`.
+pub fn threads_named(prefix: &str) -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    dir.filter_map(|e| e.ok())
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("comm"))
+                .map(|n| n.trim_end().starts_with(prefix))
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+/// Open file descriptors of this process.
+pub fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Polls `cond` every millisecond until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    cond()
+}
+
+/// A deterministic pseudo-random byte pattern: message `seq` of length `len`.
+pub fn pattern(seq: u64, len: usize) -> Vec<u8> {
+    let mut x = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A small xorshift generator for tests that want reproducible randomness.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}

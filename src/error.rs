@@ -84,11 +84,42 @@ pub enum Error {
     /// A peer was refused; the reason says why.
     Rejected(RejectReason),
     /// The secret connection failed: bad frame, bad signature or bad key.
-    Secret(String),
+    Secret(SecretError),
     /// A reactor panicked while handling this peer's message; the text is the panic message.
     ReactorPanic(String),
     /// The connection or switch was stopped locally.
     Stopped,
+}
+
+/// Why the secret connection (authenticated encryption) failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecretError {
+    /// A sealed frame failed authentication: it was altered, replayed or reordered.
+    FrameAuthFailed,
+    /// A decrypted frame declares more than 1024 data bytes.
+    FrameLength(u16),
+    /// The peer's signature of the handshake challenge does not verify.
+    BadSignature,
+    /// The peer's auth-signature message is malformed; the text says how.
+    BadAuthMessage(String),
+    /// The peer's ephemeral key is a low-order point (the shared secret would be all zero).
+    LowOrderKey,
+    /// The nonce counter ran out (2^191 frames).
+    NonceExhausted,
+}
+
+impl fmt::Display for SecretError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretError::FrameAuthFailed => f.write_str("frame failed authentication"),
+            SecretError::FrameLength(n) => write!(f, "frame declares {n} data bytes, over 1024"),
+            SecretError::BadSignature => f.write_str("challenge signature does not verify"),
+            SecretError::BadAuthMessage(why) => write!(f, "malformed auth message: {why}"),
+            SecretError::LowOrderKey => f.write_str("peer's ephemeral key is a low-order point"),
+            SecretError::NonceExhausted => f.write_str("nonce counter exhausted"),
+        }
+    }
 }
 
 /// Why the Switch refused a peer. Each is a distinct error for `dial`.
@@ -184,8 +215,29 @@ impl std::error::Error for Error {
 }
 
 impl From<io::Error> for Error {
+    /// Wraps an I/O error; an I/O error that carries an `Error` (a transport reporting a
+    /// protocol failure through `Read`/`Write`) is unwrapped back into it.
     fn from(e: io::Error) -> Self {
+        if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            if let Some(inner) = e.into_inner() {
+                if let Ok(err) = inner.downcast::<Error>() {
+                    return *err;
+                }
+            }
+            return Error::Malformed("unreadable transport error".into());
+        }
         Error::Io(e)
+    }
+}
+
+impl From<Error> for io::Error {
+    /// Carries an `Error` through `Read`/`Write` (kind `InvalidData`); `Error::from`
+    /// unwraps it again. An `Io` error is passed through as it is.
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Io(io) => io,
+            other => io::Error::new(io::ErrorKind::InvalidData, other),
+        }
     }
 }
 
@@ -207,6 +259,25 @@ impl Error {
                 | Error::Malformed(_)
                 | Error::Secret(_)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_survive_a_trip_through_io_error() {
+        let e: io::Error = Error::Secret(SecretError::FrameAuthFailed).into();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(matches!(
+            Error::from(e),
+            Error::Secret(SecretError::FrameAuthFailed)
+        ));
+        let plain = io::Error::new(io::ErrorKind::BrokenPipe, "x");
+        assert!(
+            matches!(Error::from(plain), Error::Io(e) if e.kind() == io::ErrorKind::BrokenPipe)
+        );
     }
 }
 

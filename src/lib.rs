@@ -14,7 +14,7 @@ pub use conn::{
     ChannelDescriptor, ChannelStatus, ConnectionStatus, MConnConfig, MConnection, Transport,
     WeakMConnection,
 };
-pub use error::{ChannelId, Error, RejectReason, SendError, TrySendError};
+pub use error::{ChannelId, Error, RejectReason, SecretError, SendError, TrySendError};
 
 /// Compile-time checks that handles can be shared between threads.
 #[allow(dead_code)]

@@ -243,7 +243,7 @@ impl MConnection {
         core.start(idx, msg);
         core.fill(Instant::now());
         let res = core.write_some(usize::MAX, |n| count_written(s, n));
-        let left = core.unwritten() > 0 || core.has_pending();
+        let left = core.has_output() || core.has_pending();
         drop(core);
         match res {
             Ok(_) => {

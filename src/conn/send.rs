@@ -45,6 +45,8 @@ pub(crate) struct SendCore {
     decay: Decay,
     max_payload: usize,
     batch: usize,
+    /// The writer accepted everything but its `flush` stalled: it still holds bytes.
+    flush_pending: bool,
     /// The writer was released (the send thread exited); nothing may be written.
     closed: bool,
 }
@@ -65,6 +67,7 @@ impl SendCore {
             decay: Decay::new(now),
             max_payload,
             batch,
+            flush_pending: false,
             closed: false,
         }
     }
@@ -77,7 +80,7 @@ impl SendCore {
     /// Nothing queued, nothing being chunked, nothing unwritten: a direct send cannot
     /// overtake anything.
     pub fn is_idle(&self) -> bool {
-        !self.closed && self.buf.is_empty() && !self.has_pending()
+        !self.closed && !self.has_output() && !self.has_pending()
     }
 
     /// Starts `msg` on the idle channel `idx` (direct path).
@@ -90,8 +93,14 @@ impl SendCore {
         self.buf.push(byte);
     }
 
+    /// Batch bytes not yet handed to the writer.
     pub fn unwritten(&self) -> usize {
         self.buf.len() - self.written
+    }
+
+    /// Whether anything is left to write or to flush.
+    pub fn has_output(&self) -> bool {
+        self.written < self.buf.len() || self.flush_pending
     }
 
     /// Fills the batch with packets in scheduler order until it holds `send_buffer_size`
@@ -141,8 +150,18 @@ impl SendCore {
         }
         self.buf.clear();
         self.written = 0;
-        self.writer.flush()?;
-        Ok(Written::All)
+        // A transport that buffers (an encrypting one, say) may stall in flush too.
+        match self.writer.flush() {
+            Ok(()) => {
+                self.flush_pending = false;
+                Ok(Written::All)
+            }
+            Err(e) if is_stall(&e) => {
+                self.flush_pending = true;
+                Ok(Written::Stalled)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Releases the writer and the queues (the send thread is exiting): senders blocked
@@ -153,6 +172,7 @@ impl SendCore {
         self.writer = Box::new(io::sink());
         self.buf = Vec::new();
         self.written = 0;
+        self.flush_pending = false;
     }
 }
 
@@ -218,12 +238,12 @@ fn send_loop(shared: &Shared, wake: &Receiver<()>) -> Result<(), Error> {
         }
 
         let more = core.fill(now);
-        if core.unwritten() > 0 {
+        if core.has_output() {
             unflushed_since.get_or_insert(now);
         }
 
         // Write now, unless flush_throttle asks us to wait for more.
-        let mut write = core.unwritten() > 0;
+        let mut write = core.has_output();
         if write && !cfg.flush_throttle.is_zero() && !urgent && !more && state != FLUSHING {
             let due = unflushed_since.unwrap_or(now) + cfg.flush_throttle;
             if now < due {

@@ -42,6 +42,15 @@ pub enum Error {
         /// The largest length allowed here.
         limit: usize,
     },
+    /// A field of a go-wire structure is longer than what is left of its size limit.
+    FieldOverLimit {
+        /// Which field.
+        field: &'static str,
+        /// The length it claims.
+        length: u64,
+        /// The bytes that were left.
+        limit: usize,
+    },
     /// A packet's type byte is not Ping (0x01), Pong (0x02) or Msg (0x03).
     UnknownPacketType {
         /// The offending type byte.
@@ -175,6 +184,14 @@ impl fmt::Display for Error {
             Error::LengthOverLimit { length, limit } => {
                 write!(f, "length {length} is over the limit of {limit} bytes")
             }
+            Error::FieldOverLimit {
+                field,
+                length,
+                limit,
+            } => write!(
+                f,
+                "field {field} claims {length} bytes, only {limit} are left of its limit"
+            ),
             Error::UnknownPacketType { byte } => {
                 write!(f, "unknown packet type {byte:#04x}")
             }
@@ -251,6 +268,7 @@ impl Error {
                 | Error::VarintNegativeZero
                 | Error::InvalidLength { .. }
                 | Error::LengthOverLimit { .. }
+                | Error::FieldOverLimit { .. }
                 | Error::UnknownPacketType { .. }
                 | Error::PacketTooLarge { .. }
                 | Error::UnknownChannel { .. }

@@ -8,6 +8,7 @@
 
 pub mod conn;
 pub mod error;
+pub mod switch;
 
 pub use conn::wire;
 pub use conn::{
@@ -15,12 +16,19 @@ pub use conn::{
     WeakMConnection,
 };
 pub use error::{ChannelId, Error, RejectReason, SecretError, SendError, TrySendError};
+pub use switch::{
+    BroadcastResult, NodeInfo, NodeKey, Peer, PeerId, Reactor, ReconnectSchedule, Switch,
+    SwitchConfig, WeakSwitch,
+};
 
 /// Compile-time checks that handles can be shared between threads.
 #[allow(dead_code)]
 fn assert_send_sync() {
     fn is<T: Send + Sync>() {}
     is::<MConnection>();
+    is::<Switch>();
+    is::<WeakSwitch>();
+    is::<Peer>();
     is::<WeakMConnection>();
     is::<Error>();
     is::<SendError>();

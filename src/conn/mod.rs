@@ -32,7 +32,7 @@ use std::fmt;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{bounded, select, SendTimeoutError, TrySendError as CbTrySendError};
@@ -205,6 +205,16 @@ impl MConnection {
     /// Errors hand the message back: [`SendError::UnknownChannel`], [`SendError::Closed`]
     /// (stopped, stopping or flushing), [`SendError::Timeout`].
     pub fn send(&self, ch: ChannelId, msg: impl Into<Bytes>) -> Result<(), SendError> {
+        self.send_timeout(ch, msg, self.inner.shared.config.send_timeout)
+    }
+
+    /// Like [`send`](Self::send), waiting at most `timeout` instead of `send_timeout`.
+    pub fn send_timeout(
+        &self,
+        ch: ChannelId,
+        msg: impl Into<Bytes>,
+        timeout: Duration,
+    ) -> Result<(), SendError> {
         let msg = msg.into();
         let s = &self.inner.shared;
         let Some(idx) = s.channel_index(ch) else {
@@ -217,7 +227,7 @@ impl MConnection {
             Ok(result) => return result,
             Err(msg) => msg,
         };
-        match s.channels[idx].tx.send_timeout(msg, s.config.send_timeout) {
+        match s.channels[idx].tx.send_timeout(msg, timeout) {
             Ok(()) => {
                 s.wake();
                 Ok(())
@@ -350,6 +360,13 @@ impl MConnection {
     /// `on_error`). Idempotent. Does not call `on_error`.
     pub fn stop(&self) {
         self.inner.stop();
+    }
+
+    /// A channel that becomes ready (disconnected) as soon as the connection starts
+    /// stopping. A blocking `on_receive` can `select!` on it so that it never holds up a
+    /// `stop()`.
+    pub fn stop_signal(&self) -> crossbeam_channel::Receiver<()> {
+        self.inner.shared.stopping_rx.clone()
     }
 
     /// A handle that does not keep the connection alive.

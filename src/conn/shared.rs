@@ -69,6 +69,9 @@ pub(crate) struct Shared {
     /// Disconnected when the send (recv) thread has exited.
     pub send_done: Receiver<()>,
     pub recv_done: Receiver<()>,
+    /// Disconnected (ready) as soon as the connection starts stopping.
+    stopping_tx: Mutex<Option<Sender<()>>>,
+    pub stopping_rx: Receiver<()>,
 }
 
 /// The pieces `Shared::new` needs that the constructor builds.
@@ -92,6 +95,7 @@ impl Shared {
         }
         let (flushed_tx, flushed_rx) = crossbeam_channel::bounded(1);
         let direct_ok = p.config.flush_throttle.is_zero() && p.config.send_rate.is_none();
+        let (stopping_tx, stopping_rx) = crossbeam_channel::bounded(0);
         Shared {
             max_total: super::wire::max_packet_total_size(p.config.max_packet_msg_payload_size),
             config: p.config,
@@ -118,6 +122,8 @@ impl Shared {
             recv_thread: OnceLock::new(),
             send_done: p.send_done,
             recv_done: p.recv_done,
+            stopping_tx: Mutex::new(Some(stopping_tx)),
+            stopping_rx,
         }
     }
 
@@ -161,6 +167,7 @@ impl Shared {
         if let Some(close) = self.closer.lock().as_ref() {
             close();
         }
+        drop(self.stopping_tx.lock().take());
         self.wake();
         true
     }

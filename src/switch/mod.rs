@@ -1,0 +1,266 @@
+//! The Switch: owns peers, runs handshakes, and dispatches messages to reactors.
+//!
+//! # Threads
+//!
+//! A switch owns: one accept thread per listener, one short-lived handshake thread per
+//! incoming connection, `workers` dispatch workers (reactor callbacks run here, on
+//! normal-size stacks), one lifecycle thread that removes peers, and one thread per
+//! persistent peer that redials it. Each peer adds its connection's two I/O threads.
+//! [`stop`](Switch::stop) ends all of them in bounded time, and is safe from inside a
+//! reactor callback.
+//!
+//! # Handles
+//!
+//! `Switch` is a cheap `Clone` handle (`Send + Sync`). Dropping the last one stops the
+//! switch. Reactors should keep a [`WeakSwitch`], so nothing keeps itself alive.
+
+mod admission;
+mod config;
+mod core;
+mod dial;
+mod dispatch;
+mod handshake;
+mod key;
+mod listen;
+mod node_info;
+mod peer;
+mod peer_set;
+mod reactor;
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+pub use self::config::{ReconnectSchedule, SwitchConfig};
+use self::core::SwitchCore;
+pub use self::core::{AddrFilter, IdFilter};
+pub use self::key::NodeKey;
+pub use self::node_info::{NodeInfo, PeerId, MAX_NODE_INFO_SIZE};
+use self::peer::Lifecycle;
+pub use self::peer::Peer;
+pub use self::peer_set::{Member, PeerSet};
+pub use self::reactor::Reactor;
+use crate::error::{ChannelId, Error, SendError, TrySendError};
+
+/// A running node: reactors, listeners, peers. See the [module docs](self).
+#[derive(Clone)]
+pub struct Switch {
+    inner: Arc<Handle>,
+}
+
+/// A handle that does not keep the switch alive; [`upgrade`](Self::upgrade) it to use it.
+#[derive(Clone, Default)]
+pub struct WeakSwitch {
+    inner: Weak<Handle>,
+}
+
+struct Handle {
+    core: Arc<SwitchCore>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.core.stop();
+    }
+}
+
+/// What [`Switch::broadcast`] did.
+#[derive(Debug, Default)]
+pub struct BroadcastResult {
+    /// Peers whose queue took the message.
+    pub sent: Vec<PeerId>,
+    /// Peers that did not take it, and why (each error holds a shared copy of the message).
+    pub failed: Vec<(PeerId, SendError)>,
+}
+
+impl Switch {
+    /// A switch with this config and NodeInfo. `node_info.pub_key` is replaced by the
+    /// switch's node key; `listen_addr`, if empty, is set by the first `listen`.
+    /// Nothing runs until the first `listen` or `dial`.
+    ///
+    /// Errors: [`Error::InvalidConfig`].
+    pub fn new(config: SwitchConfig, node_info: NodeInfo) -> Result<Switch, Error> {
+        Ok(Switch {
+            inner: Arc::new(Handle {
+                core: SwitchCore::new(config, node_info)?,
+            }),
+        })
+    }
+
+    fn core(&self) -> &Arc<SwitchCore> {
+        &self.inner.core
+    }
+
+    /// This node's id (its public key).
+    pub fn id(&self) -> PeerId {
+        PeerId(self.core().key.public_key())
+    }
+
+    /// This node's NodeInfo, as sent in handshakes.
+    pub fn node_info(&self) -> NodeInfo {
+        self.core().info.lock().clone()
+    }
+
+    /// Adds a reactor for the channels it declares. Only before the first `listen` or
+    /// `dial`. Errors: [`Error::InvalidConfig`] if a channel is already claimed or the
+    /// switch has started.
+    pub fn add_reactor<R: Reactor>(&self, name: &str, reactor: Arc<R>) -> Result<(), Error> {
+        let core = self.core();
+        if core.running.get().is_some() {
+            return Err(Error::InvalidConfig(format!(
+                "reactor {name:?} added after the switch started"
+            )));
+        }
+        let mut pending = core.pending_reactors.lock();
+        let mut all = pending.clone();
+        all.push((name.to_string(), reactor));
+        dispatch::Reactors::new(all.clone())?;
+        *pending = all;
+        Ok(())
+    }
+
+    /// Refuses peers whose address the filter rejects (it may take up to
+    /// `filter_timeout`; a late answer is a refusal).
+    pub fn set_addr_filter(
+        &self,
+        f: impl Fn(&SocketAddr) -> Result<(), String> + Send + Sync + 'static,
+    ) {
+        *self.core().addr_filter.write() = Some(Arc::new(f));
+    }
+
+    /// Refuses peers whose id the filter rejects (bounded by `filter_timeout`).
+    pub fn set_id_filter(&self, f: impl Fn(&PeerId) -> Result<(), String> + Send + Sync + 'static) {
+        *self.core().id_filter.write() = Some(Arc::new(f));
+    }
+
+    /// Listens on `addr` (port 0 picks one) on an accept thread of its own; several
+    /// listeners are allowed. Returns the bound address. Starts the switch if needed.
+    pub fn listen(&self, addr: impl ToSocketAddrs) -> Result<SocketAddr, Error> {
+        self.core().listen(resolve(addr)?)
+    }
+
+    /// Connects to `addr` (within `dial_timeout`), handshakes (within
+    /// `handshake_timeout`) and returns the running peer. Blocks until then. Errors say
+    /// why: [`Error::Io`] (unreachable), [`Error::HandshakeTimeout`], or
+    /// [`Error::Rejected`] with the reason.
+    pub fn dial(&self, addr: impl ToSocketAddrs) -> Result<Arc<Peer>, Error> {
+        self.core().dial(resolve(addr)?, false)
+    }
+
+    /// Keeps a connection to `addr`: dials it now and again whenever it drops, on the
+    /// [`ReconnectSchedule`], until the switch stops. Returns at once.
+    pub fn dial_persistent(&self, addr: impl ToSocketAddrs) -> Result<(), Error> {
+        self.core().dial_persistent(resolve(addr)?)
+    }
+
+    /// Every connected peer.
+    pub fn peers(&self) -> Vec<Arc<Peer>> {
+        self.core().peers.list()
+    }
+
+    /// The peer with this id.
+    pub fn peer(&self, id: &PeerId) -> Option<Arc<Peer>> {
+        self.core().peers.get(id)
+    }
+
+    /// (outbound, inbound) peer counts.
+    pub fn num_peers(&self) -> (usize, usize) {
+        self.core().peers.counts()
+    }
+
+    /// Sends `msg` on channel `ch` to every peer. The message is shared, not copied. A
+    /// peer whose queue is full gets until `send_timeout` after the call began, so one
+    /// slow peer cannot hold the call longer than that; the result says who took it.
+    pub fn broadcast(&self, ch: ChannelId, msg: impl Into<Bytes>) -> BroadcastResult {
+        let msg = msg.into();
+        let deadline = Instant::now() + self.core().config.mconn.send_timeout;
+        let mut result = BroadcastResult::default();
+        let mut full = Vec::new();
+        for p in self.peers() {
+            match p.try_send(ch, msg.clone()) {
+                Ok(()) => result.sent.push(p.id()),
+                Err(TrySendError::Full(_)) => full.push(p),
+                Err(TrySendError::Closed(m)) => result.failed.push((p.id(), SendError::Closed(m))),
+                Err(TrySendError::UnknownChannel(c, m)) => result
+                    .failed
+                    .push((p.id(), SendError::UnknownChannel(c, m))),
+            }
+        }
+        for p in full {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match p
+                .conn
+                .send_timeout(ch, msg.clone(), left.max(Duration::from_micros(1)))
+            {
+                Ok(()) => result.sent.push(p.id()),
+                Err(e) => result.failed.push((p.id(), e)),
+            }
+        }
+        result
+    }
+
+    /// Stops `peer` and removes it, with `err` as the reason `remove_peer` sees. Returns
+    /// at once; safe from inside reactor callbacks.
+    pub fn stop_peer_for_error(&self, peer: &Arc<Peer>, err: Error) {
+        peer.request(Lifecycle::Remove(peer.clone(), err));
+    }
+
+    /// Writes what is queued for `peer` (bounded by `send_timeout`), then closes and
+    /// removes it. Returns at once.
+    pub fn stop_peer_gracefully(&self, peer: &Arc<Peer>) {
+        peer.request(Lifecycle::Graceful(peer.clone()));
+    }
+
+    /// Stops the switch: listeners, handshakes, dialers, every peer and every worker, in
+    /// bounded time (a connect in progress may take up to `dial_timeout`). Every added
+    /// peer gets its `remove_peer`. Idempotent; safe from inside a reactor callback.
+    pub fn stop(&self) {
+        self.core().stop();
+    }
+
+    /// Whether the switch has not been stopped.
+    pub fn is_running(&self) -> bool {
+        !self.core().is_stopped()
+    }
+
+    /// A handle that does not keep the switch alive.
+    pub fn downgrade(&self) -> WeakSwitch {
+        WeakSwitch {
+            inner: Arc::downgrade(&self.inner),
+        }
+    }
+}
+
+impl WeakSwitch {
+    /// The switch, if a strong handle still exists.
+    pub fn upgrade(&self) -> Option<Switch> {
+        self.inner.upgrade().map(|inner| Switch { inner })
+    }
+}
+
+impl fmt::Debug for Switch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Switch")
+            .field("id", &self.id())
+            .field("peers", &self.num_peers())
+            .finish()
+    }
+}
+
+impl fmt::Debug for WeakSwitch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WeakSwitch")
+    }
+}
+
+fn resolve(addr: impl ToSocketAddrs) -> Result<SocketAddr, Error> {
+    addr.to_socket_addrs()?.next().ok_or_else(|| {
+        Error::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "address resolved to nothing",
+        ))
+    })
+}

@@ -1,0 +1,383 @@
+//! [`NodeInfo`]: what two nodes tell each other in the handshake, go-wire encoded exactly
+//! as a Go v0.12 Switch writes it, and [`PeerId`], a node's identity.
+
+use std::fmt;
+use std::io::{self, Read};
+
+use crate::error::Error;
+use crate::wire;
+
+/// The most bytes a NodeInfo may take on the wire (Go's `maxNodeInfoSize`).
+pub const MAX_NODE_INFO_SIZE: usize = 10240;
+
+/// A node's identity: its 32-byte public key. Shown as 64 upper-case hex digits, the way
+/// Go prints a peer key.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub [u8; 32]);
+
+impl PeerId {
+    /// The key bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Parses 64 hex digits (either case).
+    pub fn from_hex(s: &str) -> Option<PeerId> {
+        let s = s.trim();
+        if s.len() != 64 || !s.is_ascii() {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(PeerId(out))
+    }
+
+    /// A short form for logs: the first 12 hex digits.
+    pub fn short(&self) -> String {
+        self.to_string()[..12].to_string()
+    }
+}
+
+impl fmt::Display for PeerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02X}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for PeerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PeerId({})", self.short())
+    }
+}
+
+/// What a node says about itself in the handshake (Go v0.12 `p2p.NodeInfo`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct NodeInfo {
+    /// The node's public key: its identity. A Switch sets this to its own key.
+    pub pub_key: [u8; 32],
+    /// A human-readable name.
+    pub moniker: String,
+    /// The network (chain) name; peers must be on the same one.
+    pub network: String,
+    /// The peer's address as we see it (set from the socket by the receiver; sent empty).
+    pub remote_addr: String,
+    /// Where the node accepts connections (`host:port`), or empty.
+    pub listen_addr: String,
+    /// `major.minor.patch`; peers must share major and minor.
+    pub version: String,
+    /// Free-form extra strings.
+    pub other: Vec<String>,
+}
+
+impl NodeInfo {
+    /// The node's id (its public key).
+    pub fn id(&self) -> PeerId {
+        PeerId(self.pub_key)
+    }
+
+    /// Calls `write` once per go-wire write, in order, exactly as Go's `wire.WriteBinary`
+    /// does: the pointer byte, the key, then for each string its varint size byte, its
+    /// varint value bytes and its bytes (the empty parts are skipped), then `other`.
+    /// Over an encrypted connection each call must become its own frame (see the
+    /// vectors' READ QUIRK); over plain TCP the parts can be joined ([`encode`](Self::encode)).
+    pub fn write_parts<E>(&self, mut write: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        write(&[0x01])?;
+        write(&self.pub_key)?;
+        for s in [
+            &self.moniker,
+            &self.network,
+            &self.remote_addr,
+            &self.listen_addr,
+            &self.version,
+        ] {
+            write_string_parts(&mut write, s)?;
+        }
+        write_varint_parts(&mut write, self.other.len())?;
+        for s in &self.other {
+            write_string_parts(&mut write, s)?;
+        }
+        Ok(())
+    }
+
+    /// The go-wire encoding (pointer form), as one buffer.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let _ = self.write_parts(|p| -> Result<(), ()> {
+            out.extend_from_slice(p);
+            Ok(())
+        });
+        out
+    }
+
+    /// Reads a NodeInfo of at most [`MAX_NODE_INFO_SIZE`] bytes. Every length is checked
+    /// against what is left of that budget before anything is allocated; strings must be
+    /// UTF-8.
+    pub fn decode<R: Read + ?Sized>(r: &mut R) -> Result<NodeInfo, Error> {
+        let mut r = Budget {
+            inner: r,
+            left: MAX_NODE_INFO_SIZE,
+        };
+        let mut ptr = [0u8; 1];
+        r.read_exact(&mut ptr)?;
+        if ptr[0] != 0x01 {
+            return Err(Error::Malformed(format!(
+                "NodeInfo pointer byte is {:#04x}, expected 0x01",
+                ptr[0]
+            )));
+        }
+        let mut pub_key = [0u8; 32];
+        r.read_exact(&mut pub_key)?;
+        let moniker = r.string("moniker")?;
+        let network = r.string("network")?;
+        let remote_addr = r.string("remote_addr")?;
+        let listen_addr = r.string("listen_addr")?;
+        let version = r.string("version")?;
+        let count = wire::read_varint(&mut r)?;
+        if count < 0 {
+            return Err(Error::InvalidLength { length: count });
+        }
+        // Each string takes at least one byte: more entries than bytes left is a lie.
+        if count as u64 > r.left as u64 {
+            return Err(Error::FieldOverLimit {
+                field: "other",
+                length: count as u64,
+                limit: r.left,
+            });
+        }
+        let mut other = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            other.push(r.string("other")?);
+        }
+        Ok(NodeInfo {
+            pub_key,
+            moniker,
+            network,
+            remote_addr,
+            listen_addr,
+            version,
+            other,
+        })
+    }
+
+    /// Whether we can talk to `other` (Go's `CompatibleWith`): versions must be
+    /// `major.minor.patch` with the same major and minor, and networks must match.
+    /// The error says why not.
+    pub fn compatible_with(&self, other: &NodeInfo) -> Result<(), String> {
+        let ours = split_version(&self.version)?;
+        let theirs = split_version(&other.version)?;
+        if ours.0 != theirs.0 {
+            return Err(format!(
+                "peer is on major version {}, we are on {}",
+                theirs.0, ours.0
+            ));
+        }
+        if ours.1 != theirs.1 {
+            return Err(format!(
+                "peer is on minor version {}, we are on {}",
+                theirs.1, ours.1
+            ));
+        }
+        if self.network != other.network {
+            return Err(format!(
+                "peer is on network {:?}, we are on {:?}",
+                other.network, self.network
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A varint as go-wire writes it: the size byte, then (if any) the value bytes.
+fn write_varint_parts<E>(
+    write: &mut impl FnMut(&[u8]) -> Result<(), E>,
+    n: usize,
+) -> Result<(), E> {
+    let mut v = Vec::with_capacity(9);
+    wire::put_varint(&mut v, n as i64);
+    write(&v[..1])?;
+    if v.len() > 1 {
+        write(&v[1..])?;
+    }
+    Ok(())
+}
+
+/// A string as go-wire writes it: its length's varint parts, then the bytes (if any).
+fn write_string_parts<E>(write: &mut impl FnMut(&[u8]) -> Result<(), E>, s: &str) -> Result<(), E> {
+    write_varint_parts(write, s.len())?;
+    if !s.is_empty() {
+        write(s.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn split_version(v: &str) -> Result<(&str, &str, &str), String> {
+    let parts: Vec<&str> = v.split('.').collect();
+    match parts[..] {
+        [a, b, c] => Ok((a, b, c)),
+        _ => Err(format!("invalid version {v:?}: want major.minor.patch")),
+    }
+}
+
+/// A reader that fails once more than the budget would be read.
+struct Budget<'a, R: Read + ?Sized> {
+    inner: &'a mut R,
+    left: usize,
+}
+
+impl<R: Read + ?Sized> Budget<'_, R> {
+    fn string(&mut self, field: &'static str) -> Result<String, Error> {
+        let len = wire::read_varint(self)?;
+        if len < 0 {
+            return Err(Error::InvalidLength { length: len });
+        }
+        if len as u64 > self.left as u64 {
+            return Err(Error::FieldOverLimit {
+                field,
+                length: len as u64,
+                limit: self.left,
+            });
+        }
+        let mut buf = vec![0u8; len as usize];
+        self.read_exact(&mut buf)?;
+        String::from_utf8(buf).map_err(|_| Error::InvalidUtf8 { field })
+    }
+}
+
+impl<R: Read + ?Sized> Read for Budget<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 && !buf.is_empty() {
+            return Err(Error::FieldOverLimit {
+                field: "NodeInfo",
+                length: MAX_NODE_INFO_SIZE as u64 + 1,
+                limit: MAX_NODE_INFO_SIZE,
+            }
+            .into());
+        }
+        let n = buf.len().min(self.left);
+        let got = self.inner.read(&mut buf[..n])?;
+        self.left -= got;
+        Ok(got)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> NodeInfo {
+        NodeInfo {
+            pub_key: [7; 32],
+            moniker: "alice".into(),
+            network: "testnet".into(),
+            remote_addr: String::new(),
+            listen_addr: "127.0.0.1:26656".into(),
+            version: "0.12.1".into(),
+            other: vec!["a".into(), String::new()],
+        }
+    }
+
+    #[test]
+    fn round_trip_and_parts_join_to_the_encoding() {
+        let n = info();
+        let enc = n.encode();
+        assert_eq!(NodeInfo::decode(&mut &enc[..]).unwrap(), n);
+        let mut parts = Vec::new();
+        n.write_parts(|p| -> Result<(), ()> {
+            parts.push(p.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(parts.concat(), enc);
+        assert!(parts.iter().all(|p| !p.is_empty()), "no empty writes");
+    }
+
+    #[test]
+    fn compatibility_rules() {
+        let a = info();
+        let mut b = info();
+        assert!(a.compatible_with(&b).is_ok());
+        b.version = "0.12.7".into();
+        assert!(a.compatible_with(&b).is_ok(), "patch may differ");
+        b.version = "0.13.1".into();
+        assert!(a.compatible_with(&b).unwrap_err().contains("minor"));
+        b.version = "1.12.1".into();
+        assert!(a.compatible_with(&b).unwrap_err().contains("major"));
+        b.version = "0.12".into();
+        assert!(a
+            .compatible_with(&b)
+            .unwrap_err()
+            .contains("invalid version"));
+        b = info();
+        b.network = "other".into();
+        assert!(a.compatible_with(&b).unwrap_err().contains("network"));
+    }
+
+    #[test]
+    fn hostile_encodings_are_clear_errors() {
+        // A moniker claiming 1 MB.
+        let mut bad = vec![0x01];
+        bad.extend_from_slice(&[0u8; 32]);
+        bad.extend_from_slice(&[0x03, 0x10, 0x00, 0x00]);
+        match NodeInfo::decode(&mut &bad[..]) {
+            Err(Error::FieldOverLimit {
+                field: "moniker", ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        // Bad UTF-8 in the network.
+        let mut n = info();
+        n.network = "xx".into();
+        let mut enc = n.encode();
+        let pos = enc.windows(2).position(|w| w == b"xx").unwrap();
+        enc[pos] = 0xFF;
+        assert!(matches!(
+            NodeInfo::decode(&mut &enc[..]),
+            Err(Error::InvalidUtf8 { field: "network" })
+        ));
+        // A nil pointer.
+        assert!(matches!(
+            NodeInfo::decode(&mut &[0x00u8][..]),
+            Err(Error::Malformed(_))
+        ));
+        // Other with more entries than bytes.
+        let mut n = info();
+        n.other.clear();
+        let mut enc = n.encode();
+        enc.pop();
+        enc.extend_from_slice(&[0x04, 0x7F, 0xFF, 0xFF, 0xFF]);
+        assert!(matches!(
+            NodeInfo::decode(&mut &enc[..]),
+            Err(Error::FieldOverLimit { field: "other", .. })
+        ));
+        // Truncated anywhere: an error, never a panic.
+        let enc = info().encode();
+        for cut in 0..enc.len() {
+            assert!(NodeInfo::decode(&mut &enc[..cut]).is_err());
+        }
+    }
+
+    #[test]
+    fn the_whole_budget_is_enforced() {
+        let mut n = info();
+        n.other = vec!["x".repeat(1000); 11];
+        let enc = n.encode();
+        assert!(enc.len() > MAX_NODE_INFO_SIZE);
+        assert!(NodeInfo::decode(&mut &enc[..]).is_err());
+        n.other.truncate(10);
+        assert!(n.encode().len() <= MAX_NODE_INFO_SIZE);
+        assert_eq!(NodeInfo::decode(&mut &n.encode()[..]).unwrap(), n);
+    }
+
+    #[test]
+    fn peer_id_is_upper_hex() {
+        let id = PeerId([0xAB; 32]);
+        assert_eq!(id.to_string(), "AB".repeat(32));
+        assert_eq!(PeerId::from_hex(&"ab".repeat(32)), Some(id));
+        assert_eq!(PeerId::from_hex("abc"), None);
+    }
+}

@@ -1,0 +1,108 @@
+//! Helpers for switch tests: a reactor that records what it sees, and switch builders.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use mconn::{
+    ChannelDescriptor, ChannelId, Error, NodeInfo, Peer, PeerId, Reactor, Switch, SwitchConfig,
+};
+
+/// What a [`Recorder`] saw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Added(PeerId),
+    Removed(PeerId, String),
+    Msg(PeerId, ChannelId, Bytes),
+}
+
+/// A reactor that records every callback on a channel.
+pub struct Recorder {
+    channels: Vec<ChannelDescriptor>,
+    tx: Sender<Event>,
+    pub events: Receiver<Event>,
+}
+
+impl Recorder {
+    pub fn new(ids: &[ChannelId]) -> Arc<Recorder> {
+        let (tx, events) = unbounded();
+        Arc::new(Recorder {
+            channels: ids
+                .iter()
+                .map(|id| ChannelDescriptor::new(*id, 1).send_queue_capacity(64))
+                .collect(),
+            tx,
+            events,
+        })
+    }
+
+    /// The next event, or a panic after `secs` seconds.
+    pub fn next(&self, secs: u64) -> Event {
+        self.events
+            .recv_timeout(Duration::from_secs(secs))
+            .expect("reactor event")
+    }
+
+    /// Skips events until a message arrives; returns it.
+    pub fn next_msg(&self, secs: u64) -> (PeerId, ChannelId, Bytes) {
+        loop {
+            if let Event::Msg(p, c, m) = self.next(secs) {
+                return (p, c, m);
+            }
+        }
+    }
+}
+
+impl Reactor for Recorder {
+    fn channels(&self) -> Vec<ChannelDescriptor> {
+        self.channels.clone()
+    }
+    fn add_peer(&self, peer: &Arc<Peer>) {
+        let _ = self.tx.send(Event::Added(peer.id()));
+    }
+    fn remove_peer(&self, peer: &Arc<Peer>, reason: &Error) {
+        let _ = self.tx.send(Event::Removed(peer.id(), reason.to_string()));
+    }
+    fn receive(&self, ch: ChannelId, peer: &Arc<Peer>, msg: Bytes) {
+        let _ = self.tx.send(Event::Msg(peer.id(), ch, msg));
+    }
+}
+
+pub fn node_info(moniker: &str) -> NodeInfo {
+    NodeInfo {
+        moniker: moniker.into(),
+        network: "testnet".into(),
+        version: "0.12.1".into(),
+        ..NodeInfo::default()
+    }
+}
+
+/// Test defaults: plain TCP (the encryption has its own tests), short timeouts.
+pub fn config() -> SwitchConfig {
+    SwitchConfig::default()
+        .auth_enc(false)
+        .handshake_timeout(Duration::from_secs(5))
+        .dial_timeout(Duration::from_secs(3))
+        .filter_timeout(Duration::from_secs(1))
+}
+
+/// A switch with the given reactors, listening on a loopback port.
+pub fn listening(
+    moniker: &str,
+    reactors: &[(&str, Arc<Recorder>)],
+    cfg: SwitchConfig,
+) -> (Switch, std::net::SocketAddr) {
+    let sw = Switch::new(cfg, node_info(moniker)).expect("switch");
+    for (name, r) in reactors {
+        sw.add_reactor(name, r.clone()).expect("add reactor");
+    }
+    let addr = sw.listen("127.0.0.1:0").expect("listen");
+    (sw, addr)
+}
+
+/// Waits until `sw` has `n` peers.
+pub fn wait_peers(sw: &Switch, n: usize, secs: u64) -> bool {
+    super::wait_until(Duration::from_secs(secs), || sw.peers().len() == n)
+}

@@ -1,0 +1,476 @@
+//! A chat over mconn: the whole stack (handshake, two prioritised channels, broadcast,
+//! peers joining and leaving) in a small program.
+//!
+//! ```text
+//! cargo run --example chat                      # the demo: alice, bob and carol in one process
+//! cargo run --example chat -- --name alice --listen 127.0.0.1:26656
+//! cargo run --example chat -- --name bob --listen 127.0.0.1:26657 --peer 127.0.0.1:26656 [--persistent]
+//! ```
+//!
+//! Chat lines travel as go-wire strings on channel 0x01 (priority 1). Presence (hello,
+//! nick changes, goodbye) travels on channel 0x02 (priority 5), so it overtakes chat
+//! when both are busy. Logging goes through env_logger: `RUST_LOG=mconn=debug`.
+
+use std::io::BufRead;
+use std::net::{SocketAddr, TcpStream};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use mconn::{
+    wire, ChannelDescriptor, ChannelId, Error, NodeInfo, Peer, Reactor, ReconnectSchedule, Switch,
+    SwitchConfig,
+};
+use parking_lot::Mutex;
+
+const CHAT: ChannelId = 0x01;
+const PRESENCE: ChannelId = 0x02;
+const HELLO: u8 = 1;
+const NICK: u8 = 2;
+const BYE: u8 = 3;
+
+/// Something the chat reactor saw, for the UI (or the demo's script) to show.
+#[derive(Debug, Clone)]
+enum Seen {
+    Joined {
+        nick: String,
+        addr: SocketAddr,
+        outbound: bool,
+    },
+    Line {
+        nick: String,
+        text: String,
+    },
+    Renamed {
+        from: String,
+        to: String,
+    },
+    Left {
+        nick: String,
+        reason: String,
+    },
+}
+
+/// The chat reactor: decodes the two channels and reports what it sees.
+struct Chat {
+    me: Mutex<String>,
+    seen: Sender<Seen>,
+}
+
+fn presence(kind: u8, name: &str) -> Bytes {
+    let mut m = vec![kind];
+    wire::put_str(&mut m, name);
+    m.into()
+}
+
+fn chat_line(text: &str) -> Bytes {
+    let mut m = Vec::new();
+    wire::put_str(&mut m, text);
+    m.into()
+}
+
+fn nick_of(peer: &Peer) -> String {
+    peer.get::<Mutex<String>>("nick")
+        .map(|n| n.lock().clone())
+        .unwrap_or_else(|| peer.node_info().moniker.clone())
+}
+
+impl Reactor for Chat {
+    fn channels(&self) -> Vec<ChannelDescriptor> {
+        vec![
+            ChannelDescriptor::new(CHAT, 1)
+                .send_queue_capacity(100)
+                .recv_message_capacity(64 * 1024),
+            ChannelDescriptor::new(PRESENCE, 5)
+                .send_queue_capacity(10)
+                .recv_message_capacity(1024),
+        ]
+    }
+
+    fn add_peer(&self, peer: &Arc<Peer>) {
+        peer.set("nick", Mutex::new(peer.node_info().moniker.clone()));
+        let _ = peer.send(PRESENCE, presence(HELLO, &self.me.lock()));
+        let _ = self.seen.send(Seen::Joined {
+            nick: nick_of(peer),
+            addr: peer.remote_addr(),
+            outbound: peer.is_outbound(),
+        });
+    }
+
+    fn remove_peer(&self, peer: &Arc<Peer>, reason: &Error) {
+        let _ = self.seen.send(Seen::Left {
+            nick: nick_of(peer),
+            reason: reason.to_string(),
+        });
+    }
+
+    fn receive(&self, ch: ChannelId, peer: &Arc<Peer>, msg: Bytes) {
+        match ch {
+            CHAT => match wire::read_string(&mut &msg[..], 64 * 1024, "chat line") {
+                Ok(text) => {
+                    let _ = self.seen.send(Seen::Line {
+                        nick: nick_of(peer),
+                        text,
+                    });
+                }
+                Err(e) => log::warn!("{peer} sent a bad chat line: {e}"),
+            },
+            PRESENCE => {
+                let Some((&kind, rest)) = msg.split_first() else {
+                    return;
+                };
+                let Ok(name) = wire::read_string(&mut &rest[..], 256, "name") else {
+                    return;
+                };
+                let Some(nick) = peer.get::<Mutex<String>>("nick") else {
+                    return;
+                };
+                let old = std::mem::replace(&mut *nick.lock(), name.clone());
+                if (kind == NICK || kind == HELLO) && old != name {
+                    let _ = self.seen.send(Seen::Renamed {
+                        from: old,
+                        to: name,
+                    });
+                } else if kind == BYE {
+                    log::debug!("{name} says goodbye");
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One chat node: a switch with the chat reactor.
+struct Node {
+    name: String,
+    switch: Switch,
+    chat: Arc<Chat>,
+    seen: Receiver<Seen>,
+    addr: SocketAddr,
+}
+
+impl Node {
+    fn start(name: &str, listen: &str, config: SwitchConfig) -> Result<Node, Error> {
+        let (tx, seen) = unbounded();
+        let chat = Arc::new(Chat {
+            me: Mutex::new(name.to_string()),
+            seen: tx,
+        });
+        let info = NodeInfo {
+            moniker: name.to_string(),
+            network: "mconn-chat".into(),
+            version: "0.12.1".into(),
+            ..NodeInfo::default()
+        };
+        let switch = Switch::new(config, info)?;
+        switch.add_reactor("chat", chat.clone())?;
+        let addr = switch.listen(listen)?;
+        Ok(Node {
+            name: name.to_string(),
+            switch,
+            chat,
+            seen,
+            addr,
+        })
+    }
+
+    fn say(&self, text: &str) {
+        let r = self.switch.broadcast(CHAT, chat_line(text));
+        for (id, e) in r.failed {
+            println!("  (not delivered to {}: {e})", id.short());
+        }
+    }
+
+    fn rename(&self, to: &str) {
+        *self.chat.me.lock() = to.to_string();
+        self.switch.broadcast(PRESENCE, presence(NICK, to));
+    }
+
+    fn leave(&self) {
+        self.switch
+            .broadcast(PRESENCE, presence(BYE, &self.chat.me.lock()));
+        for p in self.switch.peers() {
+            p.flush_stop();
+        }
+        self.switch.stop();
+    }
+
+    /// Waits for what `want` accepts, printing everything seen on the way.
+    fn wait_for(&self, mut want: impl FnMut(&Seen) -> bool) -> bool {
+        while let Ok(s) = self.seen.recv_timeout(Duration::from_secs(10)) {
+            println!("{:>6} | {}", self.name, show(&s));
+            if want(&s) {
+                return true;
+            }
+        }
+        println!("{:>6} | (gave up waiting)", self.name);
+        false
+    }
+}
+
+fn show(s: &Seen) -> String {
+    match s {
+        Seen::Joined {
+            nick,
+            addr,
+            outbound,
+        } => {
+            format!(
+                "* {nick} joined ({} {addr})",
+                if *outbound { "dialled" } else { "from" }
+            )
+        }
+        Seen::Line { nick, text } => format!("[{nick}] {text}"),
+        Seen::Renamed { from, to } => format!("* {from} is now {to}"),
+        Seen::Left { nick, reason } => format!("* {nick} left ({reason})"),
+    }
+}
+
+fn print_peers(node: &Node) {
+    println!(
+        "{:>6} | peers of {} ({}):",
+        node.name,
+        node.chat.me.lock(),
+        node.switch.id().short()
+    );
+    for p in node.switch.peers() {
+        let st = p.status();
+        println!(
+            "{:>6} |   {:<8} {} {:<3} {:>21}  sent {:>6} B  recv {:>6} B  up {:>5} B/s  down {:>5} B/s",
+            node.name,
+            nick_of(&p),
+            p.id().short(),
+            if p.is_outbound() { "out" } else { "in" },
+            p.remote_addr(),
+            st.bytes_sent,
+            st.bytes_received,
+            st.send_rate as u64,
+            st.recv_rate as u64,
+        );
+        for c in &st.channels {
+            println!(
+                "{:>6} |       channel {:#04x} priority {}: {} msgs out, {} msgs in, queue {}/{}",
+                node.name,
+                c.id,
+                c.priority,
+                c.messages_sent,
+                c.messages_received,
+                c.send_queue_size,
+                c.send_queue_capacity
+            );
+        }
+    }
+}
+
+/// The demo: three nodes in one process, a short conversation, one leaves.
+fn demo() -> Result<ExitCode, Error> {
+    println!("mconn chat demo: alice, bob and carol on loopback\n");
+    let cfg = || SwitchConfig::default();
+    let alice = Node::start("alice", "127.0.0.1:0", cfg())?;
+    let bob = Node::start("bob", "127.0.0.1:0", cfg())?;
+    let carol = Node::start("carol", "127.0.0.1:0", cfg())?;
+    println!(
+        "alice listens on {}, bob on {}, carol on {}",
+        alice.addr, bob.addr, carol.addr
+    );
+    println!(
+        "alice is {}\nbob   is {}\ncarol is {}\n",
+        alice.switch.id(),
+        bob.switch.id(),
+        carol.switch.id()
+    );
+
+    bob.switch.dial(alice.addr)?;
+    carol.switch.dial(alice.addr)?;
+    carol.switch.dial(bob.addr)?;
+    let joined = |n: &Node| {
+        let mut k = 0;
+        n.wait_for(|s| {
+            k += matches!(s, Seen::Joined { .. }) as u32;
+            k == 2
+        })
+    };
+    let mut ok = joined(&alice) & joined(&bob) & joined(&carol);
+
+    let heard =
+        |n: &Node, text: &str| n.wait_for(|s| matches!(s, Seen::Line { text: t, .. } if t == text));
+    alice.say("hi everyone!");
+    ok &= heard(&bob, "hi everyone!") & heard(&carol, "hi everyone!");
+    bob.say("hello alice, hello carol");
+    ok &= heard(&alice, "hello alice, hello carol") & heard(&carol, "hello alice, hello carol");
+    carol.rename("caroline");
+    let renamed =
+        |n: &Node| n.wait_for(|s| matches!(s, Seen::Renamed { to, .. } if to == "caroline"));
+    ok &= renamed(&alice) & renamed(&bob);
+    carol.say("I have to go, bye!");
+    ok &= heard(&alice, "I have to go, bye!") & heard(&bob, "I have to go, bye!");
+
+    println!();
+    for n in [&alice, &bob, &carol] {
+        print_peers(n);
+    }
+    println!();
+    carol.leave();
+    let left = |n: &Node| n.wait_for(|s| matches!(s, Seen::Left { .. }));
+    ok &= left(&alice) & left(&bob);
+    println!(
+        "\nalice has {} peer(s), bob has {} peer(s) after carol left",
+        alice.switch.peers().len(),
+        bob.switch.peers().len()
+    );
+    alice.leave();
+    bob.leave();
+    if ok {
+        println!("demo finished");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("demo did not see everything it expected");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+struct Args {
+    name: String,
+    listen: String,
+    peers: Vec<String>,
+    persistent: bool,
+}
+
+const USAGE: &str = "usage: chat                                   (the three-node demo)
+       chat --name NAME --listen ADDR [--peer ADDR]... [--persistent]
+
+commands while chatting: /peers  /status  /nick NAME  /quit   (Ctrl-C or end of input also quit)";
+
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut a = Args {
+        name: String::new(),
+        listen: String::new(),
+        peers: Vec::new(),
+        persistent: false,
+    };
+    let mut any = false;
+    while let Some(flag) = args.next() {
+        any = true;
+        let mut value = |flag: &str| args.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--name" => a.name = value("--name")?,
+            "--listen" => a.listen = value("--listen")?,
+            "--peer" => a.peers.push(value("--peer")?),
+            "--persistent" => a.persistent = true,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    if a.name.is_empty() || a.listen.is_empty() {
+        return Err("--name and --listen are required".into());
+    }
+    Ok(Some(a))
+}
+
+fn interactive(args: Args) -> Result<ExitCode, Error> {
+    let config = SwitchConfig::default().reconnect(ReconnectSchedule::default());
+    let node = Arc::new(Node::start(&args.name, &args.listen, config)?);
+    println!(
+        "{} ({}) listening on {}",
+        args.name,
+        node.switch.id().short(),
+        node.addr
+    );
+    for peer in &args.peers {
+        if args.persistent {
+            let reachable = peer
+                .parse::<SocketAddr>()
+                .map(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
+                .unwrap_or(false);
+            if !reachable {
+                println!("* cannot reach {peer} yet; will keep trying in the background");
+            }
+            if let Err(e) = node.switch.dial_persistent(peer.as_str()) {
+                println!("* cannot dial {peer}: {e}");
+            }
+        } else if let Err(e) = node.switch.dial(peer.as_str()) {
+            println!("* could not connect to {peer}: {e}");
+        }
+    }
+
+    // Everything the reactor sees is printed by one thread; stdin is read by another.
+    {
+        let seen = node.seen.clone();
+        std::thread::spawn(move || {
+            while let Ok(s) = seen.recv() {
+                println!("{}", show(&s));
+            }
+        });
+    }
+    let (quit_tx, quit) = unbounded::<&'static str>();
+    {
+        let quit_tx = quit_tx.clone();
+        let _ = ctrlc::set_handler(move || {
+            let _ = quit_tx.send("interrupted");
+        });
+    }
+    let reader = {
+        let node = node.clone();
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                let line = line.trim();
+                match line.split_once(' ').unwrap_or((line, "")) {
+                    ("", _) => {}
+                    ("/quit", _) => break,
+                    ("/peers", _) => print_peers(&node),
+                    ("/status", _) => {
+                        let (out, inb) = node.switch.num_peers();
+                        println!(
+                            "{} ({}) on {}: {} peer(s), {} outbound, {} inbound",
+                            node.chat.me.lock(),
+                            node.switch.id(),
+                            node.addr,
+                            out + inb,
+                            out,
+                            inb
+                        );
+                    }
+                    ("/nick", name) if !name.trim().is_empty() => node.rename(name.trim()),
+                    (cmd, _) if cmd.starts_with('/') => println!("unknown command; {USAGE}"),
+                    _ => node.say(line),
+                }
+            }
+            let _ = quit_tx.send("bye");
+        })
+    };
+    let why = quit.recv().unwrap_or("bye");
+    println!("* leaving ({why})");
+    node.leave();
+    // The stdin reader may still be blocked (after Ctrl-C) and the printer waits for
+    // events that no longer come: returning from main ends both.
+    drop(reader);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let result = match parse(std::env::args().skip(1)) {
+        Ok(None) => demo(),
+        Ok(Some(args)) => interactive(args),
+        Err(why) => {
+            if !why.is_empty() {
+                eprintln!("chat: {why}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("chat: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The chat example, run as a program: the demo's output and exit code, two interactive
+//! nodes talking through their stdin and stdout, and bad input.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::Duration;
+
+use crossbeam_channel::{unbounded, Receiver};
+use support::watchdog;
+
+/// The example binary `cargo test` built next to this test's own binary (a filtered
+/// `cargo test --test chat` does not rebuild examples: run `cargo build --example chat`).
+fn chat_bin() -> PathBuf {
+    let mut p = std::env::current_exe().expect("test binary path");
+    p.pop();
+    if p.ends_with("deps") {
+        p.pop();
+    }
+    let bin = p.join("examples").join("chat");
+    assert!(
+        bin.exists(),
+        "{} is missing: cargo test builds examples first",
+        bin.display()
+    );
+    bin
+}
+
+/// A running chat node whose stdout lines arrive on a channel.
+struct Node {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+}
+
+impl Node {
+    fn spawn(args: &[&str]) -> Node {
+        let mut child = Command::new(chat_bin())
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start chat");
+        let stdin = child.stdin.take().unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = unbounded();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Node {
+            child,
+            stdin: Some(stdin),
+            lines,
+        }
+    }
+
+    /// Waits for a line containing `needle`; returns it.
+    fn expect(&self, needle: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(20)) {
+                Ok(l) if l.contains(needle) => return l,
+                Ok(_) => {}
+                Err(_) => panic!("no line containing {needle:?}"),
+            }
+        }
+    }
+
+    fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Closes stdin: the end of input.
+    fn close_input(&mut self) {
+        self.stdin = None;
+    }
+
+    fn exit_code(mut self) -> i32 {
+        for _ in 0..200 {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.code().unwrap_or(-1);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        panic!("chat did not exit");
+    }
+}
+
+#[test]
+fn the_demo_shows_the_whole_stack_and_exits_zero() {
+    let _w = watchdog("chat_demo", Duration::from_secs(120));
+    let out = Command::new(chat_bin()).output().expect("run the demo");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "demo output:\n{text}");
+    for needle in [
+        "alice | * bob joined",
+        "carol | * alice joined",
+        "bob | [alice] hi everyone!",
+        "carol | [alice] hi everyone!",
+        "alice | [bob] hello alice, hello carol",
+        "alice | * carol is now caroline",
+        "alice | [caroline] I have to go, bye!",
+        "channel 0x01 priority 1",
+        "channel 0x02 priority 5",
+        "alice | * caroline left",
+        "bob | * caroline left",
+        "alice has 1 peer(s), bob has 1 peer(s) after carol left",
+        "demo finished",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn two_chat_processes_talk() {
+    let _w = watchdog("two_chat_processes", Duration::from_secs(120));
+    let mut alice = Node::spawn(&["--name", "alice", "--listen", "127.0.0.1:0"]);
+    let line = alice.expect("listening on");
+    let addr = line.rsplit(' ').next().unwrap().to_string();
+    let mut bob = Node::spawn(&["--name", "bob", "--listen", "127.0.0.1:0", "--peer", &addr]);
+    bob.expect("* alice joined");
+    alice.expect("* bob joined");
+    bob.type_line("hello from bob");
+    alice.expect("[bob] hello from bob");
+    alice.type_line("/nick alicia");
+    bob.expect("* alice is now alicia");
+    alice.type_line("hi bob");
+    bob.expect("[alicia] hi bob");
+    bob.type_line("/peers");
+    bob.expect("alicia");
+    bob.type_line("/status");
+    bob.expect("1 peer(s)");
+    bob.type_line("/quit");
+    alice.expect("* bob left");
+    assert_eq!(bob.exit_code(), 0);
+    alice.close_input(); // end of input quits too
+    assert_eq!(alice.exit_code(), 0);
+}
+
+#[test]
+fn an_unreachable_peer_is_reported_and_the_node_keeps_running() {
+    let _w = watchdog("unreachable_peer", Duration::from_secs(60));
+    // A port nothing listens on: bind one, note it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("127.0.0.1:{port}");
+    let mut n = Node::spawn(&["--name", "x", "--listen", "127.0.0.1:0", "--peer", &dead]);
+    n.expect(&format!("could not connect to {dead}"));
+    n.type_line("/status");
+    n.expect("0 peer(s)");
+    n.type_line("/quit");
+    assert_eq!(n.exit_code(), 0);
+    let mut p = Node::spawn(&[
+        "--name",
+        "y",
+        "--listen",
+        "127.0.0.1:0",
+        "--peer",
+        &dead,
+        "--persistent",
+    ]);
+    p.expect("will keep trying");
+    p.type_line("/quit");
+    assert_eq!(p.exit_code(), 0);
+}
+
+#[test]
+fn a_bad_flag_prints_usage_and_exits_two() {
+    let out = Command::new(chat_bin())
+        .arg("--frobnicate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("usage:") && err.contains("--frobnicate"),
+        "{err}"
+    );
+    let out = Command::new(chat_bin())
+        .args(["--name", "only"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -8,6 +8,8 @@
 
 pub mod conn;
 pub mod error;
+#[cfg(feature = "secret-connection")]
+pub mod secret;
 
 pub use conn::wire;
 pub use conn::{
@@ -15,6 +17,8 @@ pub use conn::{
     WeakMConnection,
 };
 pub use error::{ChannelId, Error, RejectReason, SecretError, SendError, TrySendError};
+#[cfg(feature = "secret-connection")]
+pub use secret::NodeKey;
 
 /// Compile-time checks that handles can be shared between threads.
 #[allow(dead_code)]

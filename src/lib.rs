@@ -18,7 +18,7 @@ pub use conn::{
 };
 pub use error::{ChannelId, Error, RejectReason, SecretError, SendError, TrySendError};
 #[cfg(feature = "secret-connection")]
-pub use secret::NodeKey;
+pub use secret::{NodeKey, SecretConnection};
 
 /// Compile-time checks that handles can be shared between threads.
 #[allow(dead_code)]

@@ -15,7 +15,7 @@
 //!    bytes sealed with XSalsa20-Poly1305 into 1042 bytes; each direction's nonce
 //!    advances by 2 per frame.
 //!
-//! `SecretConnection::handshake` runs it; `SecretConnection::into_transport` hands
+//! [`SecretConnection::handshake`] runs it; [`SecretConnection::into_transport`] hands
 //! the result to an [`MConnection`](crate::MConnection).
 //!
 //! # Where we differ from Go v0.12
@@ -33,12 +33,17 @@
 //!   makes one.
 
 mod auth;
+mod connection;
 mod derive;
 mod frame;
 mod key;
 mod nonce;
+mod recv;
+mod send;
+mod transport;
 
 pub use self::auth::{verify_signature, AuthSigMessage, AUTH_SIG_MSG_SIZE};
+pub use self::connection::SecretConnection;
 pub use self::derive::{
     base_nonce, challenge, derive_keys, ephemeral_public, shared_secret, sort_keys, Derived,
 };

@@ -50,6 +50,7 @@ pub use self::derive::{
 pub use self::frame::{padded_frame, FrameCipher};
 pub use self::key::{key_id, NodeKey};
 pub use self::nonce::Nonce;
+pub use self::transport::{SecretReader, SecretWriter};
 
 /// Bytes of the big-endian length in front of each frame's data.
 pub const DATA_LEN_SIZE: usize = 2;

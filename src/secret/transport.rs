@@ -1,6 +1,6 @@
-//! Splitting a TCP-backed [`SecretConnection`] into a [`Transport`] for an MConnection:
-//! a reader half and a writer half on two clones of the socket, each owning one
-//! direction's nonce, and a closer that shuts the socket down.
+//! Splitting a TCP-backed [`SecretConnection`] into a reader half and a writer half on
+//! two clones of the socket, each owning one direction's nonce, and into a [`Transport`]
+//! for an MConnection (the halves and a closer that shuts the socket down).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -11,29 +11,58 @@ use super::recv::RecvState;
 use super::send::SendState;
 use crate::conn::{Transport, TCP_WRITE_TIMEOUT};
 
-/// The recv thread's half: reads and opens frames.
-struct SecretReader {
+/// The reading half of a split [`SecretConnection`]: reads and opens the peer's frames
+/// on its own clone of the socket, with the receiving nonce. Made by
+/// [`SecretConnection::split`].
+pub struct SecretReader {
     socket: TcpStream,
     state: RecvState,
 }
 
+impl SecretReader {
+    /// The socket this half reads from (a clone of the connection's socket; options
+    /// such as timeouts are shared by all clones).
+    pub fn get_ref(&self) -> &TcpStream {
+        &self.socket
+    }
+}
+
 impl Read for SecretReader {
+    /// As [`SecretConnection`]'s `read`: blocks only when nothing decrypted is buffered;
+    /// `Ok(0)` is a clean close between frames; a bad frame is [`crate::Error::Secret`]
+    /// inside an `io::Error`, on this and every later call.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.state.read(&mut self.socket, buf)
     }
 }
 
-/// The send thread's half: seals and writes frames, resumably.
-struct SecretWriter {
+/// The writing half of a split [`SecretConnection`]: seals and writes frames on its own
+/// clone of the socket, with the sending nonce. Made by [`SecretConnection::split`].
+///
+/// Resumable under a socket write timeout: a `write` that stalls keeps its sealed bytes
+/// and reports them as taken; the next `write` or `flush` writes the rest first (and
+/// returns the stall error, taking nothing new, if the socket is still full).
+pub struct SecretWriter {
     socket: TcpStream,
     state: SendState,
 }
 
+impl SecretWriter {
+    /// The socket this half writes to (a clone of the connection's socket; options such
+    /// as timeouts are shared by all clones).
+    pub fn get_ref(&self) -> &TcpStream {
+        &self.socket
+    }
+}
+
 impl Write for SecretWriter {
+    /// As [`SecretConnection`]'s `write`: seals up to 64 KiB of `buf` into frames of
+    /// its own, returns the bytes taken.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.state.write(&mut self.socket, buf)
     }
 
+    /// Writes every sealed byte, then flushes. A stall error means "call again".
     fn flush(&mut self) -> io::Result<()> {
         self.state.flush(&mut self.socket)
     }
@@ -50,9 +79,9 @@ impl SecretConnection<TcpStream> {
         self.into_transport_with_write_timeout(TCP_WRITE_TIMEOUT)
     }
 
-    /// Splits the connection into a [`Transport`]: a reader half and a writer half on
-    /// clones of the socket, and a closer that shuts the socket down (both halves stop
-    /// blocking). Bytes already read ahead or sealed but unwritten are kept.
+    /// Splits the connection into a [`Transport`]: the halves of
+    /// [`split`](Self::split) and a closer that shuts the socket down (both halves stop
+    /// blocking).
     ///
     /// Sets `TCP_NODELAY`, no read timeout (the handshake's deadline no longer applies;
     /// the MConnection's keepalive detects a dead peer), and a write timeout of
@@ -64,26 +93,37 @@ impl SecretConnection<TcpStream> {
         self,
         write_timeout: Duration,
     ) -> io::Result<Transport> {
-        let SecretConnection {
-            stream, send, recv, ..
-        } = self;
+        let stream = self.get_ref();
         stream.set_nodelay(true)?;
         stream.set_read_timeout(None)?;
         let t = write_timeout.clamp(Duration::from_millis(1), TCP_WRITE_TIMEOUT);
         stream.set_write_timeout(Some(t))?;
         let peer_addr = stream.peer_addr().ok();
-        let reader = SecretReader {
-            socket: stream.try_clone()?,
-            state: recv,
-        };
         let closer = stream.try_clone()?;
-        let writer = SecretWriter {
-            socket: stream,
-            state: send,
-        };
+        let (reader, writer) = self.split()?;
         Ok(Transport::new(reader, writer, move || {
             let _ = closer.shutdown(Shutdown::Both);
         })
         .with_peer_addr(peer_addr))
+    }
+
+    /// Splits the connection into a reading and a writing half, for two threads. Each
+    /// half owns one direction's nonce; bytes already read ahead or sealed but unwritten
+    /// are kept. Socket options are left as they are.
+    ///
+    /// Errors: [`io::Error`] if the socket cannot be cloned.
+    pub fn split(self) -> io::Result<(SecretReader, SecretWriter)> {
+        let SecretConnection {
+            stream, send, recv, ..
+        } = self;
+        let reader = SecretReader {
+            socket: stream.try_clone()?,
+            state: recv,
+        };
+        let writer = SecretWriter {
+            socket: stream,
+            state: send,
+        };
+        Ok((reader, writer))
     }
 }

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod secret_vectors;
 pub mod vectors;
 
 use std::net::{TcpListener, TcpStream};

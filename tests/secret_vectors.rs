@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::io::{self, Cursor, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ use mconn::secret::{
 use mconn::NodeKey;
 use ripemd::Ripemd160;
 use sha2::{Digest, Sha256};
+use support::secret::{Recorder, Scripted};
 use support::secret_vectors::{load, Frame, SecretVectors};
 use support::{tcp_pair, watchdog};
 
@@ -321,29 +322,6 @@ fn tcp_session_is_the_switch_session() {
     }
 }
 
-/// A stream that records every byte written through it.
-struct Recorder<S> {
-    inner: S,
-    log: Vec<u8>,
-}
-
-impl<S: Read> Read for Recorder<S> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf)
-    }
-}
-
-impl<S: Write> Write for Recorder<S> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.log.extend_from_slice(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// What `side` writes after the handshake in `session`, one entry per write call.
 fn script(v: &SecretVectors, session: &str, side: &str) -> Vec<Vec<u8>> {
     let mut writes = Vec::new();
@@ -369,10 +347,7 @@ fn run_side(v: &SecretVectors, session: &str, side: &str, sock: TcpStream) -> Ve
     sock.set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
     let key = node_key(v, side);
-    let rec = Recorder {
-        inner: sock,
-        log: Vec::new(),
-    };
+    let rec = Recorder::new(sock);
     let mut c =
         SecretConnection::handshake_with_ephemeral(rec, &key, v.arr32(&f(side, "eph_priv")))
             .expect("handshake");
@@ -421,28 +396,6 @@ fn switch_session_is_reproduced_byte_for_byte() {
     replay_over_tcp("switch");
 }
 
-/// Reads from a fixed input, collects the output.
-struct Scripted {
-    input: Cursor<Vec<u8>>,
-    output: Vec<u8>,
-}
-
-impl Read for Scripted {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.input.read(buf)
-    }
-}
-
-impl Write for Scripted {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.output.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn reads_the_stream_go_wrote_with_any_buffer_size() {
     let _w = watchdog("reads_the_stream_go_wrote", LIMIT);
@@ -451,10 +404,7 @@ fn reads_the_stream_go_wrote_with_any_buffer_size() {
         for side in SIDES {
             let peer = other(side);
             let input = v.bytes(&format!("{session}.{peer}.wire"));
-            let io = Scripted {
-                input: Cursor::new(input),
-                output: Vec::new(),
-            };
+            let io = Scripted::new(input);
             let key = node_key(&v, side);
             let mut c =
                 SecretConnection::handshake_with_ephemeral(io, &key, v.arr32(&f(side, "eph_priv")))

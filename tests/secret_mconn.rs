@@ -230,3 +230,60 @@ fn throughput_secret_vs_plain_tcp() {
         mib / secret
     );
 }
+
+/// A go-wire msgPacket carrying a whole message on channel 0x01 (payload <= 1024).
+fn msg_packet(payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x03, 0x01, 0x01];
+    let len = payload.len();
+    if len < 256 {
+        p.extend_from_slice(&[0x01, len as u8]);
+    } else {
+        p.extend_from_slice(&[0x02, (len >> 8) as u8, len as u8]);
+    }
+    p.extend_from_slice(payload);
+    p
+}
+
+#[test]
+fn bytes_left_by_a_stalled_write_reach_the_peer_through_the_transport() {
+    let _w = watchdog("bytes_left_by_a_stalled_write", LIMIT);
+    let (mut a, b, _, _) = secret_pair();
+    a.get_ref()
+        .set_write_timeout(Some(Duration::from_millis(1)))
+        .unwrap();
+    // Nobody reads b yet: write packets until the socket is full and a write stalls.
+    let mut sent = Vec::new();
+    let stalled = loop {
+        let payload = pattern(sent.len() as u64, 1000);
+        match a.write(&msg_packet(&payload)) {
+            Ok(n) => {
+                assert_eq!(n, 1006, "a packet fits one write");
+                sent.push(Bytes::from(payload));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break true,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break true,
+            Err(e) => panic!("write: {e}"),
+        }
+        if sent.len() > 200_000 {
+            break false;
+        }
+    };
+    assert!(stalled, "the socket never filled up");
+    assert!(format!("{a:?}").contains("unwritten: true"));
+    let chans = vec![ChannelDescriptor::new(0x01, 1)];
+    let a = start_on(
+        a.into_transport().expect("transport"),
+        chans.clone(),
+        MConnConfig::default(),
+    );
+    let b = start_on(
+        b.into_transport().expect("transport"),
+        chans,
+        MConnConfig::default(),
+    );
+    // a's first write pushes out whatever was still buffered, then its own message.
+    a.conn.send(0x01, Bytes::from_static(b"last")).unwrap();
+    sent.push(Bytes::from_static(b"last"));
+    expect_messages(&b, &sent, "b");
+    assert!(a.errors.try_recv().is_err() && b.errors.try_recv().is_err());
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::connection::SecretConnection;
 use super::recv::RecvState;
-use super::send::SendState;
+use super::send::{is_stall, SendState};
 use crate::conn::{Transport, TCP_WRITE_TIMEOUT};
 
 /// The reading half of a split [`SecretConnection`]: reads and opens the peer's frames
@@ -74,23 +74,28 @@ impl SecretConnection<TcpStream> {
     /// write timeout of 250 ms ([`TCP_WRITE_TIMEOUT`]). See
     /// [`into_transport_with_write_timeout`](Self::into_transport_with_write_timeout).
     ///
-    /// Errors: [`io::Error`] if the socket cannot be cloned or configured.
+    /// Blocks and fails as that method does.
     pub fn into_transport(self) -> io::Result<Transport> {
         self.into_transport_with_write_timeout(TCP_WRITE_TIMEOUT)
     }
 
     /// Splits the connection into a [`Transport`]: the halves of
     /// [`split`](Self::split) and a closer that shuts the socket down (both halves stop
-    /// blocking).
+    /// blocking). Sealed bytes not yet written (a `write` that stalled and was not
+    /// flushed) are written first, or, if the socket is still full, by the MConnection's
+    /// first write.
     ///
     /// Sets `TCP_NODELAY`, no read timeout (the handshake's deadline no longer applies;
     /// the MConnection's keepalive detects a dead peer), and a write timeout of
     /// `write_timeout` clamped to 1..=250 ms, like [`Transport::tcp`]: a write that times
     /// out is resumed later without losing or repeating a byte.
     ///
-    /// Errors: [`io::Error`] if the socket cannot be cloned or configured.
+    /// Blocks only to write unflushed bytes, each socket write bounded by the timeout.
+    ///
+    /// Errors: [`io::Error`] if the socket cannot be cloned or configured, or writing
+    /// the unflushed bytes fails (other than by timing out).
     pub fn into_transport_with_write_timeout(
-        self,
+        mut self,
         write_timeout: Duration,
     ) -> io::Result<Transport> {
         let stream = self.get_ref();
@@ -100,6 +105,14 @@ impl SecretConnection<TcpStream> {
         stream.set_write_timeout(Some(t))?;
         let peer_addr = stream.peer_addr().ok();
         let closer = stream.try_clone()?;
+        // Bytes left by an unflushed write would otherwise wait for the MConnection's
+        // first write; if the socket is still full they do.
+        if self.send.has_pending() {
+            match self.send.flush(&mut self.stream) {
+                Err(e) if !is_stall(&e) => return Err(e),
+                _ => {}
+            }
+        }
         let (reader, writer) = self.split()?;
         Ok(Transport::new(reader, writer, move || {
             let _ = closer.shutdown(Shutdown::Both);

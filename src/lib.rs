@@ -8,6 +8,8 @@
 
 pub mod conn;
 pub mod error;
+#[cfg(feature = "secret-connection")]
+pub mod secret;
 pub mod switch;
 
 pub use conn::wire;
@@ -16,6 +18,8 @@ pub use conn::{
     WeakMConnection,
 };
 pub use error::{ChannelId, Error, RejectReason, SecretError, SendError, TrySendError};
+#[cfg(feature = "secret-connection")]
+pub use secret::SecretConnection;
 pub use switch::{
     BroadcastResult, NodeInfo, NodeKey, Peer, PeerId, Reactor, ReconnectSchedule, Switch,
     SwitchConfig, WeakSwitch,

@@ -67,7 +67,9 @@ impl SendCore {
             decay: Decay::new(now),
             max_payload,
             batch,
-            flush_pending: false,
+            // The transport may hold bytes from before (an encrypted handshake's stalled
+            // write): the send thread's first round flushes them.
+            flush_pending: true,
             closed: false,
         }
     }

@@ -1,7 +1,8 @@
 //! Admission: from a connected socket to a running peer that every reactor knows.
 //!
-//! Address filter → handshake (within `handshake_timeout`) → self, compatibility and id
-//! checks → the MConnection starts → the peer set takes it (no duplicate, within the
+//! Address filter → handshake (within `handshake_timeout`; encrypted and authenticated
+//! when `auth_enc` is on) → the NodeInfo key must be the authenticated key (and the one
+//! the dialler expected) → self, compatibility and id checks → the MConnection starts → the peer set takes it (no duplicate, within the
 //! limits) → every reactor's `add_peer` → only then are its messages delivered. Each
 //! refusal closes the socket, is logged with its reason and is a distinct error.
 
@@ -17,7 +18,7 @@ use parking_lot::Mutex;
 
 use super::core::{run_filter, Registered, SwitchCore};
 use super::handshake::{self, Deadline};
-use super::node_info::NodeInfo;
+use super::node_info::{NodeInfo, PeerId};
 use super::peer::{Lifecycle, Peer};
 use crate::conn::{MConnection, Transport};
 use crate::error::{ChannelId, Error, RejectReason};
@@ -71,10 +72,11 @@ impl SwitchCore {
         stream: TcpStream,
         outbound: bool,
         persistent: bool,
+        expected: Option<PeerId>,
     ) -> Result<Arc<Peer>, Error> {
         let remote = stream.peer_addr()?;
         let dir = if outbound { "outbound" } else { "inbound" };
-        let result = self.admit_inner(stream, outbound, persistent);
+        let result = self.admit_inner(stream, outbound, persistent, expected);
         match &result {
             Ok(peer) => info!("added {dir} peer {peer} ({})", peer.node_info().moniker),
             Err(e) if e.is_protocol_violation() => warn!("{dir} {remote} misbehaved: {e}"),
@@ -88,6 +90,7 @@ impl SwitchCore {
         stream: TcpStream,
         outbound: bool,
         persistent: bool,
+        expected: Option<PeerId>,
     ) -> Result<Arc<Peer>, Error> {
         let running = self.ensure_started()?;
         let remote = stream.peer_addr()?;
@@ -104,12 +107,27 @@ impl SwitchCore {
         };
         let deadline = Instant::now() + self.config.handshake_timeout;
         let ours = self.info.lock().clone();
-        let (mut theirs, transport) = self.handshake(stream, &ours, deadline)?;
+        let (mut theirs, transport, authenticated) = self.handshake(stream, &ours, deadline)?;
         drop(reg);
         theirs.remote_addr = remote.to_string();
 
         // Checks that need no peer yet.
         let their_id = theirs.id();
+        if let Some(key) = authenticated {
+            if key != theirs.pub_key {
+                return Err(Error::Rejected(RejectReason::KeyMismatch(format!(
+                    "NodeInfo claims {their_id} but the connection authenticated {}",
+                    PeerId(key)
+                ))));
+            }
+        }
+        if let Some(want) = expected {
+            if want != their_id {
+                return Err(Error::Rejected(RejectReason::KeyMismatch(format!(
+                    "dialled {want} but reached {their_id}"
+                ))));
+            }
+        }
         if their_id.0 == self.key.public_key() {
             return Err(Error::Rejected(RejectReason::SelfConnection));
         }
@@ -191,21 +209,28 @@ impl SwitchCore {
     }
 
     /// Runs the handshake over `stream`: plain, or encrypted when `auth_enc` is on.
+    /// Returns the peer's NodeInfo, the transport for its connection, and, when
+    /// encrypted, the key the secret connection authenticated.
     fn handshake(
         &self,
         stream: TcpStream,
         ours: &NodeInfo,
         deadline: Instant,
-    ) -> Result<(NodeInfo, Transport), Error> {
-        let theirs = {
-            let mut d = Deadline {
-                stream: &stream,
-                deadline,
-            };
-            handshake::exchange_plain(&mut d, ours)?
-        };
+    ) -> Result<(NodeInfo, Transport, Option<[u8; 32]>), Error> {
+        let mut d = Deadline { stream, deadline };
+        #[cfg(feature = "secret-connection")]
+        if self.config.auth_enc {
+            let mut sc = crate::secret::SecretConnection::handshake(d, &self.key)?;
+            let theirs = handshake::exchange_framed(&mut sc, ours)?;
+            let authenticated = sc.remote_pubkey();
+            let sc = sc.map_stream(|d| d.stream);
+            let transport = sc.into_transport_with_write_timeout(self.config.mconn.send_timeout)?;
+            return Ok((theirs, transport, Some(authenticated)));
+        }
+        let theirs = handshake::exchange_plain(&mut d, ours)?;
+        let stream = d.stream;
         stream.set_read_timeout(None)?;
         let transport = Transport::tcp(stream, self.config.mconn.send_timeout)?;
-        Ok((theirs, transport))
+        Ok((theirs, transport, None))
     }
 }

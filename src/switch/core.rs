@@ -66,7 +66,10 @@ pub(crate) struct SwitchCore {
 impl SwitchCore {
     pub fn new(config: SwitchConfig, mut info: NodeInfo) -> Result<Arc<Self>, Error> {
         config.validate()?;
-        let key = config.node_key.clone().unwrap_or_else(NodeKey::generate);
+        let key = match config.node_key.clone() {
+            Some(k) => k,
+            None => NodeKey::generate()?,
+        };
         info.pub_key = key.public_key();
         let (stop_tx, stop_rx) = bounded(0);
         let (lifecycle_tx, lifecycle_rx) = unbounded();

@@ -9,6 +9,7 @@ use crossbeam_channel::select;
 use log::{info, warn};
 
 use super::core::SwitchCore;
+use super::node_info::PeerId;
 use super::peer::Peer;
 use crate::error::{Error, RejectReason};
 
@@ -18,6 +19,7 @@ impl SwitchCore {
         self: &Arc<Self>,
         addr: SocketAddr,
         persistent: bool,
+        expected: Option<PeerId>,
     ) -> Result<Arc<Peer>, Error> {
         self.ensure_started()?;
         if self.is_stopped() {
@@ -28,7 +30,7 @@ impl SwitchCore {
             return Err(Error::Rejected(RejectReason::TooManyOutbound));
         }
         let stream = TcpStream::connect_timeout(&addr, self.config.dial_timeout)?;
-        self.admit(stream, true, persistent)
+        self.admit(stream, true, persistent, expected)
     }
 
     /// Starts the thread that keeps a persistent peer connected.
@@ -63,7 +65,7 @@ impl SwitchCore {
                 if self.is_stopped() {
                     return;
                 }
-                match self.dial(addr, true) {
+                match self.dial(addr, true, None) {
                     Ok(p) => break p,
                     Err(Error::Rejected(RejectReason::SwitchStopped)) => return,
                     Err(e) => {

@@ -10,12 +10,12 @@ use super::node_info::NodeInfo;
 use crate::error::Error;
 
 /// A `TcpStream` whose every read and write must finish before `deadline`.
-pub(crate) struct Deadline<'a> {
-    pub stream: &'a TcpStream,
+pub(crate) struct Deadline {
+    pub stream: TcpStream,
     pub deadline: Instant,
 }
 
-impl Deadline<'_> {
+impl Deadline {
     fn arm(&self, read: bool) -> io::Result<()> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -36,17 +36,17 @@ fn timeout_is_deadline(e: io::Error) -> io::Error {
     }
 }
 
-impl Read for Deadline<'_> {
+impl Read for Deadline {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.arm(true)?;
-        (&*self.stream).read(buf).map_err(timeout_is_deadline)
+        self.stream.read(buf).map_err(timeout_is_deadline)
     }
 }
 
-impl Write for Deadline<'_> {
+impl Write for Deadline {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.arm(false)?;
-        (&*self.stream).write(buf).map_err(timeout_is_deadline)
+        self.stream.write(buf).map_err(timeout_is_deadline)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -65,7 +65,7 @@ pub(crate) fn exchange_plain<S: Read + Write>(
 
 /// Writes `ours` one go-wire write at a time (each becomes its own encrypted frame) and
 /// reads the peer's NodeInfo as a byte stream.
-#[cfg_attr(not(feature = "secret-connection"), allow(dead_code))]
+#[cfg(feature = "secret-connection")]
 pub(crate) fn exchange_framed<S: Read + Write>(
     s: &mut S,
     ours: &NodeInfo,
@@ -87,7 +87,7 @@ mod tests {
         let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let (_b, _) = l.accept().unwrap();
         let mut d = Deadline {
-            stream: &a,
+            stream: a,
             deadline: Instant::now() + Duration::from_millis(100),
         };
         let t = Instant::now();

@@ -66,7 +66,7 @@ impl SwitchCore {
                 "mconn-handshake",
                 Some(self.config.mconn.io_thread_stack_size),
                 move || {
-                    let _ = core.admit(stream, false, false);
+                    let _ = core.admit(stream, false, false, None);
                 },
             );
             if let Err(e) = spawned {

@@ -147,7 +147,15 @@ impl Switch {
     /// why: [`Error::Io`] (unreachable), [`Error::HandshakeTimeout`], or
     /// [`Error::Rejected`] with the reason.
     pub fn dial(&self, addr: impl ToSocketAddrs) -> Result<Arc<Peer>, Error> {
-        self.core().dial(resolve(addr)?, false)
+        self.core().dial(resolve(addr)?, false, None)
+    }
+
+    /// Like [`dial`](Self::dial), but the peer must be `id`: with encryption on, the key
+    /// it proves must be `id`, or it is refused with
+    /// [`RejectReason::KeyMismatch`](crate::RejectReason::KeyMismatch). (Without
+    /// encryption the id is only what the peer claims.)
+    pub fn dial_expecting(&self, addr: impl ToSocketAddrs, id: PeerId) -> Result<Arc<Peer>, Error> {
+        self.core().dial(resolve(addr)?, false, Some(id))
     }
 
     /// Keeps a connection to `addr`: dials it now and again whenever it drops, on the

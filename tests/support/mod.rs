@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+#[cfg(feature = "secret-connection")]
+pub mod secret;
+pub mod secret_vectors;
 pub mod switch;
 pub mod vectors;
 

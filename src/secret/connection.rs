@@ -1,0 +1,176 @@
+//! [`SecretConnection`]: the handshake (Go's `MakeSecretConnection`) and the encrypted
+//! byte stream it yields.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+
+use rand_core::{OsRng, RngCore};
+use zeroize::Zeroizing;
+
+use super::auth::{AuthSigMessage, AUTH_SIG_MSG_SIZE};
+use super::derive::{derive_keys, ephemeral_public};
+use super::frame::FrameCipher;
+use super::key::{key_id, NodeKey};
+use super::recv::RecvState;
+use super::send::SendState;
+use crate::error::Error;
+
+/// An authenticated, encrypted stream over `S` (usually a `TcpStream`), byte-compatible
+/// with Tendermint v0.12's `SecretConnection`.
+///
+/// * [`Read`] yields the peer's data as a plain byte stream.
+/// * [`Write`]: each non-empty `write` call seals its bytes into frames of their own
+///   (1024 data bytes each, the last one shorter), never merged with another call's
+///   bytes; `write(&[])` sends nothing. Go's NodeInfo reader depends on this: send each
+///   go-wire primitive with its own `write`. A `write` that stalls on a socket write
+///   timeout keeps the sealed bytes and reports them as written; [`flush`](Write::flush)
+///   (or the next `write`) sends the rest. Call `flush` before waiting for an answer.
+///
+/// For an MConnection, turn it into a [`Transport`](crate::Transport) with
+/// [`into_transport`](SecretConnection::into_transport).
+pub struct SecretConnection<S> {
+    pub(crate) stream: S,
+    pub(crate) send: SendState,
+    pub(crate) recv: RecvState,
+    remote_pubkey: [u8; 32],
+}
+
+impl<S: Read + Write> SecretConnection<S> {
+    /// Runs the handshake as either side (it is symmetric) with a fresh random ephemeral
+    /// key: exchanges ephemeral X25519 keys, derives the shared secret and nonces, then
+    /// exchanges signatures of the challenge and checks the peer's.
+    ///
+    /// Blocks on `stream` until the peer has answered; there is no timeout of its own:
+    /// set the socket's read and write timeouts to bound it (a timeout is then an
+    /// [`Error::Io`] of kind `WouldBlock` or `TimedOut`).
+    ///
+    /// Errors: [`Error::Io`] for I/O errors, a closed stream (`UnexpectedEof`) or a
+    /// failing OS random number generator; [`Error::Secret`] with
+    /// [`LowOrderKey`](crate::SecretError::LowOrderKey) for a degenerate ephemeral key,
+    /// [`BadAuthMessage`](crate::SecretError::BadAuthMessage),
+    /// [`BadSignature`](crate::SecretError::BadSignature), or a frame error.
+    pub fn handshake(stream: S, key: &NodeKey) -> Result<Self, Error> {
+        let mut eph = Zeroizing::new([0u8; 32]);
+        OsRng.try_fill_bytes(&mut eph[..]).map_err(|e| {
+            Error::Io(io::Error::new(
+                io::ErrorKind::Other,
+                format!("OS random number generator failed: {e}"),
+            ))
+        })?;
+        Self::handshake_with_ephemeral(stream, key, *eph)
+    }
+
+    /// [`handshake`](Self::handshake) with a given ephemeral X25519 secret instead of a
+    /// random one. Only for tests that reproduce recorded sessions: reusing an ephemeral
+    /// secret, or choosing it predictably, destroys the connection's secrecy.
+    ///
+    /// Blocks and fails as [`handshake`](Self::handshake).
+    pub fn handshake_with_ephemeral(
+        mut stream: S,
+        key: &NodeKey,
+        eph_secret: [u8; 32],
+    ) -> Result<Self, Error> {
+        let eph_secret = Zeroizing::new(eph_secret);
+        let loc_eph_pub = ephemeral_public(&eph_secret);
+
+        // Step 1. Both sides write first, then read: 32 bytes always fit in the socket
+        // buffers, so this cannot deadlock.
+        stream.write_all(&loc_eph_pub)?;
+        stream.flush()?;
+        let mut rem_eph_pub = [0u8; 32];
+        stream.read_exact(&mut rem_eph_pub)?;
+
+        // Steps 2 to 5.
+        let d = derive_keys(&eph_secret, &loc_eph_pub, &rem_eph_pub).map_err(Error::Secret)?;
+        let mut conn = SecretConnection {
+            stream,
+            send: SendState::new(FrameCipher::new(&d.shared), d.send_nonce),
+            recv: RecvState::new(FrameCipher::new(&d.shared), d.recv_nonce),
+            remote_pubkey: [0u8; 32],
+        };
+
+        // Steps 6 and 7: one frame each way.
+        let ours = AuthSigMessage {
+            public_key: key.public_key(),
+            signature: key.sign(&d.challenge),
+        };
+        conn.write_all(&ours.encode())?;
+        conn.flush()?;
+        let mut theirs = [0u8; AUTH_SIG_MSG_SIZE];
+        conn.read_exact(&mut theirs)?;
+        let theirs = AuthSigMessage::decode(&theirs).map_err(Error::Secret)?;
+        theirs.verify(&d.challenge).map_err(Error::Secret)?;
+        conn.remote_pubkey = theirs.public_key;
+        Ok(conn)
+    }
+}
+
+impl<S> SecretConnection<S> {
+    /// The peer's authenticated Ed25519 public key. It only proves that the peer holds
+    /// this key: compare it with the key you expected.
+    pub fn remote_pubkey(&self) -> [u8; 32] {
+        self.remote_pubkey
+    }
+
+    /// The peer's id: its public key in upper-case hex, as Go's `peer.Key()`.
+    pub fn remote_id(&self) -> String {
+        key_id(&self.remote_pubkey)
+    }
+
+    /// The same connection over another stream type (for example, the `TcpStream` inside
+    /// a wrapper that enforced a handshake deadline). `f` must return the same byte
+    /// stream, or the encrypted stream is corrupted.
+    pub fn map_stream<T>(self, f: impl FnOnce(S) -> T) -> SecretConnection<T> {
+        SecretConnection {
+            stream: f(self.stream),
+            send: self.send,
+            recv: self.recv,
+            remote_pubkey: self.remote_pubkey,
+        }
+    }
+
+    /// The underlying stream, for example to change its timeouts. Reading or writing it
+    /// directly would corrupt the encrypted stream.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+}
+
+impl<S: Read> Read for SecretConnection<S> {
+    /// Reads decrypted bytes. Blocks on the stream only when no decrypted byte is
+    /// buffered. `Ok(0)` means the peer closed the stream between two frames.
+    ///
+    /// Errors: the stream's errors; `UnexpectedEof` if it ends inside a frame; an
+    /// altered or misordered frame is [`Error::Secret`] (kind `InvalidData`, unwrap it
+    /// with `Error::from`), and the connection is unusable after it.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.recv.read(&mut self.stream, buf)
+    }
+}
+
+impl<S: Write> Write for SecretConnection<S> {
+    /// Seals up to 64 KiB of `buf` into frames of its own and writes them; returns the
+    /// bytes taken. Blocks in the stream's `write`.
+    ///
+    /// Errors: the stream's errors. If bytes from an earlier call are still unwritten
+    /// and the stream stalls (`WouldBlock`/`TimedOut`), that error is returned and
+    /// nothing of `buf` is taken; call again.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.send.write(&mut self.stream, buf)
+    }
+
+    /// Writes every sealed byte, then flushes the stream. A stall error means "call
+    /// again".
+    fn flush(&mut self) -> io::Result<()> {
+        self.send.flush(&mut self.stream)
+    }
+}
+
+impl<S> fmt::Debug for SecretConnection<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretConnection")
+            .field("remote_id", &self.remote_id())
+            .field("unwritten", &self.send.has_pending())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,119 @@
+//! The node's long-term identity: an Ed25519 key pair, as go-crypto's `PrivKeyEd25519`.
+
+use std::fmt;
+
+use ed25519_dalek::{Signer, SigningKey};
+use rand_core::{OsRng, RngCore};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::error::Error;
+
+/// A node's Ed25519 key pair. It signs the SecretConnection's handshake challenge; its
+/// public key is the peer's identity (see [`id`](Self::id)).
+///
+/// The secret never appears in `Debug` output and is wiped from memory when the key is
+/// dropped.
+#[derive(Clone)]
+pub struct NodeKey {
+    signing: SigningKey,
+}
+
+impl NodeKey {
+    /// A new random key, seeded from the operating system's random number generator.
+    ///
+    /// Blocks only if the OS has not gathered enough entropy yet (early at boot).
+    ///
+    /// Errors: [`Error::Io`] if the OS random number generator fails.
+    pub fn generate() -> Result<Self, Error> {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        OsRng.try_fill_bytes(&mut seed[..]).map_err(|e| {
+            Error::Io(std::io::Error::new(
+                std::io::ErrorKind::Other,
+                format!("OS random number generator failed: {e}"),
+            ))
+        })?;
+        Ok(Self::from_seed(*seed))
+    }
+
+    /// The key pair of a 32-byte Ed25519 seed (RFC 8032 secret key; the first half of
+    /// go-crypto's 64-byte `PrivKeyEd25519`).
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        let seed = Zeroizing::new(seed);
+        NodeKey {
+            signing: SigningKey::from_bytes(&seed),
+        }
+    }
+
+    /// Go's `GenPrivKeyEd25519FromSecret`: the key whose seed is SHA-256 of `secret`.
+    /// Deterministic, for tests and fixed identities; the secret must be hard to guess.
+    pub fn from_secret(secret: &[u8]) -> Self {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        seed.copy_from_slice(&Sha256::digest(secret));
+        Self::from_seed(*seed)
+    }
+
+    /// The 32-byte seed (secret). Keep it secret: anyone holding it is this node.
+    pub fn seed(&self) -> [u8; 32] {
+        self.signing.to_bytes()
+    }
+
+    /// The 32-byte Ed25519 public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.signing.verifying_key().to_bytes()
+    }
+
+    /// The node's id as Go v0.12 prints it (`PubKey.KeyString()`): the public key as 64
+    /// upper-case hex characters. The Switch keys its peers by it.
+    pub fn id(&self) -> String {
+        key_id(&self.public_key())
+    }
+
+    /// Signs `msg` (deterministic RFC 8032 Ed25519, as go-crypto's `Sign`).
+    pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
+        self.signing.sign(msg).to_bytes()
+    }
+}
+
+/// A public key's id as Go v0.12 prints it: 64 upper-case hex characters.
+pub fn key_id(public_key: &[u8; 32]) -> String {
+    use fmt::Write;
+    let mut s = String::with_capacity(64);
+    for b in public_key {
+        // Writing to a String cannot fail.
+        let _ = write!(s, "{b:02X}");
+    }
+    s
+}
+
+impl fmt::Debug for NodeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeKey")
+            .field("id", &self.id())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_the_id_but_not_the_seed() {
+        let k = NodeKey::from_seed([7u8; 32]);
+        let dbg = format!("{k:?}");
+        assert!(dbg.contains(&k.id()));
+        assert!(!dbg.to_lowercase().contains(&"07".repeat(32)));
+        assert_eq!(k.seed(), [7u8; 32]);
+    }
+
+    #[test]
+    fn generated_keys_differ() {
+        let (a, b) = (NodeKey::generate(), NodeKey::generate());
+        assert!(matches!((&a, &b), (Ok(_), Ok(_))));
+        if let (Ok(a), Ok(b)) = (a, b) {
+            assert_ne!(a.public_key(), b.public_key());
+            assert_eq!(a.id().len(), 64);
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Tendermint v0.12's SecretConnection: an authenticated, encrypted stream between two
+//! nodes, byte-compatible with Go's `p2p/secret_connection.go` (feature
+//! `secret-connection`, on by default).
+//!
+//! # Protocol
+//!
+//! 1. Each side writes a fresh 32-byte X25519 ephemeral public key and reads the peer's.
+//! 2. Shared key = HSalsa20(X25519(our ephemeral secret, their ephemeral key), 0^16)
+//!    ([`shared_secret`]); one key for both directions.
+//! 3. The two ephemeral keys sorted, `lo || hi`, give the nonces (RIPEMD-160, see
+//!    [`derive_keys`]) and the challenge (SHA-256).
+//! 4. Each side sends its Ed25519 public key and its signature of the challenge in one
+//!    frame ([`AuthSigMessage`]) and checks the peer's.
+//! 5. From then on every frame is `BE16(len) || data (<= 1024) || zero padding`, 1026
+//!    bytes sealed with XSalsa20-Poly1305 into 1042 bytes; each direction's nonce
+//!    advances by 2 per frame.
+//!
+//! [`SecretConnection::handshake`] runs it; [`SecretConnection::into_transport`] hands
+//! the result to an [`MConnection`](crate::MConnection).
+//!
+//! # Where we differ from Go v0.12
+//!
+//! * An ephemeral key whose X25519 result is all zero (a low-order point) is refused
+//!   with [`SecretError::LowOrderKey`](crate::SecretError::LowOrderKey); Go accepts it.
+//! * Reading hands out every decrypted byte; Go's `Read` drops the rest of a frame
+//!   that does not fit the caller's buffer (the vectors' READ QUIRK). So when sending to
+//!   Go, write each go-wire primitive of a NodeInfo with its own `write`, as Go does.
+//! * The nonce counter refuses to wrap at 2^192
+//!   ([`NonceExhausted`](crate::SecretError::NonceExhausted)); Go wraps.
+//! * A `write` of many frames is one system call, not one per frame; the bytes on the
+//!   wire are the same.
+//! * Signatures with an unreduced scalar are refused (ed25519-dalek); a Go signer never
+//!   makes one.
+
+mod auth;
+mod connection;
+mod derive;
+mod frame;
+mod key;
+mod nonce;
+mod recv;
+mod send;
+mod transport;
+
+pub use self::auth::{verify_signature, AuthSigMessage, AUTH_SIG_MSG_SIZE};
+pub use self::connection::SecretConnection;
+pub use self::derive::{
+    base_nonce, challenge, derive_keys, ephemeral_public, shared_secret, sort_keys, Derived,
+};
+pub use self::frame::{padded_frame, FrameCipher};
+pub use self::key::{key_id, NodeKey};
+pub use self::nonce::Nonce;
+pub use self::transport::{SecretReader, SecretWriter};
+
+/// Bytes of the big-endian length in front of each frame's data.
+pub const DATA_LEN_SIZE: usize = 2;
+/// Most data bytes in one frame.
+pub const DATA_MAX_SIZE: usize = 1024;
+/// Size of a frame's padded plaintext: length, data and zero padding.
+pub const TOTAL_FRAME_SIZE: usize = DATA_LEN_SIZE + DATA_MAX_SIZE;
+/// Size of a frame on the wire: 16-byte tag and the encrypted 1026 bytes.
+pub const SEALED_FRAME_SIZE: usize = TOTAL_FRAME_SIZE + 16;
+/// Size of a frame nonce.
+pub const NONCE_SIZE: usize = 24;

@@ -1,0 +1,139 @@
+//! Helpers for the SecretConnection tests.
+#![allow(dead_code)]
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use mconn::{NodeKey, SecretConnection};
+
+use super::tcp_pair;
+
+/// Two SecretConnections with fresh random node keys over one loopback connection, and
+/// the keys (`(a, b, a_key, b_key)`).
+pub fn secret_pair() -> (
+    SecretConnection<TcpStream>,
+    SecretConnection<TcpStream>,
+    NodeKey,
+    NodeKey,
+) {
+    let (sa, sb) = tcp_pair();
+    let ka = NodeKey::generate().expect("key");
+    let kb = NodeKey::generate().expect("key");
+    let kb2 = kb.clone();
+    let t = std::thread::spawn(move || SecretConnection::handshake(sb, &kb2));
+    let a = SecretConnection::handshake(sa, &ka).expect("handshake a");
+    let b = t.join().expect("thread").expect("handshake b");
+    assert_eq!(a.remote_pubkey(), kb.public_key());
+    assert_eq!(b.remote_pubkey(), ka.public_key());
+    (a, b, ka, kb)
+}
+
+/// A stream that records every byte written through it, and the size of each write.
+pub struct Recorder<S> {
+    pub inner: S,
+    pub log: Vec<u8>,
+    pub sizes: Vec<usize>,
+}
+
+impl<S> Recorder<S> {
+    pub fn new(inner: S) -> Self {
+        Recorder {
+            inner,
+            log: Vec::new(),
+            sizes: Vec::new(),
+        }
+    }
+}
+
+impl<S: Read> Read for Recorder<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl<S: Write> Write for Recorder<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.log.extend_from_slice(&buf[..n]);
+        self.sizes.push(n);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Whether an error only means "retry later" (as the MConnection treats it).
+pub fn is_stall(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
+/// Writes all of `data` the way the MConnection's send thread does: a stall is retried
+/// with the same remaining bytes, `Ok(n)` advances by `n`; then flushes, retrying stalls.
+/// Returns how many stalls were seen.
+pub fn write_like_mconn<W: Write + ?Sized>(w: &mut W, data: &[u8]) -> io::Result<usize> {
+    let mut stalls = 0;
+    let mut at = 0;
+    while at < data.len() {
+        match w.write(&data[at..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => at += n,
+            Err(e) if is_stall(&e) => {
+                stalls += 1;
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(stalls + flush_like_mconn(w)?)
+}
+
+/// Flushes, retrying stalls; returns how many stalls were seen.
+pub fn flush_like_mconn<W: Write + ?Sized>(w: &mut W) -> io::Result<usize> {
+    let mut stalls = 0;
+    loop {
+        match w.flush() {
+            Ok(()) => return Ok(stalls),
+            Err(e) if is_stall(&e) => {
+                stalls += 1;
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A stream that reads from a fixed input and collects what is written.
+pub struct Scripted {
+    pub input: io::Cursor<Vec<u8>>,
+    pub output: Vec<u8>,
+}
+
+impl Scripted {
+    pub fn new(input: Vec<u8>) -> Self {
+        Scripted {
+            input: io::Cursor::new(input),
+            output: Vec::new(),
+        }
+    }
+}
+
+impl Read for Scripted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.input.read(buf)
+    }
+}
+
+impl Write for Scripted {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.output.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,7 +1,72 @@
-//! mconn: Tendermint's multiplex connection for synchronous Rust programs.
+//! mconn: Tendermint's peer-to-peer multiplex connection for synchronous Rust programs.
 //!
-//! This crate speaks the go-wire-era Tendermint p2p wire protocol byte for byte.
-//! See the README for the status of each part.
+//! mconn speaks the go-wire-era Tendermint p2p protocol (v0.12) byte for byte: many
+//! prioritised channels over one TCP connection ([`MConnection`]), the encrypted,
+//! authenticated transport Go nodes of that era use (`SecretConnection`, feature
+//! `secret-connection`, on by default), and the [`Switch`] that accepts and dials peers and
+//! hands their messages to [`Reactor`]s. No async runtime: every connection owns two OS
+//! threads and every call blocks in a documented, bounded way.
+//!
+//! # Quick start
+//!
+//! Two nodes on loopback; one sends, the other's reactor receives.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use bytes::Bytes;
+//! use crossbeam_channel::{unbounded, Sender};
+//! use mconn::{ChannelDescriptor, ChannelId, NodeInfo, Peer, Reactor, Switch, SwitchConfig};
+//!
+//! struct Echo(Sender<Bytes>);
+//!
+//! impl Reactor for Echo {
+//!     fn channels(&self) -> Vec<ChannelDescriptor> {
+//!         vec![ChannelDescriptor::new(0x01, 1)]
+//!     }
+//!     fn receive(&self, _ch: ChannelId, _peer: &Arc<Peer>, msg: Bytes) {
+//!         self.0.send(msg).unwrap();
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let info = NodeInfo { network: "demo".into(), version: "0.12.1".into(), ..NodeInfo::default() };
+//! let (tx, rx) = unbounded();
+//! let alice = Switch::new(SwitchConfig::default(), info.clone())?;
+//! alice.add_reactor("echo", Arc::new(Echo(tx)))?;
+//! let addr = alice.listen("127.0.0.1:0")?;
+//!
+//! let bob = Switch::new(SwitchConfig::default(), info)?;
+//! bob.add_reactor("echo", Arc::new(Echo(unbounded().0)))?;
+//! let peer = bob.dial(addr)?; // handshake done, peer running
+//! peer.send(0x01, "hello")?;
+//! assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "hello");
+//! bob.stop();
+//! alice.stop();
+//! # Ok(()) }
+//! ```
+//!
+//! # Layers
+//!
+//! * [`wire`]: go-wire primitives and the packet codec (pure).
+//! * [`conn`]: [`MConnection`] over any [`Transport`]; usable on its own.
+//! * `secret`: the SecretConnection (feature `secret-connection`).
+//! * [`switch`]: [`Switch`], [`Peer`], [`Reactor`], [`NodeInfo`].
+//!
+//! # Threads and blocking
+//!
+//! A connection owns `mconn-send` and `mconn-recv`; a switch owns accept, handshake,
+//! worker, lifecycle and redial threads (see [`switch`]). `send` blocks up to
+//! `send_timeout`; `try_send` never blocks; `stop` joins the threads it owns and is safe
+//! from inside callbacks. Handles are `Send + Sync` and cheap to clone; dropping the last
+//! one stops what it owns.
+//!
+//! # Logging
+//!
+//! Through the `log` facade; the crate never installs a logger. WARN: a peer misbehaved
+//! (protocol violation, failed authentication), a reactor panicked, accept failed, a
+//! persistent peer was given up. INFO: peers added, refused and removed; listening;
+//! stopping. DEBUG: other state changes. TRACE: every packet.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -38,3 +103,8 @@ fn assert_send_sync() {
     is::<SendError>();
     is::<TrySendError>();
 }
+
+/// The README's code blocks, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

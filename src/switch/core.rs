@@ -214,11 +214,8 @@ impl SwitchCore {
             recv(self.stop_rx) -> _ => return,
         }
         peer.conn.stop();
-        if reason.is_protocol_violation() {
-            warn!("peer {peer} misbehaved, removing it: {reason}");
-        } else {
-            info!("removing peer {peer}: {reason}");
-        }
+        // A protocol violation was logged at WARN by the connection already.
+        info!("removing peer {peer}: {reason}");
         *peer.life.reason.lock() = Some(reason);
         let Some(running) = self.running.get() else {
             return;

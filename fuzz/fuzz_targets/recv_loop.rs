@@ -199,7 +199,17 @@ fuzz_target!(|data: &[u8]| {
         events.recv_timeout(Duration::from_secs(10)).is_err(),
         "an event after on_error"
     );
-    assert_eq!(mconn_threads(), 0, "threads left after stop");
+    // A joined thread's /proc entry can outlive the join by a moment (the kernel wakes
+    // the joiner before it reaps the task): allow it that moment, not more.
+    let t = std::time::Instant::now();
+    while mconn_threads() > 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "{} threads left after stop",
+            mconn_threads()
+        );
+        std::thread::sleep(Duration::from_micros(100));
+    }
     assert!(
         closed.load(Ordering::Acquire),
         "the transport was shut down"

@@ -152,6 +152,57 @@ fn silent_link_is_a_pong_timeout_on_both_sides() {
     no_more_messages(&b);
 }
 
+/// The link goes mute in the middle of a bulk transfer: the sender, stalled on a full
+/// socket, still keeps time and stops with `PongTimeout`, and so does the receiver; a
+/// `send` blocked on the full queue is released with the message.
+#[test]
+fn silent_link_during_bulk_transfer_is_a_pong_timeout() {
+    let _w = watchdog("silent_bulk", LIMIT);
+    let ping = Duration::from_millis(200);
+    let pong = Duration::from_millis(100);
+    let cfg = MConnConfig::default()
+        .ping_interval(ping)
+        .pong_timeout(pong);
+    let (a, b, proxy) = proxied_pair(chans(), cfg);
+    let sender = {
+        let conn = a.conn.clone();
+        thread::spawn(move || {
+            let mut seq = 0;
+            loop {
+                match conn.send(0x01, numbered(seq, 256 * 1024)) {
+                    Ok(()) => seq += 1,
+                    Err(SendError::Timeout(_)) => {}
+                    Err(SendError::Closed(m)) => {
+                        assert_eq!(check_numbered(&m), seq, "Closed hands the message back");
+                        return seq;
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        })
+    };
+    for i in 0..4 {
+        let (_, m) = b.received.recv_timeout(WAIT).expect("bulk traffic flows");
+        assert_eq!(check_numbered(&m), i);
+    }
+    let t = Instant::now();
+    proxy.set_silent(true);
+    let ea = a.errors.recv_timeout(WAIT).expect("sender's on_error");
+    let eb = b.errors.recv_timeout(WAIT).expect("receiver's on_error");
+    let took = t.elapsed();
+    assert!(matches!(ea, Error::PongTimeout), "sender: {ea}");
+    assert!(matches!(eb, Error::PongTimeout), "receiver: {eb}");
+    assert!(took < ping + pong + Duration::from_secs(3), "{took:?}");
+    let accepted = sender.join().expect("sender thread");
+    // In order and exact up to the silence; nothing more afterwards.
+    let mut next = 4;
+    while let Ok((_, m)) = b.received.try_recv() {
+        assert_eq!(check_numbered(&m), next);
+        next += 1;
+    }
+    assert!(next <= accepted);
+}
+
 /// Over a 64 KiB/s link: `send` with a short timeout hands the message back as
 /// `Timeout` while the queue stays full, and every message it accepted arrives, exactly,
 /// once, in order.
@@ -455,5 +506,62 @@ fn switches_recover_from_a_cut_and_drop_a_mute_peer() {
         }
     }
     a.stop();
+    b.stop();
+}
+
+/// A dial through a mute link fails with `HandshakeTimeout` after `handshake_timeout`,
+/// and a switch whose peer went mute in the middle of
+/// a bulk send (writes stalled, a `send` blocked on a full queue) still stops promptly,
+/// well before `send_timeout`.
+#[test]
+fn mute_links_bound_dial_and_stop() {
+    let _w = watchdog("mute_dial_stop", LIMIT);
+    let (b, b_addr) = listening("b", &[("r", Recorder::new(&[0x01]))], config());
+    let proxy = Proxy::start(b_addr);
+    let hs = Duration::from_secs(1);
+    let (a, _) = listening(
+        "a",
+        &[("r", Recorder::new(&[0x01]))],
+        config().handshake_timeout(hs),
+    );
+    proxy.set_silent(true);
+    let t = Instant::now();
+    match a.dial(proxy.addr()) {
+        Err(Error::HandshakeTimeout) => {}
+        other => panic!("dial through a mute link: {other:?}"),
+    }
+    let took = t.elapsed();
+    assert!(took >= hs - Duration::from_millis(50), "{took:?}");
+    assert!(took < hs + Duration::from_secs(4), "{took:?}");
+    assert!(a.peers().is_empty());
+
+    // A fresh link (the old one still holds a's late NodeInfo: released now, b would
+    // finish that stale handshake and refuse the next as a duplicate).
+    drop(proxy);
+    let proxy = Proxy::start(b_addr);
+    let peer = a.dial(proxy.addr()).expect("dial over a link that speaks");
+    proxy.set_silent(true);
+    let sender = thread::spawn(move || {
+        // Fills the socket, then the queue; ends when the switch stops the peer.
+        let mut n = 0u64;
+        while peer.send(0x01, vec![7u8; 256 * 1024]).is_ok() {
+            n += 1;
+        }
+        n
+    });
+    // Wait until the writes have stalled: the queue is full and stays full.
+    assert!(wait_until(WAIT, || {
+        a.peers()
+            .first()
+            .is_some_and(|p| !p.can_send(0x01) && p.status().channels[0].send_queue_size > 0)
+    }));
+    let t = Instant::now();
+    a.stop();
+    let took = t.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "stop took {took:?} with a mute peer (send_timeout is 10 s)"
+    );
+    sender.join().expect("sender");
     b.stop();
 }

@@ -1,5 +1,6 @@
-//! Soak: 10 Switches in a full mesh (a third of the links persistent), random message
-//! sizes on 3 channels, random peer kills, persistent redials and plain re-dials.
+//! Soak: 10 Switches in a full mesh (a third of the links persistent, and those run
+//! through fault proxies), random message sizes on 3 channels, random peer kills, link
+//! cuts and delays, persistent redials and plain re-dials.
 //!
 //! Every message carries (sender, connection incarnation, sequence number) for its
 //! channel, numbered per (sender, receiver, channel, incarnation) and only when `send`
@@ -25,6 +26,7 @@ use mconn::{
     ChannelDescriptor, ChannelId, Error, MConnConfig, Peer, PeerId, Reactor, ReconnectSchedule,
     Switch,
 };
+use support::proxy::Proxy;
 use support::switch::{config, node_info};
 use support::*;
 
@@ -280,10 +282,13 @@ fn soak_mesh_with_kills_and_reconnects() {
         switches.push(sw);
     }
     let ids = world.ids.lock().unwrap().clone();
+    let mut proxies = Vec::new();
     for i in 0..NODES {
         for j in i + 1..NODES {
             if persistent(i, j) {
-                switches[i].dial_persistent(addrs[j]).unwrap();
+                let proxy = Proxy::start(addrs[j]);
+                switches[i].dial_persistent(proxy.addr()).unwrap();
+                proxies.push(proxy);
             } else {
                 switches[i].dial(addrs[j]).unwrap();
             }
@@ -312,19 +317,30 @@ fn soak_mesh_with_kills_and_reconnects() {
         })
         .collect();
 
-    // Run: kill a random peer every 100..500 ms; re-dial missing plain links.
+    // Run: every 100..500 ms kill a random peer, or cut a proxied link, or change its
+    // delay; re-dial missing plain links now and then.
     let start = Instant::now();
     let mut rng = Rng(0xC0FFEE);
-    let mut kills = 0u64;
+    let (mut kills, mut cuts) = (0u64, 0u64);
     let mut rss_third = None;
     while start.elapsed() < run {
         thread::sleep(Duration::from_millis(100 + rng.below(400)));
-        let sw = &switches[rng.below(NODES as u64) as usize];
-        let peers = sw.peers();
-        if !peers.is_empty() {
-            let p = &peers[rng.below(peers.len() as u64) as usize];
-            sw.stop_peer_for_error(p, Error::Malformed("soak: killed".into()));
-            kills += 1;
+        let proxy = &proxies[rng.below(proxies.len() as u64) as usize];
+        match rng.below(10) {
+            0..=5 => {
+                let sw = &switches[rng.below(NODES as u64) as usize];
+                let peers = sw.peers();
+                if !peers.is_empty() {
+                    let p = &peers[rng.below(peers.len() as u64) as usize];
+                    sw.stop_peer_for_error(p, Error::Malformed("soak: killed".into()));
+                    kills += 1;
+                }
+            }
+            6..=8 => {
+                proxy.cut_now();
+                cuts += 1;
+            }
+            _ => proxy.set_delay(Duration::from_millis(rng.below(3))),
         }
         if rng.below(3) == 0 {
             redial_missing(&switches, &addrs, &ids);
@@ -395,8 +411,8 @@ fn soak_mesh_with_kills_and_reconnects() {
     let rss_third = rss_third.unwrap_or(rss_end);
     println!(
         "soak {secs} s: {total_accepted} messages ({:.1} MiB) accepted, {total_received} \
-         received, {lost_on_killed} lost with killed connections; {kills} kills, {} \
-         connections, {} removals; RSS {:.1} MiB at 1/3, {:.1} MiB at the end",
+         received, {lost_on_killed} lost with killed connections; {kills} kills, {cuts} \
+         cuts, {} connections, {} removals; RSS {:.1} MiB at 1/3, {:.1} MiB at the end",
         mib(bytes.load(Relaxed)),
         world.incarnations.load(Acquire),
         world.removals.load(Acquire),
@@ -409,7 +425,7 @@ fn soak_mesh_with_kills_and_reconnects() {
         violations.len()
     );
     assert_eq!(world.panics.load(Acquire), 0, "a reactor panicked");
-    assert!(total_received > 0 && kills > 0);
+    assert!(total_received > 0 && kills + cuts > 0);
     // RSS is stable: what is in flight is bounded by the queues; allow for allocator
     // noise and the odd 256 KiB message.
     assert!(

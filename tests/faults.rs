@@ -565,3 +565,79 @@ fn mute_links_bound_dial_and_stop() {
     sender.join().expect("sender");
     b.stop();
 }
+
+/// Faults during the handshake: a link cut inside the NodeInfo, or garbage in front of
+/// it, fails the dial at once with a clear error (not after `handshake_timeout`), and
+/// neither switch ends up with a peer or a reactor callback.
+#[test]
+fn handshake_faults_fail_the_dial_cleanly() {
+    let _w = watchdog("handshake_faults", LIMIT);
+    let hs = Duration::from_secs(5);
+    let rb = Recorder::new(&[0x01]);
+    let (b, b_addr) = listening("b", &[("r", rb.clone())], config().handshake_timeout(hs));
+    let ra = Recorder::new(&[0x01]);
+    let (a, _) = listening("a", &[("r", ra.clone())], config().handshake_timeout(hs));
+
+    type Expect = fn(&Error) -> bool;
+    type Setup = Box<dyn Fn(&Proxy)>;
+    let cases: Vec<(&str, Setup, Expect)> = vec![
+        (
+            "cut inside b's NodeInfo",
+            Box::new(|p: &Proxy| p.cut_after(Dir::ToClient, 20)),
+            |e| matches!(e, Error::Io(_) | Error::PeerClosed),
+        ),
+        (
+            "cut inside a's NodeInfo",
+            Box::new(|p: &Proxy| p.cut_after(Dir::ToServer, 20)),
+            |e| matches!(e, Error::Io(_) | Error::PeerClosed),
+        ),
+        (
+            "garbage before b's NodeInfo",
+            Box::new(|p: &Proxy| p.inject_on_connect(Dir::ToClient, &[0x00])),
+            |e| matches!(e, Error::Malformed(_)),
+        ),
+        (
+            "a NodeInfo claiming a 1 MB moniker",
+            Box::new(|p: &Proxy| {
+                let mut lie = vec![0x01];
+                lie.extend([0u8; 32]);
+                lie.extend([0x03, 0x10, 0x00, 0x00]);
+                p.inject_on_connect(Dir::ToClient, &lie)
+            }),
+            |e| matches!(e, Error::FieldOverLimit { .. }),
+        ),
+    ];
+    for (what, setup, expected) in cases {
+        let proxy = Proxy::start(b_addr);
+        setup(&proxy);
+        let t = Instant::now();
+        match a.dial(proxy.addr()) {
+            Err(e) => assert!(expected(&e), "{what}: {e}"),
+            Ok(p) => panic!("{what}: dial succeeded with {p}"),
+        }
+        assert!(t.elapsed() < hs, "{what}: took {:?}", t.elapsed());
+        drop(proxy);
+    }
+    // a never added b. b's side of each attempt ends too: where a's NodeInfo reached
+    // it whole, b finished its half of the handshake and may have added a; then a's
+    // hang-up removed it again.
+    assert!(wait_until(WAIT, || a.peers().is_empty() && b.peers().is_empty()));
+    assert!(ra.events.recv_timeout(Duration::from_millis(300)).is_err());
+    let events: Vec<Event> = std::iter::from_fn(|| rb.events.try_recv().ok()).collect();
+    println!("b saw {events:?}");
+    let added = events
+        .iter()
+        .filter(|e| matches!(e, Event::Added(_)))
+        .count();
+    let removed = events
+        .iter()
+        .filter(|e| matches!(e, Event::Removed(..)))
+        .count();
+    assert_eq!(added, removed, "{events:?}");
+    assert!(!events.iter().any(|e| matches!(e, Event::Msg(..))));
+    // And a clean dial still works afterwards.
+    a.dial(b_addr).expect("a clean dial");
+    assert_eq!(rb.next(10), Event::Added(a.id()));
+    a.stop();
+    b.stop();
+}

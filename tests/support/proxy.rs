@@ -12,7 +12,8 @@
 //! * [`set_silent`](Proxy::set_silent): stop forwarding in both directions but keep every
 //!   socket open (the peers see a live, mute connection; TCP backpressure builds up);
 //! * [`inject`](Proxy::inject): write these bytes into one direction's stream, between two
-//!   forwarded chunks;
+//!   forwarded chunks ([`inject_on_connect`](Proxy::inject_on_connect): first thing on
+//!   every new connection);
 //! * [`half_close`](Proxy::half_close): shut down the writing side of one direction (the
 //!   receiver reads EOF) while the other direction keeps flowing.
 //!
@@ -53,6 +54,7 @@ struct Settings {
     rate: Option<u64>,
     silent: bool,
     cut_after: [Option<u64>; 2],
+    on_connect: [Vec<u8>; 2],
     stopped: bool,
 }
 
@@ -148,6 +150,12 @@ impl Proxy {
         self.with(|s| s.cut_after[dir.idx()] = Some(n));
     }
 
+    /// Writes `bytes` into the `dir` stream of every new connection, before anything is
+    /// forwarded (an empty slice turns it off).
+    pub fn inject_on_connect(&self, dir: Dir, bytes: &[u8]) {
+        self.with(|s| s.on_connect[dir.idx()] = bytes.to_vec());
+    }
+
     /// Closes both sides of every live connection now.
     pub fn cut_now(&self) {
         for c in self.ctl.conns.lock().unwrap().iter() {
@@ -240,11 +248,12 @@ fn accept_loop(ctl: Arc<Ctl>, listener: TcpListener, upstream: SocketAddr) {
         // Short read timeouts let a pump notice new controls while nothing arrives.
         let _ = client.set_read_timeout(Some(POLL));
         let _ = server.set_read_timeout(Some(POLL));
+        let first = ctl.settings.lock().unwrap().on_connect.clone();
         let conn = Arc::new(Conn {
             client,
             server,
             forwarded: [AtomicU64::new(0), AtomicU64::new(0)],
-            inject: Mutex::new([Vec::new(), Vec::new()]),
+            inject: Mutex::new(first),
             half_closed: [AtomicBool::new(false), AtomicBool::new(false)],
             closed: AtomicBool::new(false),
         });

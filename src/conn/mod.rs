@@ -254,6 +254,9 @@ impl MConnection {
         core.fill(Instant::now());
         let res = core.write_some(usize::MAX, |n| count_written(s, n));
         let left = core.has_output() || core.has_pending();
+        if !left {
+            core.trim();
+        }
         drop(core);
         match res {
             Ok(_) => {

@@ -13,7 +13,7 @@ use log::{debug, trace, warn};
 
 use super::channel::Reassembly;
 use super::flowrate::{Grant, TokenBucket};
-use super::readbuf::{ReadBuf, READ_BLOCK};
+use super::readbuf::{ReadBuf, MAX_READ_BLOCK, MIN_READ_BLOCK};
 use super::shared::Shared;
 use super::wire::{self, PacketRef};
 use crate::error::{ChannelId, Error};
@@ -92,7 +92,11 @@ fn recv_loop(
     chans: &mut [Reassembly],
     on_receive: &mut OnReceive,
 ) -> Result<(), Error> {
-    let mut rb = ReadBuf::new(READ_BLOCK, shared.max_total + wire::MAX_MSG_HEADER_LEN);
+    let mut rb = ReadBuf::new(
+        MIN_READ_BLOCK,
+        MAX_READ_BLOCK,
+        shared.max_total + wire::MAX_MSG_HEADER_LEN,
+    );
     let mut rate = shared
         .config
         .recv_rate
@@ -109,7 +113,7 @@ fn recv_loop(
 
         let mut max = usize::MAX;
         if let Some(bucket) = rate.as_mut() {
-            match bucket.grant(Instant::now(), READ_BLOCK) {
+            match bucket.grant(Instant::now(), MAX_READ_BLOCK) {
                 Grant::Now(n) => max = n,
                 Grant::Wait(d) => {
                     std::thread::sleep(d);

@@ -25,6 +25,9 @@ use super::transport::is_stall;
 use super::wire::{PACKET_TYPE_PING, PACKET_TYPE_PONG};
 use crate::error::Error;
 
+/// The most batch buffer an idle connection keeps.
+const IDLE_BUFFER: usize = 16 * 1024;
+
 /// How a write round ended.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Written {
@@ -61,7 +64,7 @@ impl SendCore {
     ) -> Self {
         SendCore {
             channels,
-            buf: Vec::with_capacity(batch.min(1 << 20) + max_payload + 16),
+            buf: Vec::new(),
             written: 0,
             writer,
             decay: Decay::new(now),
@@ -166,6 +169,14 @@ impl SendCore {
         }
     }
 
+    /// Gives back a large batch buffer once everything is written (an idle connection
+    /// should not hold a busy one's buffer).
+    pub fn trim(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > IDLE_BUFFER {
+            self.buf = Vec::new();
+        }
+    }
+
     /// Releases the writer and the queues (the send thread is exiting): senders blocked
     /// on a full queue fail at once with `Closed`.
     pub fn close(&mut self) {
@@ -258,6 +269,9 @@ fn send_loop(shared: &Shared, wake: &Receiver<()>) -> Result<(), Error> {
             unflushed_since = None;
         }
         let idle = core.is_idle();
+        if idle {
+            core.trim();
+        }
         drop(core);
 
         if state == FLUSHING && idle {

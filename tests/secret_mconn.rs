@@ -16,35 +16,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use crossbeam_channel::unbounded;
 use mconn::secret::SEALED_FRAME_SIZE;
-use mconn::{
-    ChannelDescriptor, ChannelId, Error, MConnConfig, MConnection, SecretError, Transport,
-};
+use mconn::{ChannelDescriptor, ChannelId, Error, MConnConfig, MConnection, SecretError};
 use support::secret::secret_pair;
-use support::{conn_pair, pattern, watchdog, TestConn};
+use support::{conn_pair, pattern, start_on, watchdog, TestConn};
 
 const LIMIT: Duration = Duration::from_secs(120);
-
-fn start_on(transport: Transport, chans: Vec<ChannelDescriptor>, cfg: MConnConfig) -> TestConn {
-    let (rtx, received) = unbounded();
-    let (etx, errors) = unbounded();
-    let conn = MConnection::with_transport(
-        transport,
-        chans,
-        cfg,
-        move |ch, msg| {
-            let _ = rtx.send((ch, msg));
-        },
-        move |e| {
-            let _ = etx.send(e);
-        },
-    )
-    .expect("start MConnection");
-    TestConn {
-        conn,
-        received,
-        errors,
-    }
-}
 
 fn secret_conn_pair(chans: Vec<ChannelDescriptor>, cfg: MConnConfig) -> (TestConn, TestConn) {
     let (a, b, _, _) = secret_pair();

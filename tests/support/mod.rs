@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{unbounded, Receiver};
-use mconn::{ChannelDescriptor, ChannelId, Error, MConnConfig, MConnection};
+use mconn::{ChannelDescriptor, ChannelId, Error, MConnConfig, MConnection, Transport};
 
 /// Aborts the whole test process if it is still alive after `limit`, so a hang fails fast
 /// instead of eating CI's time. Dropping the guard disarms it.
@@ -63,10 +63,20 @@ pub struct TestConn {
 }
 
 pub fn start(stream: TcpStream, channels: Vec<ChannelDescriptor>, config: MConnConfig) -> TestConn {
+    let transport = Transport::tcp(stream, config.send_timeout).expect("tcp transport");
+    start_on(transport, channels, config)
+}
+
+/// An MConnection over any transport, with callbacks feeding channels.
+pub fn start_on(
+    transport: Transport,
+    channels: Vec<ChannelDescriptor>,
+    config: MConnConfig,
+) -> TestConn {
     let (rtx, received) = unbounded();
     let (etx, errors) = unbounded();
-    let conn = MConnection::new(
-        stream,
+    let conn = MConnection::with_transport(
+        transport,
         channels,
         config,
         move |ch, msg| {

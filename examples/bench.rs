@@ -143,7 +143,7 @@ fn main() -> ExitCode {
     out.info(
         "mode",
         &format!(
-            "{}{}, {} repetitions per figure",
+            "{}{}: {} repetitions per figure unless a bench's header says otherwise",
             if o.quick { "quick" } else { "full" },
             if o.big { ", big" } else { "" },
             o.reps()

@@ -1,28 +1,28 @@
 //! The recv thread's read buffer. Pure apart from the `Read` it is handed.
 //!
-//! Bytes are read into blocks; a message that fits in one packet is handed out as a
-//! `Bytes` view of its block, so it is never copied after the read. A block is freed when
-//! every message cut from it has been dropped, so holding many small received messages for
-//! a long time keeps their blocks alive: copy them if you keep them.
+//! One buffer, reused: bytes are read into it, packets are decoded from it, and a message
+//! that fits in one packet is copied out once into a `Bytes` of its own (so a received
+//! message never keeps the read buffer alive, however long it is held).
 //!
-//! Blocks adapt to the traffic: an idle connection holds a small one, a busy one doubles
-//! its blocks up to [`MAX_READ_BLOCK`] so large reads need few system calls, and halves
-//! them again when reads come back nearly empty.
+//! The buffer adapts to the traffic: an idle connection holds a small one, a busy one
+//! doubles it up to [`MAX_READ_BLOCK`] so large reads need few system calls, and halves it
+//! again when reads come back nearly empty. Only newly grown space is ever zeroed.
 
 use std::io::{self, Read};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 
-/// Smallest read block (an idle connection's).
+/// Smallest read buffer (an idle connection's).
 pub const MIN_READ_BLOCK: usize = 4 * 1024;
-/// Largest read block (a busy connection's).
+/// Largest read buffer (a busy connection's).
 pub const MAX_READ_BLOCK: usize = 256 * 1024;
 
 pub(crate) struct ReadBuf {
-    /// `buf[..filled]` is data not yet consumed; `buf[filled..]` is zeroed free space.
-    buf: BytesMut,
-    filled: usize,
-    /// Size of the next block.
+    /// `buf[start..end]` is data not yet consumed; the rest is free space.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// The size the buffer should have.
     block: usize,
     min_block: usize,
     max_block: usize,
@@ -30,13 +30,14 @@ pub(crate) struct ReadBuf {
 }
 
 impl ReadBuf {
-    /// A buffer whose blocks range from `min_block` to `max_block` bytes and that always
-    /// has room for `min_free` more bytes (the largest packet) before a read.
+    /// A buffer of `min_block` to `max_block` bytes that always has room for `min_free`
+    /// more bytes (the largest packet) before a read.
     pub fn new(min_block: usize, max_block: usize, min_free: usize) -> Self {
         let min_block = min_block.max(2 * min_free);
         ReadBuf {
-            buf: BytesMut::new(),
-            filled: 0,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
             block: min_block,
             min_block,
             max_block: max_block.max(min_block),
@@ -44,7 +45,7 @@ impl ReadBuf {
         }
     }
 
-    /// The size the next block will have.
+    /// The size the buffer will have at the next read.
     #[cfg(test)]
     pub fn next_block(&self) -> usize {
         self.block
@@ -52,36 +53,53 @@ impl ReadBuf {
 
     /// The bytes read and not yet consumed.
     pub fn data(&self) -> &[u8] {
-        &self.buf[..self.filled]
+        &self.buf[self.start..self.end]
     }
 
     /// Drops the first `n` bytes of data.
     pub fn consume(&mut self, n: usize) {
-        debug_assert!(n <= self.filled);
-        self.buf.advance(n);
-        self.filled -= n;
+        debug_assert!(n <= self.end - self.start);
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
     }
 
-    /// Takes the first `n` bytes of data without copying them.
+    /// Takes the first `n` bytes of data, copied into a buffer of their own.
     pub fn take(&mut self, n: usize) -> Bytes {
-        debug_assert!(n <= self.filled);
-        self.filled -= n;
-        self.buf.split_to(n).freeze()
+        let b = Bytes::copy_from_slice(&self.buf[self.start..self.start + n]);
+        self.consume(n);
+        b
+    }
+
+    /// Moves the data to the front and resizes the buffer towards `block`, keeping room
+    /// for `min_free` bytes.
+    fn make_room(&mut self) {
+        let len = self.end - self.start;
+        if self.start > 0 && (self.buf.len() - self.end < self.min_free || len == 0) {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.start = 0;
+            self.end = len;
+        }
+        let want = self.block.max(self.end + self.min_free);
+        if self.buf.len() < want {
+            self.buf.resize(want, 0);
+        } else if self.buf.len() > 2 * want {
+            self.buf.truncate(want);
+            self.buf.shrink_to_fit();
+        }
     }
 
     /// Reads at most `max` bytes (at least one) from `r`; `Ok(0)` is the end of the stream.
     pub fn read_from<R: Read + ?Sized>(&mut self, r: &mut R, max: usize) -> io::Result<usize> {
-        if self.buf.len() - self.filled < self.min_free {
-            let mut next = BytesMut::zeroed(self.block.max(self.filled + self.min_free));
-            next[..self.filled].copy_from_slice(&self.buf[..self.filled]);
-            self.buf = next;
-        }
-        let end = self.buf.len().min(self.filled.saturating_add(max.max(1)));
-        let offered = end - self.filled;
+        self.make_room();
+        let stop = self.buf.len().min(self.end.saturating_add(max.max(1)));
+        let offered = stop - self.end;
         loop {
-            match r.read(&mut self.buf[self.filled..end]) {
+            match r.read(&mut self.buf[self.end..stop]) {
                 Ok(n) => {
-                    self.filled += n;
+                    self.end += n;
                     if n == offered {
                         self.block = (self.block * 2).min(self.max_block);
                     } else if n < offered / 16 {
@@ -93,6 +111,12 @@ impl ReadBuf {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Bytes the buffer holds (for tests of the memory bound).
+    #[cfg(test)]
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
     }
 }
 
@@ -153,5 +177,8 @@ mod tests {
             rb.consume(1);
         }
         assert_eq!(rb.next_block(), 1024, "near-empty reads halve them");
+        let mut one: &[u8] = &[7];
+        rb.read_from(&mut one, usize::MAX).unwrap();
+        assert!(rb.capacity() <= 2 * 1024, "and the buffer shrinks: {}", rb.capacity());
     }
 }

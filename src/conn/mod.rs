@@ -227,14 +227,21 @@ impl MConnection {
             Ok(result) => return result,
             Err(msg) => msg,
         };
-        match s.channels[idx].tx.send_timeout(msg, timeout) {
-            Ok(()) => {
-                s.wake();
-                Ok(())
-            }
-            Err(SendTimeoutError::Timeout(m)) => Err(SendError::Timeout(m)),
-            Err(SendTimeoutError::Disconnected(m)) => Err(SendError::Closed(m)),
+        // try_send first: the common case needs no clock reading for a deadline.
+        let tx = &s.channels[idx].tx;
+        let queued = match tx.try_send(msg) {
+            Ok(()) => Ok(()),
+            Err(CbTrySendError::Disconnected(m)) => Err(SendError::Closed(m)),
+            Err(CbTrySendError::Full(m)) => match tx.send_timeout(m, timeout) {
+                Ok(()) => Ok(()),
+                Err(SendTimeoutError::Timeout(m)) => Err(SendError::Timeout(m)),
+                Err(SendTimeoutError::Disconnected(m)) => Err(SendError::Closed(m)),
+            },
+        };
+        if queued.is_ok() {
+            s.wake();
         }
+        queued
     }
 
     /// Writes `msg` directly if the connection is idle. `Err(msg)` means "use the queue".
@@ -249,10 +256,16 @@ impl MConnection {
         if !core.is_idle() || !s.is_running() {
             return Err(msg);
         }
+        // Read the clock only once the cheap checks passed.
+        let now = Instant::now();
+        if !s.direct_allowed(now) {
+            return Err(msg);
+        }
         let keep = msg.clone();
         core.start(idx, msg);
-        core.fill(Instant::now());
+        core.fill(now);
         let res = core.write_some(usize::MAX, |n| count_written(s, n));
+        s.direct_done(Instant::now());
         let left = core.has_output() || core.has_pending();
         if !left {
             core.trim();

@@ -22,6 +22,10 @@ use super::transport::Closer;
 use super::MConnConfig;
 use crate::error::{ChannelId, Error};
 
+/// A `send` that comes sooner than this after the previous direct write goes through the
+/// send thread: a lone message saves a thread hop, a stream of them is batched.
+pub(crate) const DIRECT_GAP: Duration = Duration::from_micros(20);
+
 pub(crate) const RUNNING: u8 = 0;
 pub(crate) const FLUSHING: u8 = 1;
 pub(crate) const STOPPING: u8 = 2;
@@ -65,6 +69,8 @@ pub(crate) struct Shared {
     pub flushed_rx: Receiver<()>,
     /// Whether `send` may write directly on an idle connection (no throttle, no rate).
     pub direct_ok: bool,
+    /// Nanoseconds after `epoch` when the last direct write ended.
+    last_direct_ns: AtomicU64,
     pub recv_thread: OnceLock<ThreadId>,
     /// Disconnected when the send (recv) thread has exited.
     pub send_done: Receiver<()>,
@@ -119,6 +125,7 @@ impl Shared {
             flushed_tx,
             flushed_rx,
             direct_ok,
+            last_direct_ns: AtomicU64::new(0),
             recv_thread: OnceLock::new(),
             send_done: p.send_done,
             recv_done: p.recv_done,
@@ -201,6 +208,23 @@ impl Shared {
             return now;
         }
         self.epoch + Duration::from_nanos(self.last_recv_ns.load(Acquire))
+    }
+
+    /// Whether a direct write may start at `now`: not within [`DIRECT_GAP`] of the end of
+    /// the previous one. A caller sending back to back is better served by the send
+    /// thread, which batches its messages into few writes.
+    pub fn direct_allowed(&self, now: Instant) -> bool {
+        let last = self.last_direct_ns.load(Relaxed);
+        last == 0 || self.nanos(now).saturating_sub(last) >= DIRECT_GAP.as_nanos() as u64
+    }
+
+    /// Records the end of a direct write.
+    pub fn direct_done(&self, now: Instant) {
+        self.last_direct_ns.store(self.nanos(now).max(1), Relaxed);
+    }
+
+    fn nanos(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.epoch).as_nanos() as u64
     }
 
     /// Whether the current thread is this connection's recv thread.

@@ -267,9 +267,6 @@ impl MConnection {
         let res = core.write_some(usize::MAX, |n| count_written(s, n));
         s.direct_done(Instant::now());
         let left = core.has_output() || core.has_pending();
-        if !left {
-            core.trim();
-        }
         drop(core);
         match res {
             Ok(_) => {

@@ -179,6 +179,10 @@ mod tests {
         assert_eq!(rb.next_block(), 1024, "near-empty reads halve them");
         let mut one: &[u8] = &[7];
         rb.read_from(&mut one, usize::MAX).unwrap();
-        assert!(rb.capacity() <= 2 * 1024, "and the buffer shrinks: {}", rb.capacity());
+        assert!(
+            rb.capacity() <= 2 * 1024,
+            "and the buffer shrinks: {}",
+            rb.capacity()
+        );
     }
 }

@@ -25,8 +25,10 @@ use super::transport::is_stall;
 use super::wire::{PACKET_TYPE_PING, PACKET_TYPE_PONG};
 use crate::error::Error;
 
-/// The most batch buffer an idle connection keeps.
+/// The most batch buffer an idle connection keeps...
 const IDLE_BUFFER: usize = 16 * 1024;
+/// ...once it has been idle this long (so bursts do not reallocate every time).
+const TRIM_AFTER: Duration = Duration::from_secs(1);
 
 /// How a write round ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -177,6 +179,11 @@ impl SendCore {
         }
     }
 
+    /// Whether the batch buffer is larger than an idle connection should keep.
+    pub fn oversized(&self) -> bool {
+        self.buf.capacity() > IDLE_BUFFER
+    }
+
     /// Releases the writer and the queues (the send thread is exiting): senders blocked
     /// on a full queue fail at once with `Closed`.
     pub fn close(&mut self) {
@@ -217,6 +224,8 @@ fn send_loop(shared: &Shared, wake: &Receiver<()>) -> Result<(), Error> {
     let mut rate = cfg.send_rate.map(|r| TokenBucket::new(r, start));
     // When the oldest unwritten packet entered the batch (for flush_throttle).
     let mut unflushed_since: Option<Instant> = None;
+    // Since when the connection has been idle with a large batch buffer.
+    let mut idle_since: Option<Instant> = None;
     loop {
         let state = shared.state();
         if state == STOPPING {
@@ -269,8 +278,16 @@ fn send_loop(shared: &Shared, wake: &Receiver<()>) -> Result<(), Error> {
             unflushed_since = None;
         }
         let idle = core.is_idle();
-        if idle {
-            core.trim();
+        if idle && core.oversized() {
+            let since = *idle_since.get_or_insert(now);
+            if now >= since + TRIM_AFTER {
+                core.trim();
+                idle_since = None;
+            } else {
+                deadline = deadline.min(since + TRIM_AFTER);
+            }
+        } else if !idle {
+            idle_since = None;
         }
         drop(core);
 

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Shuts a transport down: both halves stop blocking and fail from now on. Must be
@@ -60,9 +61,10 @@ impl Transport {
         let t = write_timeout.clamp(Duration::from_millis(1), TCP_WRITE_TIMEOUT);
         stream.set_write_timeout(Some(t))?;
         let peer_addr = stream.peer_addr().ok();
-        let reader = stream.try_clone()?;
-        let closer = stream.try_clone()?;
-        let mut t = Transport::new(reader, stream, move || {
+        // One socket shared by the three: one file descriptor per connection.
+        let stream = Arc::new(stream);
+        let closer = stream.clone();
+        let mut t = Transport::new(Shared(stream.clone()), Shared(stream), move || {
             let _ = closer.shutdown(Shutdown::Both);
         });
         t.peer_addr = peer_addr;
@@ -78,6 +80,25 @@ impl Transport {
     /// The remote address, if known.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer_addr
+    }
+}
+
+/// A `TcpStream` shared between the reader and writer halves (`&TcpStream` reads and
+/// writes; the kernel keeps the directions apart).
+struct Shared(Arc<TcpStream>);
+
+impl Read for Shared {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

@@ -153,9 +153,9 @@ pub fn scale(o: &Opts, out: &Out) -> Res<()> {
     Ok(())
 }
 
-/// File descriptors the mconn server needs per peer: the socket and the two clones
-/// `Transport::tcp` makes (reader and closer). The raw server needs one.
-const MCONN_FDS_PER_PEER: u64 = 3;
+/// File descriptors the mconn server needs per peer: one socket, shared by the
+/// connection's reader, writer and closer. The raw server needs one too.
+const MCONN_FDS_PER_PEER: u64 = 1;
 
 /// If `n` mconn peers need more file descriptors than the hard limit allows, the most
 /// (in thousands) that fit.
@@ -520,6 +520,14 @@ fn check_threads(need: usize) -> Result<(), String> {
     if need + 1000 > room {
         return Err(format!(
             "needs about {need} threads; the system has room for {room} (pid_max {pid_max}, threads-max {threads_max}, {running} tasks running)"
+        ));
+    }
+    // Each thread maps its stack, a guard page and a signal stack: a few mappings each.
+    let maps = read("/proc/sys/vm/max_map_count");
+    if need.saturating_mul(4) + 10_000 > maps {
+        return Err(format!(
+            "needs about {need} threads, i.e. {} memory mappings; vm.max_map_count is {maps} (raise it: sysctl -w vm.max_map_count=262144)",
+            need * 4 + 10_000
         ));
     }
     Ok(())

@@ -394,3 +394,45 @@ fn no_reference_cycles_after_stop_and_drop() {
     assert!(weak.upgrade().is_none(), "the reactor is freed");
     b.stop();
 }
+
+/// Checks, inside add_peer, that the peer is already running and in the peer set.
+struct CheckOrder {
+    sw: OnceLock<WeakSwitch>,
+    seen: crossbeam_channel::Sender<(bool, bool)>,
+}
+
+impl Reactor for CheckOrder {
+    fn channels(&self) -> Vec<ChannelDescriptor> {
+        vec![ChannelDescriptor::new(1, 1)]
+    }
+    fn add_peer(&self, peer: &Arc<Peer>) {
+        let in_set = self
+            .sw
+            .get()
+            .and_then(|w| w.upgrade())
+            .is_some_and(|sw| sw.peer(&peer.id()).is_some());
+        let _ = self.seen.send((peer.is_running(), in_set));
+    }
+    fn receive(&self, _: ChannelId, _: &Arc<Peer>, _: Bytes) {}
+}
+
+#[test]
+fn a_peer_is_running_and_in_the_set_before_add_peer() {
+    let _w = watchdog("add_peer_order", LIMIT);
+    let (seen, seen_rx) = crossbeam_channel::unbounded();
+    let r = Arc::new(CheckOrder {
+        sw: OnceLock::new(),
+        seen,
+    });
+    let a = Switch::new(config(), node_info("a")).unwrap();
+    a.add_reactor("order", r.clone()).unwrap();
+    r.sw.set(a.downgrade()).unwrap();
+    a.listen("127.0.0.1:0").unwrap();
+    let (_b, b_addr) = listening("b", &[("r", Recorder::new(&[0x01]))], config());
+    a.dial(b_addr).unwrap();
+    let (running, in_set) = seen_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(
+        running && in_set,
+        "running {running}, in the peer set {in_set}"
+    );
+}

@@ -11,22 +11,8 @@ use std::time::Duration;
 
 use support::watchdog;
 
-/// The example binary `cargo test` built next to this test's own binary (a filtered
-/// `cargo test --test bench_smoke` does not rebuild examples: run
-/// `cargo build --example bench`).
 fn bench_bin() -> PathBuf {
-    let mut p = std::env::current_exe().expect("test binary path");
-    p.pop();
-    if p.ends_with("deps") {
-        p.pop();
-    }
-    let bin = p.join("examples").join("bench");
-    assert!(
-        bin.exists(),
-        "{} is missing: cargo test builds examples first",
-        bin.display()
-    );
-    bin
+    support::example_bin("bench")
 }
 
 /// The raw text of `"key":value` in a flat JSON object line, if present.

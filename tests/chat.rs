@@ -11,21 +11,8 @@ use std::time::Duration;
 use crossbeam_channel::{unbounded, Receiver};
 use support::watchdog;
 
-/// The example binary `cargo test` built next to this test's own binary (a filtered
-/// `cargo test --test chat` does not rebuild examples: run `cargo build --example chat`).
 fn chat_bin() -> PathBuf {
-    let mut p = std::env::current_exe().expect("test binary path");
-    p.pop();
-    if p.ends_with("deps") {
-        p.pop();
-    }
-    let bin = p.join("examples").join("chat");
-    assert!(
-        bin.exists(),
-        "{} is missing: cargo test builds examples first",
-        bin.display()
-    );
-    bin
+    support::example_bin("chat")
 }
 
 /// A running chat node whose stdout lines arrive on a channel.

@@ -19,6 +19,7 @@ pub mod wire;
 
 mod channel;
 mod flowrate;
+mod gowire;
 mod keepalive;
 mod readbuf;
 mod recv;

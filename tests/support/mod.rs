@@ -178,3 +178,20 @@ impl Rng {
         self.next() % n.max(1)
     }
 }
+
+/// An example binary `cargo test` built next to this test's own binary (a filtered
+/// `cargo test --test X` does not rebuild examples: run `cargo build --example NAME`).
+pub fn example_bin(name: &str) -> std::path::PathBuf {
+    let mut p = std::env::current_exe().expect("test binary path");
+    p.pop();
+    if p.ends_with("deps") {
+        p.pop();
+    }
+    let bin = p.join("examples").join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: cargo test builds examples first",
+        bin.display()
+    );
+    bin
+}

@@ -69,19 +69,10 @@ fn quick_throughput_prints_json_lines_with_a_numeric_ratio() {
 
 #[test]
 fn a_bad_flag_prints_usage_and_exits_two() {
-    let out = Command::new(bench_bin())
-        .arg("--frobnicate")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = support::assert_usage_error(&bench_bin(), &["--frobnicate"]);
     assert!(
         err.contains("usage:") && err.contains("--frobnicate"),
         "{err}"
     );
-    let out = Command::new(bench_bin())
-        .args(["--only", "nosuchbench"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    support::assert_usage_error(&bench_bin(), &["--only", "nosuchbench"]);
 }

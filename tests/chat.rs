@@ -164,19 +164,10 @@ fn an_unreachable_peer_is_reported_and_the_node_keeps_running() {
 
 #[test]
 fn a_bad_flag_prints_usage_and_exits_two() {
-    let out = Command::new(chat_bin())
-        .arg("--frobnicate")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = support::assert_usage_error(&chat_bin(), &["--frobnicate"]);
     assert!(
         err.contains("usage:") && err.contains("--frobnicate"),
         "{err}"
     );
-    let out = Command::new(chat_bin())
-        .args(["--name", "only"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    support::assert_usage_error(&chat_bin(), &["--name", "only"]);
 }

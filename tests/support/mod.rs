@@ -195,3 +195,13 @@ pub fn example_bin(name: &str) -> std::path::PathBuf {
     );
     bin
 }
+
+/// Runs `bin` with `args` and asserts it exits 2; returns its stderr.
+pub fn assert_usage_error(bin: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(bin)
+        .args(args)
+        .output()
+        .expect("run example");
+    assert_eq!(out.status.code(), Some(2), "{args:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

@@ -98,6 +98,10 @@ pub enum Error {
     ReactorPanic(String),
     /// The connection or switch was stopped locally.
     Stopped,
+    /// Code running on a connection's thread panicked: a user callback (`on_receive`),
+    /// the transport, or mconn itself. The text says which, and the panic message. The
+    /// connection stopped; this is its `on_error`.
+    Panicked(String),
 }
 
 /// Why the secret connection (authenticated encryption) failed.
@@ -114,6 +118,9 @@ pub enum SecretError {
     BadAuthMessage(String),
     /// The peer's ephemeral key is a low-order point (the shared secret would be all zero).
     LowOrderKey,
+    /// The peer's identity key is a point of small order, with which a forged signature
+    /// verifies for any challenge (Go v0.12 accepts it; we do not).
+    WeakKey,
     /// The nonce counter ran out (2^191 frames).
     NonceExhausted,
 }
@@ -126,6 +133,7 @@ impl fmt::Display for SecretError {
             SecretError::BadSignature => f.write_str("challenge signature does not verify"),
             SecretError::BadAuthMessage(why) => write!(f, "malformed auth message: {why}"),
             SecretError::LowOrderKey => f.write_str("peer's ephemeral key is a low-order point"),
+            SecretError::WeakKey => f.write_str("peer's identity key is a small-order point"),
             SecretError::NonceExhausted => f.write_str("nonce counter exhausted"),
         }
     }
@@ -218,6 +226,7 @@ impl fmt::Display for Error {
             Error::Secret(why) => write!(f, "secret connection: {why}"),
             Error::ReactorPanic(why) => write!(f, "reactor panicked: {why}"),
             Error::Stopped => f.write_str("stopped"),
+            Error::Panicked(why) => f.write_str(why),
         }
     }
 }

@@ -73,9 +73,12 @@
 
 pub mod conn;
 pub mod error;
+mod latch;
 #[cfg(feature = "secret-connection")]
 pub mod secret;
 pub mod switch;
+mod threads;
+mod time;
 
 pub use conn::wire;
 pub use conn::{

@@ -15,21 +15,6 @@ use support::*;
 
 const MIB: u64 = 1024 * 1024;
 
-/// A field of /proc/self/status, in bytes (VmRSS: resident now; VmHWM: peak resident).
-fn status_bytes(field: &str) -> u64 {
-    let s = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let line = s
-        .lines()
-        .find(|l| l.starts_with(field))
-        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"));
-    let kb: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .expect("a number of kB");
-    kb * 1024
-}
-
 #[test]
 fn a_never_ending_message_is_bounded_by_recv_message_capacity() {
     let _w = watchdog("never_ending_message", Duration::from_secs(180));

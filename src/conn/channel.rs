@@ -65,14 +65,17 @@ impl SendChannel {
     }
 
     /// Whether nothing is queued or being sent.
+    #[cfg(test)]
     pub fn is_idle(&self) -> bool {
         !self.pending()
     }
 
-    /// Makes `msg` the message being sent. Only for an idle channel (the caller checked):
-    /// it must not overtake queued messages.
+    /// Makes `msg` the message being sent. The caller saw the channel idle under the send
+    /// lock, so nothing is being chunked; another thread may have queued a message since
+    /// (its `send` is concurrent with this one, so either order is right), and it follows
+    /// this one.
     pub fn start(&mut self, msg: Bytes) {
-        debug_assert!(self.is_idle());
+        debug_assert!(self.current.is_none());
         self.current = Some(msg);
         self.offset = 0;
     }

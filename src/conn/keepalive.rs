@@ -12,6 +12,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::time::deadline;
+
 /// Pongs that may be written back to back.
 pub const PONG_BURST: u32 = 5;
 /// After a burst, at most one pong per this interval.
@@ -53,16 +55,18 @@ impl Keepalive {
         if let Some(sent) = self.ping_sent_at {
             if last_recv >= sent {
                 self.ping_sent_at = None;
-            } else if now >= sent + self.pong_timeout {
-                return (Action::Timeout, now);
             } else {
-                return (Action::Wait, sent + self.pong_timeout);
+                let pong_due = deadline(sent, self.pong_timeout);
+                if now >= pong_due {
+                    return (Action::Timeout, now);
+                }
+                return (Action::Wait, pong_due);
             }
         }
-        let ping_due = last_recv + self.ping_interval;
+        let ping_due = deadline(last_recv, self.ping_interval);
         if now >= ping_due {
             self.ping_sent_at = Some(now);
-            (Action::SendPing, now + self.pong_timeout)
+            (Action::SendPing, deadline(now, self.pong_timeout))
         } else {
             (Action::Wait, ping_due)
         }
@@ -166,6 +170,22 @@ mod tests {
             let now = t0 + i * 10 * MS;
             assert_eq!(k.poll(now, now - MS).0, Action::Wait);
         }
+    }
+
+    #[test]
+    fn huge_intervals_mean_never() {
+        let t0 = Instant::now();
+        let mut k = Keepalive::new(Duration::MAX, Duration::MAX - MS);
+        let year = Duration::from_secs(365 * 24 * 3600);
+        let (a, next) = k.poll(t0 + year, t0);
+        assert_eq!(a, Action::Wait);
+        assert!(next > t0 + 2 * year);
+        // Even after a ping (here: an interval that is due), a huge pong timeout waits.
+        let mut k = Keepalive::new(MS, Duration::MAX);
+        assert_eq!(k.poll(t0 + MS, t0).0, Action::SendPing);
+        let (a, next) = k.poll(t0 + year, t0);
+        assert_eq!(a, Action::Wait);
+        assert!(next > t0 + 2 * year);
     }
 
     #[test]

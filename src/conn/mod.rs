@@ -32,7 +32,7 @@ mod transport;
 use std::fmt;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Weak};
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -47,6 +47,7 @@ use self::shared::{ChannelHandle, Shared, SharedParts};
 pub use self::status::{ChannelStatus, ConnectionStatus};
 pub use self::transport::{Closer, Transport, TCP_WRITE_TIMEOUT};
 use crate::error::{ChannelId, Error, SendError, TrySendError};
+use crate::{threads, time};
 
 /// A running multiplex connection. See the [module docs](self) for its threads.
 #[derive(Clone)]
@@ -156,13 +157,10 @@ impl MConnection {
         }));
 
         let s = shared.clone();
-        let send_thread = thread::Builder::new()
-            .name("mconn-send".into())
-            .stack_size(stack)
-            .spawn(move || {
-                let _done = send_done_tx;
-                send::run(s, wake_rx);
-            });
+        let send_thread = threads::spawn("mconn-send", Some(stack), move || {
+            let _done = send_done_tx;
+            send::run(s, wake_rx);
+        });
         let send_thread = match send_thread {
             Ok(h) => h,
             Err(e) => {
@@ -175,13 +173,10 @@ impl MConnection {
         let s = shared.clone();
         let on_receive: OnReceive = Box::new(on_receive);
         let on_error: OnError = Box::new(on_error);
-        let recv_thread = thread::Builder::new()
-            .name("mconn-recv".into())
-            .stack_size(stack)
-            .spawn(move || {
-                let _done = recv_done_tx;
-                recv::run(s, reader, recv_chans, on_receive, on_error);
-            });
+        let recv_thread = threads::spawn("mconn-recv", Some(stack), move || {
+            let _done = recv_done_tx;
+            recv::run(s, reader, recv_chans, on_receive, on_error);
+        });
         let recv_thread = match recv_thread {
             Ok(h) => h,
             Err(e) => {
@@ -224,7 +219,7 @@ impl MConnection {
         if !s.is_running() {
             return Err(SendError::Closed(msg));
         }
-        let msg = match self.try_direct(idx, msg) {
+        let msg = match self.try_direct(idx, msg, timeout) {
             Ok(result) => return result,
             Err(msg) => msg,
         };
@@ -245,10 +240,18 @@ impl MConnection {
         queued
     }
 
-    /// Writes `msg` directly if the connection is idle. `Err(msg)` means "use the queue".
-    fn try_direct(&self, idx: usize, msg: Bytes) -> Result<Result<(), SendError>, Bytes> {
+    /// Writes `msg` directly if the connection is idle, for at most `timeout` (what is
+    /// left then goes to the send thread). `Err(msg)` means "use the queue".
+    fn try_direct(
+        &self,
+        idx: usize,
+        msg: Bytes,
+        timeout: Duration,
+    ) -> Result<Result<(), SendError>, Bytes> {
         let s = &self.inner.shared;
-        if !s.direct_ok {
+        // One write may block for the transport's write timeout: only a caller that can
+        // wait that long writes directly.
+        if !s.direct_ok || timeout < s.direct_min_timeout {
             return Err(msg);
         }
         let Some(mut core) = s.core.try_lock() else {
@@ -263,21 +266,29 @@ impl MConnection {
             return Err(msg);
         }
         let keep = msg.clone();
-        core.start(idx, msg);
-        core.fill(now);
-        let res = core.write_some(usize::MAX, |n| count_written(s, n));
+        let until = time::deadline(now, timeout);
+        let res = threads::catch(|| {
+            core.start(idx, msg);
+            core.fill(now);
+            core.write_some(usize::MAX, Some(until), |n| count_written(s, n))
+        });
         s.direct_done(Instant::now());
         let left = core.has_output() || core.has_pending();
         drop(core);
         match res {
-            Ok(_) => {
+            Ok(Ok(_)) => {
                 if left {
                     s.wake();
                 }
                 Ok(Ok(()))
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 s.begin_stop(Some(e.into()));
+                Ok(Err(SendError::Closed(keep)))
+            }
+            Err(p) => {
+                let why = format!("the transport's writer (or mconn) panicked in send: {p}");
+                s.begin_stop(Some(Error::Panicked(why)));
                 Ok(Err(SendError::Closed(keep)))
             }
         }
@@ -370,10 +381,21 @@ impl MConnection {
     }
 
     /// Stops the connection now: shuts the transport down and waits for both threads to
-    /// exit (never for the calling thread, so it is safe from inside `on_receive` and
-    /// `on_error`). Idempotent. Does not call `on_error`.
+    /// exit. Idempotent. Does not call `on_error`.
+    ///
+    /// From inside a callback (`on_receive` or `on_error` of any connection, or a reactor
+    /// of any switch) it starts the stop and returns without waiting for the threads, so
+    /// that callbacks stopping each other cannot deadlock: the threads exit on their own
+    /// and are joined by the next `stop()` outside a callback, or by the last handle's
+    /// drop. An `on_receive` already running may finish after such a `stop()` returns;
+    /// no new one starts.
     pub fn stop(&self) {
         self.inner.stop();
+    }
+
+    /// Starts stopping (shuts the transport down, wakes both threads) without waiting.
+    pub(crate) fn begin_stop(&self) {
+        self.inner.shared.begin_stop(None);
     }
 
     /// A channel that becomes ready (disconnected) as soon as the connection starts
@@ -395,15 +417,16 @@ impl Handle {
     fn stop(&self) {
         let s = &self.shared;
         s.begin_stop(None);
-        let _ = s.send_done.recv();
-        if !s.on_recv_thread() {
-            let _ = s.recv_done.recv();
+        if threads::on_callback_thread() {
+            return;
         }
-        let me = thread::current().id();
-        for h in std::mem::take(&mut *self.threads.lock()) {
-            if h.thread().id() != me {
-                let _ = h.join();
-            }
+        let _ = s.send_done.recv();
+        let _ = s.recv_done.recv();
+        // Both threads have left their loops; joining them is immediate. (The list is
+        // taken in its own statement: no lock is held while joining.)
+        let handles = std::mem::take(&mut *self.threads.lock());
+        for h in handles {
+            let _ = h.join();
         }
     }
 }

@@ -6,7 +6,10 @@
 //!
 //! The buffer adapts to the traffic: an idle connection holds a small one, a busy one
 //! doubles it up to [`MAX_READ_BLOCK`] so large reads need few system calls, and halves it
-//! again when reads come back nearly empty. Only newly grown space is ever zeroed.
+//! again when reads come back nearly empty. A packet larger than the buffer (with a large
+//! `max_packet_msg_payload_size`) grows it by doubling as its bytes arrive, so memory
+//! follows what the peer actually sent, never what a header claims or what the setting
+//! allows. Only newly grown space is ever zeroed.
 
 use std::io::{self, Read};
 
@@ -26,14 +29,13 @@ pub(crate) struct ReadBuf {
     block: usize,
     min_block: usize,
     max_block: usize,
-    min_free: usize,
 }
 
 impl ReadBuf {
-    /// A buffer of `min_block` to `max_block` bytes that always has room for `min_free`
-    /// more bytes (the largest packet) before a read.
-    pub fn new(min_block: usize, max_block: usize, min_free: usize) -> Self {
-        let min_block = min_block.max(2 * min_free);
+    /// A buffer of `min_block` to `max_block` bytes, larger only while it holds a packet
+    /// that does not fit.
+    pub fn new(min_block: usize, max_block: usize) -> Self {
+        let min_block = min_block.max(1);
         ReadBuf {
             buf: Vec::new(),
             start: 0,
@@ -41,7 +43,6 @@ impl ReadBuf {
             block: min_block,
             min_block,
             max_block: max_block.max(min_block),
-            min_free,
         }
     }
 
@@ -73,19 +74,22 @@ impl ReadBuf {
         b
     }
 
-    /// Moves the data to the front and resizes the buffer towards `block`, keeping room
-    /// for `min_free` bytes.
+    /// Moves the data to the front and resizes the buffer towards `block`. The data left
+    /// at a read is one incomplete packet: if it fills more than half the block, the
+    /// buffer doubles its size, so a packet of any size is read in a number of steps
+    /// logarithmic in its size and never needs more than twice its size.
     fn make_room(&mut self) {
         let len = self.end - self.start;
-        if self.start > 0 && (self.buf.len() - self.end < self.min_free || len == 0) {
+        let want = self.block.max(2 * len);
+        let shrink = self.buf.len() > 2 * want;
+        if self.start > 0 && (len == 0 || shrink || self.buf.len() - self.end < want - len) {
             self.buf.copy_within(self.start..self.end, 0);
             self.start = 0;
             self.end = len;
         }
-        let want = self.block.max(self.end + self.min_free);
         if self.buf.len() < want {
             self.buf.resize(want, 0);
-        } else if self.buf.len() > 2 * want {
+        } else if shrink {
             self.buf.truncate(want);
             self.buf.shrink_to_fit();
         }
@@ -128,7 +132,7 @@ mod tests {
     fn reads_takes_and_keeps_partial_data_across_blocks() {
         let src: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
         let mut r = &src[..];
-        let mut rb = ReadBuf::new(64, 64, 32);
+        let mut rb = ReadBuf::new(64, 64);
         let mut got = Vec::new();
         loop {
             let n = rb.read_from(&mut r, usize::MAX).unwrap();
@@ -147,23 +151,59 @@ mod tests {
     }
 
     #[test]
-    fn respects_max_and_room_for_a_packet() {
+    fn respects_max_and_keeps_room() {
         let src = [1u8; 100];
         let mut r = &src[..];
-        let mut rb = ReadBuf::new(64, 64, 40);
+        let mut rb = ReadBuf::new(64, 64);
         assert_eq!(rb.read_from(&mut r, 3).unwrap(), 3);
         assert_eq!(rb.data(), &[1, 1, 1]);
         rb.consume(2);
         assert_eq!(rb.data(), &[1]);
         let n = rb.read_from(&mut r, usize::MAX).unwrap();
-        assert!(n >= 40, "at least min_free of room: {n}");
+        assert_eq!(n, 63, "the rest of the block");
+    }
+
+    /// Issue 11, item 2: the buffer used to start at twice the largest packet, so an idle
+    /// connection with 16 MiB packets held 32 MiB. It grows only as a packet arrives.
+    #[test]
+    fn a_large_packet_grows_the_buffer_as_it_arrives_and_it_shrinks_after() {
+        let packet = vec![9u8; 16 << 20];
+        let mut rb = ReadBuf::new(MIN_READ_BLOCK, MAX_READ_BLOCK);
+        let mut one: &[u8] = &[1];
+        rb.read_from(&mut one, usize::MAX).unwrap();
+        rb.consume(1);
+        assert!(rb.capacity() <= MIN_READ_BLOCK, "idle: {}", rb.capacity());
+        // The packet arrives in pieces; nothing is consumed until it is complete.
+        let mut r = &packet[..];
+        let mut reads = 0;
+        while rb.data().len() < packet.len() {
+            let n = rb.read_from(&mut r, usize::MAX).unwrap();
+            assert!(n > 0);
+            reads += 1;
+            assert!(
+                rb.capacity() <= 2 * rb.data().len().max(MAX_READ_BLOCK),
+                "{} held for {} bytes",
+                rb.capacity(),
+                rb.data().len()
+            );
+        }
+        assert!(reads < 200, "{reads} reads for one packet");
+        assert!(rb.data() == &packet[..]);
+        rb.consume(packet.len());
+        // Quiet again: back to a small buffer within a few reads.
+        for _ in 0..40 {
+            let mut one: &[u8] = &[7];
+            rb.read_from(&mut one, usize::MAX).unwrap();
+            rb.consume(1);
+        }
+        assert!(rb.capacity() <= 2 * MIN_READ_BLOCK, "{}", rb.capacity());
     }
 
     #[test]
     fn blocks_grow_under_load_and_shrink_when_quiet() {
         let big = vec![0u8; 1 << 20];
         let mut r = &big[..];
-        let mut rb = ReadBuf::new(1024, 16 * 1024, 100);
+        let mut rb = ReadBuf::new(1024, 16 * 1024);
         assert_eq!(rb.next_block(), 1024);
         for _ in 0..20 {
             let n = rb.read_from(&mut r, usize::MAX).unwrap();

@@ -17,6 +17,7 @@ use super::readbuf::{ReadBuf, MAX_READ_BLOCK, MIN_READ_BLOCK};
 use super::shared::Shared;
 use super::wire::{self, PacketRef};
 use crate::error::{ChannelId, Error};
+use crate::threads;
 
 /// Called with each complete message.
 pub type OnReceive = Box<dyn FnMut(ChannelId, Bytes) + Send>;
@@ -25,6 +26,9 @@ pub type OnError = Box<dyn FnOnce(Error) + Send>;
 
 /// The recv thread: runs until the connection stops, then reports the error (if the
 /// connection stopped because of one) once the send thread has finished too.
+///
+/// A panic (in `on_receive`, in the transport's reader, or in our own code) stops the
+/// connection with [`Error::Panicked`], reported like any other error.
 pub(crate) fn run(
     shared: Arc<Shared>,
     mut reader: Box<dyn Read + Send>,
@@ -32,16 +36,23 @@ pub(crate) fn run(
     mut on_receive: OnReceive,
     on_error: OnError,
 ) {
-    let _ = shared.recv_thread.set(std::thread::current().id());
-    let result = recv_loop(&shared, &mut *reader, &mut chans, &mut on_receive);
-    drop(reader);
+    threads::mark_callback_thread();
+    let result = threads::catch(|| recv_loop(&shared, &mut *reader, &mut chans, &mut on_receive))
+        .unwrap_or_else(|p| {
+            Err(Error::Panicked(format!(
+                "the mconn-recv thread panicked: {p}"
+            )))
+        });
     if let Err(e) = result {
         shared.begin_stop(Some(e));
+    }
+    // Dropping the user's closure and the transport may run user code too.
+    if let Err(p) = threads::catch(move || drop((reader, on_receive))) {
+        warn!("dropping on_receive or the transport's reader panicked: {p}");
     }
     // on_error comes after the whole connection has stopped.
     let _ = shared.send_done.recv();
     let error = shared.take_error();
-    drop(on_receive);
     shared.thread_exited();
     if let Some(e) = error {
         let addr = shared.peer_addr.map(|a| a.to_string()).unwrap_or_default();
@@ -50,7 +61,9 @@ pub(crate) fn run(
         } else {
             debug!("connection {addr} stopped: {e}");
         }
-        on_error(e);
+        if let Err(p) = threads::catch(move || on_error(e)) {
+            warn!("on_error panicked: {p}");
+        }
     }
 }
 
@@ -92,11 +105,7 @@ fn recv_loop(
     chans: &mut [Reassembly],
     on_receive: &mut OnReceive,
 ) -> Result<(), Error> {
-    let mut rb = ReadBuf::new(
-        MIN_READ_BLOCK,
-        MAX_READ_BLOCK,
-        shared.max_total + wire::MAX_MSG_HEADER_LEN,
-    );
+    let mut rb = ReadBuf::new(MIN_READ_BLOCK, MAX_READ_BLOCK);
     let mut rate = shared
         .config
         .recv_rate
@@ -189,7 +198,8 @@ fn handle_packets(
                     if shared.state() == super::shared::STOPPING {
                         return Ok(());
                     }
-                    on_receive(channel, msg);
+                    threads::catch(|| on_receive(channel, msg))
+                        .map_err(|p| Error::Panicked(format!("on_receive panicked: {p}")))?;
                 }
             }
         }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use log::{debug, trace};
+use log::{debug, trace, warn};
 
 use super::channel::SendChannel;
 use super::flowrate::{Grant, TokenBucket};
@@ -24,6 +24,7 @@ use super::shared::{Shared, FLUSHING, STOPPING};
 use super::transport::is_stall;
 use super::wire::{PACKET_TYPE_PING, PACKET_TYPE_PONG};
 use crate::error::Error;
+use crate::{threads, time};
 
 /// The most batch buffer an idle connection keeps...
 const IDLE_BUFFER: usize = 16 * 1024;
@@ -35,7 +36,7 @@ const TRIM_AFTER: Duration = Duration::from_secs(1);
 pub(crate) enum Written {
     /// Everything in the batch is written.
     All,
-    /// `limit` bytes were written and more are left (rate limiting).
+    /// `limit` bytes were written, or `until` came, and more are left.
     Partial,
     /// The writer timed out with bytes left; they stay in the batch.
     Stalled,
@@ -126,11 +127,13 @@ impl SendCore {
         self.has_pending()
     }
 
-    /// Writes at most `limit` bytes of the batch. A stall (write timeout) ends the round
+    /// Writes at most `limit` bytes of the batch, and, with `until`, stops writing at that
+    /// instant (checked after each partial write). A stall (write timeout) ends the round
     /// with bytes left; any other error is fatal. `on_written` is told each write.
     pub fn write_some(
         &mut self,
         limit: usize,
+        until: Option<Instant>,
         mut on_written: impl FnMut(usize),
     ) -> io::Result<Written> {
         if self.closed {
@@ -146,6 +149,9 @@ impl SendCore {
                 Ok(n) => {
                     self.written += n;
                     on_written(n);
+                    if self.written < stop_at && until.is_some_and(|t| Instant::now() >= t) {
+                        return Ok(Written::Partial);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if is_stall(&e) => return Ok(Written::Stalled),
@@ -202,10 +208,17 @@ pub(crate) fn count_written(shared: &Shared, n: usize) {
     shared.send_meter.lock().record(Instant::now(), n);
 }
 
-/// The send thread: runs until the connection stops.
+/// The send thread: runs until the connection stops. A panic (in the transport's writer
+/// or in our own code) stops the connection with [`Error::Panicked`].
 pub(crate) fn run(shared: Arc<Shared>, wake: Receiver<()>) {
-    let result = send_loop(&shared, &wake);
-    shared.core.lock().close();
+    let result = threads::catch(|| send_loop(&shared, &wake)).unwrap_or_else(|p| {
+        Err(Error::Panicked(format!(
+            "the mconn-send thread panicked (in the transport's writer, or a bug in mconn): {p}"
+        )))
+    });
+    if let Err(p) = threads::catch(|| shared.core.lock().close()) {
+        warn!("dropping the transport's writer panicked: {p}");
+    }
     match result {
         Ok(()) => debug!("send thread stopped"),
         Err(e) => {
@@ -232,7 +245,7 @@ fn send_loop(shared: &Shared, wake: &Receiver<()>) -> Result<(), Error> {
             return Ok(());
         }
         let now = Instant::now();
-        let mut deadline = now + Duration::from_secs(3600);
+        let mut deadline = time::deadline(now, Duration::from_secs(3600));
         let mut core = shared.core.lock();
 
         // Keepalive: our ping, and the pong we owe.
@@ -267,7 +280,7 @@ fn send_loop(shared: &Shared, wake: &Receiver<()>) -> Result<(), Error> {
         // Write now, unless flush_throttle asks us to wait for more.
         let mut write = core.has_output();
         if write && !cfg.flush_throttle.is_zero() && !urgent && !more && state != FLUSHING {
-            let due = unflushed_since.unwrap_or(now) + cfg.flush_throttle;
+            let due = time::deadline(unflushed_since.unwrap_or(now), cfg.flush_throttle);
             if now < due {
                 write = false;
                 deadline = deadline.min(due);
@@ -327,7 +340,7 @@ fn write_batch(
             }
         }
         let mut sent = 0;
-        let res = core.write_some(limit, |n| {
+        let res = core.write_some(limit, None, |n| {
             sent += n;
             count_written(shared, n);
         });

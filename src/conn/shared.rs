@@ -7,8 +7,6 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
-use std::sync::OnceLock;
-use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -69,9 +67,11 @@ pub(crate) struct Shared {
     pub flushed_rx: Receiver<()>,
     /// Whether `send` may write directly on an idle connection (no throttle, no rate).
     pub direct_ok: bool,
+    /// The shortest `send` timeout that may write directly: one write can block for the
+    /// transport's write timeout (`min(send_timeout, 250 ms)` for TCP).
+    pub direct_min_timeout: Duration,
     /// Nanoseconds after `epoch` when the last direct write ended.
     last_direct_ns: AtomicU64,
-    pub recv_thread: OnceLock<ThreadId>,
     /// Disconnected when the send (recv) thread has exited.
     pub send_done: Receiver<()>,
     pub recv_done: Receiver<()>,
@@ -101,6 +101,10 @@ impl Shared {
         }
         let (flushed_tx, flushed_rx) = crossbeam_channel::bounded(1);
         let direct_ok = p.config.flush_throttle.is_zero() && p.config.send_rate.is_none();
+        let direct_min_timeout = p
+            .config
+            .send_timeout
+            .min(super::transport::TCP_WRITE_TIMEOUT);
         let (stopping_tx, stopping_rx) = crossbeam_channel::bounded(0);
         Shared {
             max_total: super::wire::max_packet_total_size(p.config.max_packet_msg_payload_size),
@@ -125,8 +129,8 @@ impl Shared {
             flushed_tx,
             flushed_rx,
             direct_ok,
+            direct_min_timeout,
             last_direct_ns: AtomicU64::new(0),
-            recv_thread: OnceLock::new(),
             send_done: p.send_done,
             recv_done: p.recv_done,
             stopping_tx: Mutex::new(Some(stopping_tx)),
@@ -225,10 +229,5 @@ impl Shared {
 
     fn nanos(&self, t: Instant) -> u64 {
         t.saturating_duration_since(self.epoch).as_nanos() as u64
-    }
-
-    /// Whether the current thread is this connection's recv thread.
-    pub fn on_recv_thread(&self) -> bool {
-        self.recv_thread.get() == Some(&std::thread::current().id())
     }
 }

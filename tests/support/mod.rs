@@ -139,6 +139,21 @@ pub fn fd_count() -> usize {
         .unwrap_or(0)
 }
 
+/// A field of /proc/self/status, in bytes (VmRSS: resident now; VmHWM: peak resident).
+pub fn status_bytes(field: &str) -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let line = s
+        .lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"));
+    let kb: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("a number of kB");
+    kb * 1024
+}
+
 /// Polls `cond` every millisecond until it holds or `limit` passes.
 pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let start = Instant::now();

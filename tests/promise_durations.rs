@@ -1,0 +1,187 @@
+//! Durations: a huge setting means "never", not a panic (issue 11, item 4), and a small
+//! one is kept: `send` returns within its timeout even when it writes directly to a
+//! slow transport (item 16).
+//!
+//! A panic hook counts panics on every thread of this binary; none may happen here.
+
+mod support;
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Once;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use mconn::{ChannelDescriptor, Error, MConnConfig, ReconnectSchedule, Transport};
+use support::switch::*;
+use support::*;
+
+const LIMIT: Duration = Duration::from_secs(90);
+const HUGE: Duration = Duration::MAX;
+
+static PANICS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts every panic in this process (and still prints it).
+fn count_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Ordering::SeqCst);
+            previous(info);
+        }));
+    });
+}
+
+fn chans() -> Vec<ChannelDescriptor> {
+    vec![ChannelDescriptor::new(0x01, 1).send_queue_capacity(8)]
+}
+
+fn huge_mconn() -> MConnConfig {
+    MConnConfig::default()
+        .ping_interval(HUGE)
+        .pong_timeout(HUGE - Duration::from_nanos(1))
+        .send_timeout(HUGE)
+}
+
+#[test]
+fn huge_connection_durations_mean_never_not_a_panic() {
+    let _w = watchdog("huge_connection_durations", LIMIT);
+    count_panics();
+    let (a, b) = conn_pair(chans(), huge_mconn());
+    // try_send goes through the send thread: it must be alive.
+    a.conn.try_send(0x01, "queued").unwrap();
+    assert_eq!(b.received.recv_timeout(LIMIT).unwrap().1, "queued");
+    b.conn.send(0x01, "sent").unwrap();
+    a.conn
+        .send_timeout(0x01, "with a huge timeout", HUGE)
+        .unwrap();
+    assert_eq!(a.received.recv_timeout(LIMIT).unwrap().1, "sent");
+    assert_eq!(
+        b.received.recv_timeout(LIMIT).unwrap().1,
+        "with a huge timeout"
+    );
+    assert!(a.conn.is_running() && b.conn.is_running());
+    // The peer leaving is still reported.
+    b.conn.stop();
+    let e = a.errors.recv_timeout(LIMIT).expect("on_error");
+    assert!(
+        matches!(e, Error::PeerClosed | Error::Io(_)),
+        "unexpected error {e:?}"
+    );
+    a.conn.stop();
+    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "something panicked");
+}
+
+#[test]
+fn a_huge_flush_throttle_holds_messages_until_flush_stop_without_a_panic() {
+    let _w = watchdog("huge_flush_throttle", LIMIT);
+    count_panics();
+    let cfg = MConnConfig::default().flush_throttle(HUGE);
+    let (a, b) = conn_pair(chans(), cfg);
+    a.conn.try_send(0x01, "held back").unwrap();
+    a.conn.flush_stop();
+    assert_eq!(b.received.recv_timeout(LIMIT).unwrap().1, "held back");
+    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "something panicked");
+}
+
+#[test]
+fn huge_switch_durations_mean_never_not_a_panic() {
+    let _w = watchdog("huge_switch_durations", LIMIT);
+    count_panics();
+    let cfg = config()
+        .handshake_timeout(HUGE)
+        .dial_timeout(HUGE)
+        .filter_timeout(HUGE)
+        .mconn(huge_mconn())
+        .reconnect(ReconnectSchedule::default().scaled(HUGE, HUGE, HUGE));
+    let (a, _) = listening("a", &[("r", Recorder::new(&[0x01]))], cfg.clone());
+    a.set_addr_filter(|_| Ok(()));
+    let rb = Recorder::new(&[0x01]);
+    let (b, b_addr) = listening("b", &[("r", rb.clone())], cfg);
+    let peer = a.dial(b_addr).expect("dial");
+    assert_eq!(a.broadcast(0x01, "to all").sent, vec![b.id()]);
+    peer.send(0x01, "to one").unwrap();
+    assert_eq!(rb.next_msg(30).2, "to all");
+    assert_eq!(rb.next_msg(30).2, "to one");
+
+    // A persistent peer that refuses: the first attempt fails at once, the next one is a
+    // "never" away.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused = l.local_addr().unwrap();
+    let closer = thread::spawn(move || {
+        let (s, _) = l.accept().expect("the first attempt");
+        let _ = s.shutdown(Shutdown::Both);
+    });
+    a.dial_persistent(refused).unwrap();
+    closer.join().unwrap();
+    // A panic would come right after that first failure; give it the chance.
+    let panicked = wait_until(Duration::from_secs(2), || PANICS.load(Ordering::SeqCst) > 0);
+    let t = Instant::now();
+    a.stop();
+    b.stop();
+    assert!(!panicked, "something panicked");
+    assert!(
+        t.elapsed() < Duration::from_secs(30),
+        "stop took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "something panicked");
+}
+
+/// A transport whose writer takes at most 1 KiB per call and needs 5 ms for it.
+fn slow_transport() -> (Transport, std::net::TcpStream) {
+    let (ours, theirs) = tcp_pair();
+    struct Slow(std::net::TcpStream);
+    impl Write for Slow {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            thread::sleep(Duration::from_millis(5));
+            let n = buf.len().min(1024);
+            self.0.write(&buf[..n])
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    struct Reader(std::net::TcpStream);
+    impl Read for Reader {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.0.read(buf)
+        }
+    }
+    let w = ours.try_clone().unwrap();
+    let closer = ours.try_clone().unwrap();
+    let t = Transport::new(Reader(ours), Slow(w), move || {
+        let _ = closer.shutdown(Shutdown::Both);
+    });
+    (t, theirs)
+}
+
+/// Issue 11, item 16: a `send` that wrote directly on an idle connection wrote the whole
+/// message itself, taking 1.3 s against a 100 ms timeout on a slow transport. The caller
+/// now writes for at most its timeout and leaves the rest to the send thread.
+#[test]
+fn send_on_the_direct_path_returns_within_its_timeout() {
+    let _w = watchdog("direct_send_timeout", LIMIT);
+    count_panics();
+    let cfg = MConnConfig::default().send_timeout(Duration::from_millis(100));
+    let (t, theirs) = slow_transport();
+    let a = start_on(t, chans(), cfg.clone());
+    let b = start(theirs, chans(), MConnConfig::default());
+    // 1 MiB at 1 KiB per 5 ms: over 5 s if the caller wrote it all.
+    let msg = pattern(1, 1 << 20);
+    let t0 = Instant::now();
+    a.conn.send(0x01, msg.clone()).expect("accepted");
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "send took {took:?} with a 100 ms timeout"
+    );
+    // The send thread writes the rest.
+    let (_, got) = b.received.recv_timeout(LIMIT).expect("the whole message");
+    assert!(got == msg, "the message arrived intact");
+    a.conn.stop();
+    b.conn.stop();
+    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "something panicked");
+}

@@ -43,6 +43,8 @@ struct Script {
     key_type: Option<u8>,
     /// Send the auth message in frames of this many bytes (Go sends one frame).
     auth_chunk: Option<usize>,
+    /// Send this auth message instead of a real one.
+    forged_auth: Option<AuthSigMessage>,
 }
 
 impl Manual {
@@ -69,7 +71,7 @@ impl Manual {
             public_key: key.public_key(),
             signature: key.sign(&script.sign_instead.unwrap_or(d.challenge)),
         };
-        let mut enc = msg.encode();
+        let mut enc = script.forged_auth.unwrap_or(msg).encode();
         if let Some(t) = script.key_type {
             enc[0] = t;
         }
@@ -281,6 +283,29 @@ fn a_key_of_another_type_is_a_bad_auth_message() {
             assert!(why.contains("0x02"), "{why}")
         }
         other => panic!("expected BadAuthMessage, got {other:?}"),
+    }
+}
+
+/// Issue 11, item 15: the identity point as a public key, with the signature
+/// (R = identity, s = 0), verified for any challenge (`[0]B = R + [k]A` holds for every
+/// k). Strict verification refuses small-order keys; a deliberate difference from Go v0.12.
+#[test]
+fn a_small_order_identity_key_does_not_authenticate() {
+    let _w = watchdog("small_order_identity_key", LIMIT);
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let mut signature = [0u8; 64];
+    signature[0] = 1; // R = identity, s = 0
+    let (v, _p) = victim_and_peer(Script {
+        forged_auth: Some(AuthSigMessage {
+            public_key: identity,
+            signature,
+        }),
+        ..Script::default()
+    });
+    match v.join().expect("victim thread") {
+        Err(Error::Secret(SecretError::WeakKey)) => {}
+        other => panic!("expected WeakKey, got {other:?}"),
     }
 }
 

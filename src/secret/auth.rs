@@ -1,7 +1,7 @@
 //! The auth-signature message (Go's `authSigMessage`, step 7): our public key and our
 //! signature of the challenge, in go-wire form.
 
-use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, VerifyingKey};
 
 use crate::error::SecretError;
 
@@ -61,24 +61,33 @@ impl AuthSigMessage {
 
     /// Checks that `signature` is the public key's signature of `challenge`.
     ///
-    /// Errors: [`SecretError::BadSignature`] if it is not, or if the public key is not
-    /// a valid Ed25519 point.
+    /// Errors: as [`verify_signature`].
     pub fn verify(&self, challenge: &[u8; 32]) -> Result<(), SecretError> {
         verify_signature(&self.public_key, challenge, &self.signature)
     }
 }
 
-/// Checks an Ed25519 signature (RFC 8032, as go-crypto's `VerifyBytes`; a signature
-/// whose scalar is not reduced is refused, which a Go signer never produces).
+/// Checks an Ed25519 signature strictly (RFC 8032 with ed25519-dalek's `verify_strict`).
 ///
-/// Errors: [`SecretError::BadSignature`] if it does not verify or the key is invalid.
+/// Stricter than Go v0.12's go-crypto, on purpose: a public key of small order (such as
+/// the identity point) is refused, because with it the signature (R = identity, s = 0)
+/// "verifies" any message, so anyone could authenticate as that key; and so is a
+/// signature whose R is of small order or whose scalar is not reduced. An honest signer,
+/// Go's included, never produces those.
+///
+/// Errors: [`SecretError::WeakKey`] for a small-order public key;
+/// [`SecretError::BadSignature`] if the signature does not verify or the key is not a
+/// valid point.
 pub fn verify_signature(
     public_key: &[u8; 32],
     msg: &[u8],
     signature: &[u8; 64],
 ) -> Result<(), SecretError> {
     let key = VerifyingKey::from_bytes(public_key).map_err(|_| SecretError::BadSignature)?;
-    key.verify(msg, &Signature::from_bytes(signature))
+    if key.is_weak() {
+        return Err(SecretError::WeakKey);
+    }
+    key.verify_strict(msg, &Signature::from_bytes(signature))
         .map_err(|_| SecretError::BadSignature)
 }
 
@@ -105,5 +114,31 @@ mod tests {
             AuthSigMessage::decode(&bad),
             Err(SecretError::BadAuthMessage(_))
         ));
+    }
+
+    /// Issue 11, item 15: with the identity point as public key, the signature
+    /// (R = identity, s = 0) satisfies the plain verification equation for any message.
+    #[test]
+    fn small_order_keys_and_forged_signatures_are_refused() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut forged = [0u8; 64];
+        forged[0] = 1;
+        for msg in [&b"any challenge"[..], &[0u8; 32][..]] {
+            assert_eq!(
+                verify_signature(&identity, msg, &forged),
+                Err(SecretError::WeakKey)
+            );
+        }
+        // R = identity, s = 0 under an honest key does not verify either.
+        let k = NodeKey::from_secret(b"honest");
+        assert_eq!(
+            verify_signature(&k.public_key(), b"m", &forged),
+            Err(SecretError::BadSignature)
+        );
+        assert_eq!(
+            verify_signature(&k.public_key(), b"m", &k.sign(b"m")),
+            Ok(())
+        );
     }
 }

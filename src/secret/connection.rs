@@ -33,6 +33,7 @@ pub struct SecretConnection<S> {
     pub(crate) send: SendState,
     pub(crate) recv: RecvState,
     remote_pubkey: [u8; 32],
+    challenge: [u8; 32],
 }
 
 impl<S: Read + Write> SecretConnection<S> {
@@ -87,6 +88,7 @@ impl<S: Read + Write> SecretConnection<S> {
             send: SendState::new(FrameCipher::new(&d.shared), d.send_nonce),
             recv: RecvState::new(FrameCipher::new(&d.shared), d.recv_nonce),
             remote_pubkey: [0u8; 32],
+            challenge: d.challenge,
         };
 
         // Steps 6 and 7: one frame each way.
@@ -126,13 +128,74 @@ impl<S> SecretConnection<S> {
             send: self.send,
             recv: self.recv,
             remote_pubkey: self.remote_pubkey,
+            challenge: self.challenge,
         }
+    }
+
+    /// The handshake's challenge: the same 32 bytes on both ends, different for every
+    /// connection. The switch uses it to tell two connections between the same nodes
+    /// apart the same way on both sides.
+    pub(crate) fn challenge(&self) -> [u8; 32] {
+        self.challenge
+    }
+
+    /// The connection as a reading half and a writing half over a shared `&S`, for one
+    /// thread each (both need `&S` to read and write, as `&TcpStream` does), and the
+    /// stream itself.
+    pub(crate) fn halves(&mut self) -> (RecvHalf<'_, S>, SendHalf<'_, S>, &S) {
+        (
+            RecvHalf {
+                state: &mut self.recv,
+                stream: &self.stream,
+            },
+            SendHalf {
+                state: &mut self.send,
+                stream: &self.stream,
+            },
+            &self.stream,
+        )
     }
 
     /// The underlying stream, for example to change its timeouts. Reading or writing it
     /// directly would corrupt the encrypted stream.
     pub fn get_ref(&self) -> &S {
         &self.stream
+    }
+}
+
+/// The reading half of a borrowed [`SecretConnection`] (see `halves`).
+pub(crate) struct RecvHalf<'a, S> {
+    state: &'a mut RecvState,
+    stream: &'a S,
+}
+
+/// The writing half of a borrowed [`SecretConnection`] (see `halves`).
+pub(crate) struct SendHalf<'a, S> {
+    state: &'a mut SendState,
+    stream: &'a S,
+}
+
+impl<S> Read for RecvHalf<'_, S>
+where
+    for<'s> &'s S: Read,
+{
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut stream = self.stream;
+        self.state.read(&mut stream, buf)
+    }
+}
+
+impl<S> Write for SendHalf<'_, S>
+where
+    for<'s> &'s S: Write,
+{
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut stream = self.stream;
+        self.state.write(&mut stream, buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        let mut stream = self.stream;
+        self.state.flush(&mut stream)
     }
 }
 

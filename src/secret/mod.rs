@@ -29,8 +29,11 @@
 //!   ([`NonceExhausted`](crate::SecretError::NonceExhausted)); Go wraps.
 //! * A `write` of many frames is one system call, not one per frame; the bytes on the
 //!   wire are the same.
-//! * Signatures with an unreduced scalar are refused (ed25519-dalek); a Go signer never
-//!   makes one.
+//! * Signatures are verified strictly ([`verify_signature`]): an identity key of small
+//!   order is refused with [`WeakKey`](crate::SecretError::WeakKey) (with the identity
+//!   point as key, the signature R = identity, s = 0 "verifies" any challenge, so anyone
+//!   could claim that identity under Go v0.12), and so are signatures with a small-order
+//!   R or an unreduced scalar. An honest signer, Go's included, never makes those.
 
 mod auth;
 mod connection;

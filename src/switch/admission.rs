@@ -2,41 +2,38 @@
 //!
 //! Address filter → handshake (within `handshake_timeout`; encrypted and authenticated
 //! when `auth_enc` is on) → the NodeInfo key must be the authenticated key (and the one
-//! the dialler expected) → self, compatibility and id checks → the MConnection starts → the peer set takes it (no duplicate, within the
-//! limits) → every reactor's `add_peer` → only then are its messages delivered. Each
-//! refusal closes the socket, is logged with its reason and is a distinct error.
+//! the dialler expected) → self, compatibility and id checks → the MConnection starts →
+//! the peer set takes it (within the limits; a second connection to a node already
+//! connected is resolved by [`Rank`], the same way on both ends) → every reactor's
+//! `add_peer` → only then are its messages delivered. Each refusal closes the socket, is
+//! logged with its reason and is a distinct error.
 
-use std::net::TcpStream;
-use std::sync::atomic::Ordering::*;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
 use bytes::Bytes;
-use crossbeam_channel::{bounded, Receiver, Sender};
 use log::{info, warn};
-use parking_lot::Mutex;
 
 use super::core::{run_filter, Registered, SwitchCore};
 use super::handshake::{self, Deadline};
 use super::node_info::{NodeInfo, PeerId};
-use super::peer::{Lifecycle, Peer};
+use super::peer::{Lifecycle, Peer, Rank};
 use crate::conn::{MConnection, Transport};
 use crate::error::{ChannelId, Error, RejectReason};
+use crate::latch::Latch;
+use crate::time;
 
 /// Holds a new peer's messages until its `add_peer` calls are done.
 struct Gate {
     peer: OnceLock<Arc<Peer>>,
-    open_tx: Mutex<Option<Sender<()>>>,
-    open_rx: Receiver<()>,
+    open: Latch,
 }
 
 impl Gate {
     fn new() -> Self {
-        let (open_tx, open_rx) = bounded(0);
         Gate {
             peer: OnceLock::new(),
-            open_tx: Mutex::new(Some(open_tx)),
-            open_rx,
+            open: Latch::new(),
         }
     }
 
@@ -45,7 +42,7 @@ impl Gate {
         if let Some(p) = peer {
             let _ = self.peer.set(p);
         }
-        drop(self.open_tx.lock().take());
+        self.open.open();
     }
 
     /// The peer to deliver to, waiting until admission decides.
@@ -53,8 +50,18 @@ impl Gate {
         if let Some(p) = self.peer.get() {
             return Some(p);
         }
-        let _ = self.open_rx.recv();
+        self.open.wait();
         self.peer.get()
+    }
+}
+
+/// Opens the gate (for nobody) if admission ends without deciding, by an early return
+/// or a panic, so the connection's recv thread never waits at it for ever.
+struct GateGuard(Arc<Gate>);
+
+impl Drop for GateGuard {
+    fn drop(&mut self) {
+        self.0.open(None);
     }
 }
 
@@ -62,21 +69,33 @@ impl Gate {
 /// kept for admission to act on.
 #[derive(Default)]
 struct Slot {
-    state: Mutex<(Option<Arc<Peer>>, Option<Error>)>,
+    state: parking_lot::Mutex<(Option<Arc<Peer>>, Option<Error>)>,
+}
+
+/// What the handshake yields: the peer's NodeInfo, the transport for its connection,
+/// the key the secret connection authenticated (when encrypted), and the connection's
+/// key for [`Rank`].
+struct Handshaken {
+    theirs: NodeInfo,
+    transport: Transport,
+    authenticated: Option<[u8; 32]>,
+    rank_key: Vec<u8>,
 }
 
 impl SwitchCore {
-    /// Admits a connected socket as a peer. See the module docs for the steps.
+    /// Admits a connected socket as a peer. See the module docs for the steps. `learned`
+    /// gets the peer's id as soon as the handshake tells it.
     pub(crate) fn admit(
         self: &Arc<Self>,
         stream: TcpStream,
         outbound: bool,
         persistent: bool,
         expected: Option<PeerId>,
+        learned: &mut Option<PeerId>,
     ) -> Result<Arc<Peer>, Error> {
         let remote = stream.peer_addr()?;
         let dir = if outbound { "outbound" } else { "inbound" };
-        let result = self.admit_inner(stream, outbound, persistent, expected);
+        let result = self.admit_inner(stream, outbound, persistent, expected, learned);
         match &result {
             Ok(peer) => info!("added {dir} peer {peer} ({})", peer.node_info().moniker),
             Err(e) if e.is_protocol_violation() => warn!("{dir} {remote} misbehaved: {e}"),
@@ -91,28 +110,36 @@ impl SwitchCore {
         outbound: bool,
         persistent: bool,
         expected: Option<PeerId>,
+        learned: &mut Option<PeerId>,
     ) -> Result<Arc<Peer>, Error> {
         let running = self.ensure_started()?;
         let remote = stream.peer_addr()?;
         let filter = self.addr_filter.read().clone();
         if let Some(f) = filter {
-            run_filter(f, remote, self.config.filter_timeout)?;
+            run_filter(f, remote, self.config.filter_timeout, &self.stop_rx)?;
         }
 
-        // Handshake, registered so that stop (or a flood of newer handshakes) can end it.
-        let id = self.handshaking.lock().register(&stream)?;
+        // Handshake, registered so that stop (or a flood of newer inbound handshakes) can
+        // end it.
+        let id = self.handshaking.lock().register(&stream, outbound)?;
         let reg = Registered {
             reg: &self.handshaking,
             id,
         };
-        let deadline = Instant::now() + self.config.handshake_timeout;
+        let deadline = time::after(self.config.handshake_timeout);
         let ours = self.info.lock().clone();
-        let (mut theirs, transport, authenticated) = self.handshake(stream, &ours, deadline)?;
+        let Handshaken {
+            mut theirs,
+            transport,
+            authenticated,
+            rank_key,
+        } = self.handshake(stream, &ours, deadline, outbound)?;
         drop(reg);
         theirs.remote_addr = remote.to_string();
 
         // Checks that need no peer yet.
         let their_id = theirs.id();
+        *learned = Some(their_id);
         if let Some(key) = authenticated {
             if key != theirs.pub_key {
                 return Err(Error::Rejected(RejectReason::KeyMismatch(format!(
@@ -128,21 +155,33 @@ impl SwitchCore {
                 ))));
             }
         }
-        if their_id.0 == self.key.public_key() {
+        let our_id = PeerId(self.key.public_key());
+        if their_id == our_id {
             return Err(Error::Rejected(RejectReason::SelfConnection));
         }
         ours.compatible_with(&theirs)
             .map_err(|why| Error::Rejected(RejectReason::Incompatible(why)))?;
         let filter = self.id_filter.read().clone();
         if let Some(f) = filter {
-            run_filter(f, their_id, self.config.filter_timeout)?;
+            run_filter(f, their_id, self.config.filter_timeout, &self.stop_rx)?;
         }
-        if self.peers.contains(&their_id) {
-            return Err(Error::Rejected(RejectReason::Duplicate));
+        let rank = Rank {
+            dialled_by_higher_id: if outbound {
+                our_id > their_id
+            } else {
+                their_id > our_id
+            },
+            key: rank_key,
+        };
+        if let Some(existing) = self.peers.get(&their_id) {
+            if rank >= existing.rank {
+                return Err(Error::Rejected(RejectReason::Duplicate));
+            }
         }
 
         // The connection: messages wait at the gate until add_peer is done.
         let gate = Arc::new(Gate::new());
+        let _guard = GateGuard(gate.clone());
         let slot = Arc::new(Slot::default());
         let conn = {
             let (gate, slot) = (gate.clone(), slot.clone());
@@ -174,17 +213,29 @@ impl SwitchCore {
             persistent,
             remote,
             conn,
+            rank,
+            running.peer_budget,
             self.lifecycle_tx.clone(),
         ));
-        if let Err(why) = self.peers.try_add(
+        match self.peers.try_add(
             peer.clone(),
             self.config.max_inbound_peers,
             self.config.max_outbound_peers,
         ) {
-            gate.open(None);
-            peer.conn.stop();
-            peer.life.finish_admission();
-            return Err(Error::Rejected(why));
+            Ok(None) => {}
+            Ok(Some(replaced)) => {
+                info!("{peer} replaces {replaced}: both connect the same nodes");
+                replaced.request(Lifecycle::Remove(
+                    replaced.clone(),
+                    Error::Rejected(RejectReason::Duplicate),
+                ));
+            }
+            Err(why) => {
+                gate.open(None);
+                peer.conn.stop();
+                peer.life.finish_admission();
+                return Err(Error::Rejected(why));
+            }
         }
         {
             let mut s = slot.state.lock();
@@ -196,7 +247,7 @@ impl SwitchCore {
         let added = running
             .dispatch
             .add_peer(&*running.host, &peer, &self.stop_rx);
-        if added && peer.life.added_to_reactors.load(Acquire) {
+        if added && peer.life.was_added() {
             gate.open(Some(peer.clone()));
         } else {
             gate.open(None);
@@ -209,28 +260,65 @@ impl SwitchCore {
     }
 
     /// Runs the handshake over `stream`: plain, or encrypted when `auth_enc` is on.
-    /// Returns the peer's NodeInfo, the transport for its connection, and, when
-    /// encrypted, the key the secret connection authenticated.
     fn handshake(
         &self,
         stream: TcpStream,
         ours: &NodeInfo,
-        deadline: Instant,
-    ) -> Result<(NodeInfo, Transport, Option<[u8; 32]>), Error> {
-        let mut d = Deadline { stream, deadline };
+        deadline: std::time::Instant,
+        outbound: bool,
+    ) -> Result<Handshaken, Error> {
+        let addrs = (stream.local_addr()?, stream.peer_addr()?);
+        // As Go does for every TCP connection: without it, the encrypted NodeInfo's many
+        // small frames wait for delayed ACKs (Nagle), tens of milliseconds each.
+        stream.set_nodelay(true)?;
+        let d = Deadline { stream, deadline };
         #[cfg(feature = "secret-connection")]
         if self.config.auth_enc {
             let mut sc = crate::secret::SecretConnection::handshake(d, &self.key)?;
-            let theirs = handshake::exchange_framed(&mut sc, ours)?;
+            let theirs = {
+                let (mut r, mut w, d) = sc.halves();
+                handshake::exchange(&mut r, &mut w, &d.stream, ours, handshake::Framing::Parts)
+            }?;
             let authenticated = sc.remote_pubkey();
+            let rank_key = sc.challenge().to_vec();
             let sc = sc.map_stream(|d| d.stream);
             let transport = sc.into_transport_with_write_timeout(self.config.mconn.send_timeout)?;
-            return Ok((theirs, transport, Some(authenticated)));
+            return Ok(Handshaken {
+                theirs,
+                transport,
+                authenticated: Some(authenticated),
+                rank_key,
+            });
         }
-        let theirs = handshake::exchange_plain(&mut d, ours)?;
+        let theirs = handshake::exchange_plain(&d, ours)?;
         let stream = d.stream;
         stream.set_read_timeout(None)?;
         let transport = Transport::tcp(stream, self.config.mconn.send_timeout)?;
-        Ok((theirs, transport, None))
+        Ok(Handshaken {
+            theirs,
+            transport,
+            authenticated: None,
+            rank_key: addr_key(addrs, outbound),
+        })
     }
+}
+
+/// A plain connection's key for [`Rank`]: the dialler's address, then the listener's,
+/// which both ends see alike (unless a NAT rewrites them).
+fn addr_key((local, remote): (SocketAddr, SocketAddr), outbound: bool) -> Vec<u8> {
+    let (dialler, listener) = if outbound {
+        (local, remote)
+    } else {
+        (remote, local)
+    };
+    let mut key = Vec::with_capacity(36);
+    for a in [dialler, listener] {
+        let ip = match a.ip() {
+            std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+            std::net::IpAddr::V6(v6) => v6,
+        };
+        key.extend_from_slice(&ip.octets());
+        key.extend_from_slice(&a.port().to_be_bytes());
+    }
+    key
 }

@@ -84,14 +84,21 @@ pub struct SwitchConfig {
     pub max_inbound_peers: usize,
     /// Most outbound peers (default 10).
     pub max_outbound_peers: usize,
-    /// Most connections handshaking at once (default 512). When full, a new connection
-    /// evicts the oldest handshake, so a flood of silent connections cannot lock peers out.
+    /// Most inbound connections handshaking at once (default 512). When full, a new one
+    /// evicts the oldest inbound handshake, so a flood of silent connections cannot lock
+    /// peers out; our own dials are never evicted.
     pub max_handshaking: usize,
     /// Dispatch worker threads (default: available parallelism, at least 2).
     pub workers: usize,
     /// Messages each worker's queue holds before the peers feeding it are slowed down
     /// (default 256).
     pub worker_queue_capacity: usize,
+    /// Most bytes of one peer's received messages that may wait for, or be inside,
+    /// reactor callbacks; beyond it that peer's connection stops reading until reactors
+    /// catch up (TCP pushes back on the peer). One message passes whatever its size when
+    /// none is waiting. `None` (default): the largest `recv_message_capacity` of the
+    /// switch's channels.
+    pub peer_queue_bytes: Option<usize>,
     /// Stack size of dispatch workers, where reactor callbacks run (default 2 MiB).
     pub worker_stack_size: usize,
     /// Redial schedule of persistent peers.
@@ -119,6 +126,7 @@ impl Default for SwitchConfig {
             max_handshaking: 512,
             workers,
             worker_queue_capacity: 256,
+            peer_queue_bytes: None,
             worker_stack_size: 2 * 1024 * 1024,
             reconnect: ReconnectSchedule::default(),
             node_key: None,
@@ -153,6 +161,8 @@ impl SwitchConfig {
         workers: usize,
         /// Sets `worker_queue_capacity`.
         worker_queue_capacity: usize,
+        /// Sets `peer_queue_bytes`.
+        peer_queue_bytes: Option<usize>,
         /// Sets `worker_stack_size`.
         worker_stack_size: usize,
         /// Sets `reconnect`.
@@ -180,6 +190,9 @@ impl SwitchConfig {
         }
         if self.max_handshaking == 0 {
             return bad("max_handshaking must be at least 1");
+        }
+        if self.peer_queue_bytes == Some(0) {
+            return bad("peer_queue_bytes must be None (automatic) or at least 1");
         }
         if self.auth_enc && !cfg!(feature = "secret-connection") {
             return bad("auth_enc needs the secret-connection feature");

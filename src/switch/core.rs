@@ -1,13 +1,21 @@
 //! The switch's shared state: reactors and workers once started, the peer set, the
 //! handshakes in progress, the threads it owns, the lifecycle thread that removes peers,
 //! and the stop sequence.
+//!
+//! # Stopping
+//!
+//! `stop()` has two halves. The first, on any thread, closes everything and signals every
+//! thread to leave, without waiting for any of them. The second, only on a thread that
+//! runs no callbacks (see `crate::threads`), waits: for the short-lived threads, then
+//! joins workers, the lifecycle thread and accept threads, then every peer's connection.
+//! The last worker to leave finishes the removals still owed, so `remove_peer` runs on a
+//! worker, after the peer's last callback, and never inside another callback.
 
 use std::collections::BTreeMap;
-use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering::*};
 use std::sync::{Arc, OnceLock, Weak};
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
@@ -22,6 +30,7 @@ use super::peer::{Lifecycle, Peer};
 use super::peer_set::PeerSet;
 use super::reactor::Reactor;
 use crate::error::{Error, RejectReason};
+use crate::threads;
 
 /// A user filter: `Err(reason)` refuses the peer.
 pub type Filter<T> = Arc<dyn Fn(&T) -> Result<(), String> + Send + Sync>;
@@ -35,6 +44,8 @@ pub(crate) struct Running {
     pub reactors: Arc<Reactors>,
     pub dispatch: Dispatch,
     pub host: Arc<dyn Host>,
+    /// Each peer's dispatch budget in bytes.
+    pub peer_budget: usize,
 }
 
 pub(crate) struct SwitchCore {
@@ -51,8 +62,13 @@ pub(crate) struct SwitchCore {
     pub stop_rx: Receiver<()>,
     pub lifecycle_tx: Sender<Lifecycle>,
     lifecycle_rx: Receiver<Lifecycle>,
-    /// Workers, the lifecycle thread and accept threads: joined by `stop`.
-    pub threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Workers, the lifecycle thread and accept threads: joined by `stop`. `None` once
+    /// `stop` took them (a thread started later is refused).
+    threads: Mutex<Option<Vec<JoinHandle<()>>>>,
+    /// Held by the `stop()` that joins, so a second one waits for it.
+    join_lock: Mutex<()>,
+    /// The peers when the switch stopped: the last worker finishes their removals.
+    closing: Mutex<Vec<Arc<Peer>>>,
     /// Short-lived threads (handshakes, persistent dialers, flushes) hold a clone;
     /// `stop` waits until every clone is dropped.
     tokens: Mutex<Option<Sender<()>>>,
@@ -66,6 +82,7 @@ pub(crate) struct SwitchCore {
 impl SwitchCore {
     pub fn new(config: SwitchConfig, mut info: NodeInfo) -> Result<Arc<Self>, Error> {
         config.validate()?;
+        info.check_own().map_err(Error::InvalidConfig)?;
         let key = match config.node_key.clone() {
             Some(k) => k,
             None => NodeKey::generate()?,
@@ -88,7 +105,9 @@ impl SwitchCore {
             stop_rx,
             lifecycle_tx,
             lifecycle_rx,
-            threads: Mutex::new(Vec::new()),
+            threads: Mutex::new(Some(Vec::new())),
+            join_lock: Mutex::new(()),
+            closing: Mutex::new(Vec::new()),
             tokens: Mutex::new(Some(tokens_tx)),
             tokens_rx,
             listeners: Mutex::new(Vec::new()),
@@ -122,6 +141,14 @@ impl SwitchCore {
             ));
         }
         self.config.mconn.validate(&reactors.channels)?;
+        let peer_budget = self.config.peer_queue_bytes.unwrap_or_else(|| {
+            reactors
+                .channels
+                .iter()
+                .map(|c| c.recv_message_capacity)
+                .max()
+                .unwrap_or(0)
+        });
         let host: Arc<dyn Host> = Arc::new(WorkerHost {
             reactors: reactors.clone(),
             core: Arc::downgrade(self),
@@ -133,23 +160,29 @@ impl SwitchCore {
             self.stop_rx.clone(),
             host.clone(),
         )?;
-        let mut threads = self.threads.lock();
-        threads.extend(handles);
+        for h in handles {
+            self.own_thread(h);
+        }
         let core = self.clone();
-        threads.push(
-            thread::Builder::new()
-                .name("mconn-lifecycle".into())
-                .spawn(move || core.lifecycle_loop())?,
-        );
-        drop(threads);
+        let lifecycle = threads::spawn("mconn-lifecycle", None, move || core.lifecycle_loop())?;
+        self.own_thread(lifecycle);
         let _ = self.running.set(Arc::new(Running {
             reactors,
             dispatch,
             host,
+            peer_budget,
         }));
         self.running
             .get()
             .ok_or_else(|| Error::InvalidConfig("switch failed to start".into()))
+    }
+
+    /// Keeps a thread for `stop` to join. After `stop` took the list, the thread is
+    /// left to end on its own (everything it waits for is closed by then).
+    pub fn own_thread(&self, h: JoinHandle<()>) {
+        if let Some(list) = self.threads.lock().as_mut() {
+            list.push(h);
+        }
     }
 
     /// Spawns a short-lived thread that `stop` waits for. Fails once stopping.
@@ -162,11 +195,7 @@ impl SwitchCore {
         let Some(token) = self.tokens.lock().clone() else {
             return Err(Error::Rejected(RejectReason::SwitchStopped));
         };
-        let mut b = thread::Builder::new().name(name.into());
-        if let Some(s) = stack {
-            b = b.stack_size(s);
-        }
-        b.spawn(move || {
+        threads::spawn(name, stack, move || {
             let _token = token;
             f();
         })?;
@@ -183,100 +212,123 @@ impl SwitchCore {
                 },
                 recv(self.stop_rx) -> _ => return,
             };
-            match req {
-                Lifecycle::Remove(peer, reason) => self.remove(&peer, reason),
-                Lifecycle::Graceful(peer) => {
-                    let p = peer.clone();
-                    let spawned = self.spawn_owned("mconn-flush", None, move || {
-                        p.conn.flush_stop();
-                        p.request(Lifecycle::Remove(p.clone(), Error::Stopped));
-                    });
-                    if spawned.is_err() {
-                        self.remove(&peer, Error::Stopped);
-                    }
+            // A bug here must not end the thread that every later removal needs.
+            if let Err(p) = threads::catch(|| self.handle(req)) {
+                warn!("a peer removal panicked: {p}");
+            }
+        }
+    }
+
+    fn handle(&self, req: Lifecycle) {
+        match req {
+            Lifecycle::Remove(peer, reason) => self.remove(&peer, reason),
+            Lifecycle::Graceful(peer) => {
+                let p = peer.clone();
+                let spawned = self.spawn_owned("mconn-flush", None, move || {
+                    p.conn.flush_stop();
+                    p.request(Lifecycle::Remove(p.clone(), Error::Stopped));
+                });
+                if spawned.is_err() {
+                    self.remove(&peer, Error::Stopped);
                 }
             }
         }
     }
 
-    /// Stops `peer` and, behind all its queued messages, runs `remove_peer` (once).
+    /// Stops `peer` and, behind all its queued messages, finishes its removal (once).
     fn remove(&self, peer: &Arc<Peer>, reason: Error) {
-        if peer
-            .life
-            .removal
-            .compare_exchange(0, 1, AcqRel, Acquire)
-            .is_err()
-        {
+        if !peer.life.request_removal(reason) {
             return;
         }
         select! {
-            recv(peer.life.admitted) -> _ => {}
+            recv(peer.life.admitted()) -> _ => {}
             recv(self.stop_rx) -> _ => return,
         }
         peer.conn.stop();
-        // A protocol violation was logged at WARN by the connection already.
-        info!("removing peer {peer}: {reason}");
-        *peer.life.reason.lock() = Some(reason);
         let Some(running) = self.running.get() else {
             return;
         };
-        if !peer.life.added_to_reactors.load(Acquire) {
-            if peer.life.removal.swap(2, AcqRel) != 2 {
-                self.finish(running, peer);
-            }
+        if !peer.life.was_added() {
+            self.finish(running, peer);
         } else if !running.dispatch.fence(peer, &self.stop_rx) {
             debug!("switch stopping; {peer} is removed by stop");
         }
     }
 
-    /// The last step of a removal: `remove_peer` (once), out of the peer set, signal.
+    /// The last step of a removal, once per peer: out of the peer set (so a reactor may
+    /// dial it again from `remove_peer`, as in Go), `remove_peer`, then the signal that
+    /// the peer is gone.
     fn finish(&self, running: &Running, peer: &Arc<Peer>) {
-        let reason = peer.life.reason.lock().take().unwrap_or(Error::Stopped);
-        run_remove_peer(&running.reactors, peer, &reason);
+        if !peer.life.claim_finish() {
+            return;
+        }
+        let reason = peer.life.take_reason();
+        // A protocol violation was logged at WARN by the connection already.
+        info!("removing peer {peer}: {reason}");
         self.peers.remove(peer);
+        run_remove_peer(&running.reactors, peer, &reason);
         peer.life.mark_removed();
         debug!("peer {peer} removed");
     }
 
     /// Stops everything; see [`Switch::stop`](crate::Switch::stop).
     pub fn stop(&self) {
-        if self.stopped.swap(true, AcqRel) {
+        self.begin_stop();
+        if threads::on_callback_thread() {
+            // Waiting here could wait for ourselves, or for a callback that waits for
+            // us; the threads are joined by the next stop() outside callbacks.
             return;
         }
-        info!("switch stopping");
-        drop(self.stop_tx.lock().take());
-        // Accept threads block in accept(): a connection wakes each one up.
-        for addr in self.listeners.lock().iter() {
-            let _ = TcpStream::connect_timeout(&wake_addr(*addr), Duration::from_secs(1));
+        self.join_all();
+    }
+
+    /// The first half of `stop`: close everything and tell every thread to leave. Waits
+    /// for nothing but the wake-up connections to listeners.
+    fn begin_stop(&self) {
+        {
+            // Serialised with `ensure_started`: either the workers exist, or never will.
+            let _g = self.start_lock.lock();
+            if self.stopped.swap(true, AcqRel) {
+                return;
+            }
         }
-        self.handshaking.lock().shutdown_all();
+        info!("switch stopping");
         let peers = self.peers.close();
+        *self.closing.lock() = peers.clone();
+        drop(self.stop_tx.lock().take());
+        self.handshaking.lock().shutdown_all();
+        for p in &peers {
+            p.conn.begin_stop();
+        }
+        drop(self.tokens.lock().take());
+        // Accept threads block in accept(): a connection wakes each one up.
+        let listeners = self.listeners.lock().clone();
+        for addr in listeners {
+            let _ = TcpStream::connect_timeout(&wake_addr(addr), Duration::from_secs(1));
+        }
+    }
+
+    /// The second half of `stop`: wait for every thread the switch owns (never called on
+    /// a callback thread, so no thread it waits for can be waiting for it).
+    fn join_all(&self) {
+        let _g = self.join_lock.lock();
+        // Handshakes, persistent dialers and flushes end quickly now.
+        let _ = self.tokens_rx.recv();
+        let handles = self.threads.lock().take().unwrap_or_default();
+        for h in handles {
+            let _ = h.join();
+        }
+        // The workers are gone: the last one finished every removal.
+        let peers = std::mem::take(&mut *self.closing.lock());
         for p in &peers {
             p.conn.stop();
-        }
-        // Handshakes, persistent dialers and flushes end quickly now; wait for them.
-        drop(self.tokens.lock().take());
-        let _ = self.tokens_rx.recv();
-        let me = thread::current().id();
-        for h in std::mem::take(&mut *self.threads.lock()) {
-            if h.thread().id() != me {
-                let _ = h.join();
-            }
-        }
-        // No worker runs any more (or only this one, inside stop): finish removals.
-        if let Some(running) = self.running.get() {
-            for p in &peers {
-                if p.life.removal.swap(2, AcqRel) != 2 {
-                    self.finish(running, p);
-                }
-            }
         }
         info!("switch stopped");
     }
 }
 
 /// The address that reaches a listener bound to `addr` from this host.
-fn wake_addr(mut addr: SocketAddr) -> SocketAddr {
+pub(crate) fn wake_addr(mut addr: SocketAddr) -> SocketAddr {
     if addr.ip().is_unspecified() {
         addr.set_ip(match addr {
             SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
@@ -306,57 +358,81 @@ impl Host for WorkerHost {
     fn finish_removal(&self, peer: &Arc<Peer>) {
         if let Some(core) = self.core.upgrade() {
             if let Some(running) = core.running.get() {
-                if peer.life.removal.swap(2, AcqRel) != 2 {
-                    core.finish(running, peer);
-                }
+                core.finish(running, peer);
             }
+        }
+    }
+
+    fn sweep(&self) {
+        let Some(core) = self.core.upgrade() else {
+            return;
+        };
+        let Some(running) = core.running.get() else {
+            return;
+        };
+        let peers = core.closing.lock().clone();
+        for p in &peers {
+            core.finish(running, p);
         }
     }
 }
 
-/// Connections in the middle of a handshake. Bounded: when full, the oldest is shut
-/// down to make room, so silent connections cannot lock good peers out.
+/// Connections in the middle of a handshake. Inbound ones are bounded: when full, the
+/// oldest inbound one is shut down to make room, so silent connections cannot lock good
+/// peers out. Outbound ones (our own dials, each on its caller's thread) are never
+/// evicted, so a connect flood cannot cut our dials or persistent-peer redials.
 pub(crate) struct Handshaking {
-    cap: usize,
+    cap_inbound: usize,
     next: u64,
-    entries: BTreeMap<u64, TcpStream>,
+    inbound: BTreeMap<u64, TcpStream>,
+    outbound: BTreeMap<u64, TcpStream>,
     closed: bool,
 }
 
 impl Handshaking {
-    fn new(cap: usize) -> Self {
+    fn new(cap_inbound: usize) -> Self {
         Handshaking {
-            cap,
+            cap_inbound,
             next: 0,
-            entries: BTreeMap::new(),
+            inbound: BTreeMap::new(),
+            outbound: BTreeMap::new(),
             closed: false,
         }
     }
 
     /// Tracks `s` (a clone of it) until unregistered.
-    pub fn register(&mut self, s: &TcpStream) -> Result<u64, Error> {
+    pub fn register(&mut self, s: &TcpStream, outbound: bool) -> Result<u64, Error> {
         if self.closed {
             return Err(Error::Rejected(RejectReason::SwitchStopped));
         }
-        if self.entries.len() >= self.cap {
-            if let Some((_, oldest)) = self.entries.pop_first() {
-                debug!("too many handshakes; dropping the oldest");
+        if !outbound && self.inbound.len() >= self.cap_inbound {
+            if let Some((_, oldest)) = self.inbound.pop_first() {
+                debug!("too many inbound handshakes; dropping the oldest");
                 let _ = oldest.shutdown(Shutdown::Both);
             }
         }
         let id = self.next;
         self.next += 1;
-        self.entries.insert(id, s.try_clone()?);
+        let map = if outbound {
+            &mut self.outbound
+        } else {
+            &mut self.inbound
+        };
+        map.insert(id, s.try_clone()?);
         Ok(id)
     }
 
     pub fn unregister(&mut self, id: u64) {
-        self.entries.remove(&id);
+        self.inbound.remove(&id);
+        self.outbound.remove(&id);
     }
 
     fn shutdown_all(&mut self) {
         self.closed = true;
-        for (_, s) in std::mem::take(&mut self.entries) {
+        let all = std::mem::take(&mut self.inbound)
+            .into_values()
+            .chain(std::mem::take(&mut self.outbound).into_values());
+        for s in all {
             let _ = s.shutdown(Shutdown::Both);
         }
     }
@@ -374,27 +450,68 @@ impl Drop for Registered<'_> {
     }
 }
 
-/// Runs a user filter on its own thread, waiting at most `timeout` for its answer.
+/// Runs a user filter on its own thread, waiting at most `timeout` for its answer, and
+/// not at all once `stop` fires: a switch that stops does not wait for a filter. (The
+/// filter's thread then finishes on its own; it is the one thread `stop` cannot end,
+/// because it runs user code, and it holds nothing of the switch.)
 pub(crate) fn run_filter<T: Send + 'static>(
     f: Filter<T>,
     arg: T,
     timeout: Duration,
+    stop: &Receiver<()>,
 ) -> Result<(), Error> {
     let (tx, rx) = bounded(1);
-    thread::Builder::new()
-        .name("mconn-filter".into())
-        .spawn(move || {
-            let _ = tx.send(f(&arg));
-        })
-        .map_err(|e: io::Error| Error::Io(e))?;
-    match rx.recv_timeout(timeout) {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(why)) => Err(Error::Rejected(RejectReason::Filtered(why))),
-        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-            Err(Error::Rejected(RejectReason::FilterTimeout))
+    threads::spawn("mconn-filter", None, move || {
+        let _ = tx.send(f(&arg));
+    })?;
+    select! {
+        recv(rx) -> answer => match answer {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(Error::Rejected(RejectReason::Filtered(why))),
+            Err(_) => Err(Error::Rejected(RejectReason::Filtered(
+                "the filter panicked".into(),
+            ))),
+        },
+        recv(stop) -> _ => Err(Error::Rejected(RejectReason::SwitchStopped)),
+        default(timeout) => Err(Error::Rejected(RejectReason::FilterTimeout)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn pair(l: &TcpListener) -> (TcpStream, TcpStream) {
+        let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (b, _) = l.accept().unwrap();
+        (a, b)
+    }
+
+    fn is_shut(s: &TcpStream) -> bool {
+        let mut buf = [0u8; 1];
+        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        matches!(std::io::Read::read(&mut &*s, &mut buf), Ok(0))
+    }
+
+    /// Issue 11, item 3: inbound registrations evict only inbound ones.
+    #[test]
+    fn inbound_handshakes_never_evict_outbound_ones() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut h = Handshaking::new(2);
+        let (dial, _dial_far) = pair(&l);
+        h.register(&dial, true).unwrap();
+        let inbound: Vec<_> = (0..5).map(|_| pair(&l)).collect();
+        for (s, _) in &inbound {
+            h.register(s, false).unwrap();
         }
-        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(Error::Rejected(
-            RejectReason::Filtered("the filter panicked".into()),
-        )),
+        assert!(!is_shut(&dial), "the outbound handshake survives");
+        let shut = inbound.iter().filter(|(s, _)| is_shut(s)).count();
+        assert_eq!(shut, 3, "the three oldest inbound ones were evicted");
+        assert_eq!(h.inbound.len(), 2);
+        assert_eq!(h.outbound.len(), 1);
+        h.shutdown_all();
+        assert!(is_shut(&dial));
+        assert!(h.register(&dial, true).is_err(), "closed");
     }
 }

@@ -5,13 +5,14 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crossbeam_channel::select;
-use log::{info, warn};
+use crossbeam_channel::{bounded, select};
+use log::{debug, info, warn};
 
 use super::core::SwitchCore;
 use super::node_info::PeerId;
 use super::peer::Peer;
 use crate::error::{Error, RejectReason};
+use crate::threads;
 
 impl SwitchCore {
     /// Connects to `addr` within `dial_timeout` and admits it as an outbound peer.
@@ -21,6 +22,18 @@ impl SwitchCore {
         persistent: bool,
         expected: Option<PeerId>,
     ) -> Result<Arc<Peer>, Error> {
+        self.dial_learning(addr, persistent, expected, &mut None)
+    }
+
+    /// [`dial`](Self::dial), setting `learned` to the peer's id as soon as the handshake
+    /// tells it (even if the peer is then refused, say as a duplicate).
+    fn dial_learning(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+        persistent: bool,
+        expected: Option<PeerId>,
+        learned: &mut Option<PeerId>,
+    ) -> Result<Arc<Peer>, Error> {
         self.ensure_started()?;
         if self.is_stopped() {
             return Err(Error::Rejected(RejectReason::SwitchStopped));
@@ -29,8 +42,27 @@ impl SwitchCore {
         if outbound >= self.config.max_outbound_peers {
             return Err(Error::Rejected(RejectReason::TooManyOutbound));
         }
-        let stream = TcpStream::connect_timeout(&addr, self.config.dial_timeout)?;
-        self.admit(stream, true, persistent, expected)
+        let stream = self.connect(addr)?;
+        self.admit(stream, true, persistent, expected, learned)
+    }
+
+    /// A TCP connect within `dial_timeout`, on a short-lived thread of its own so that
+    /// `stop` never waits for it: a stopping switch abandons the connect (the thread
+    /// ends when the connect does, within `dial_timeout` or the system's own limit, and
+    /// closes what it got).
+    fn connect(&self, addr: SocketAddr) -> Result<TcpStream, Error> {
+        let (tx, rx) = bounded(1);
+        let timeout = self.config.dial_timeout;
+        threads::spawn("mconn-connect", Some(CONNECT_STACK), move || {
+            let _ = tx.send(TcpStream::connect_timeout(&addr, timeout));
+        })?;
+        select! {
+            recv(rx) -> r => match r {
+                Ok(r) => Ok(r?),
+                Err(_) => Err(Error::Malformed("the connect thread ended without a result".into())),
+            },
+            recv(self.stop_rx) -> _ => Err(Error::Rejected(RejectReason::SwitchStopped)),
+        }
     }
 
     /// Starts the thread that keeps a persistent peer connected.
@@ -41,12 +73,19 @@ impl SwitchCore {
     }
 
     /// Dials `addr` on the schedule until it connects, waits until that peer is removed,
-    /// and starts over; ends when the switch stops or the schedule is used up.
+    /// and starts over; ends when the switch stops or the schedule is used up. While the
+    /// node behind `addr` is connected some other way (it dialled us, say), it waits for
+    /// that connection to go instead of dialling.
     fn persistent_loop(self: Arc<Self>, addr: SocketAddr) {
         let mut rng = Jitter::new(addr);
+        let mut known: Option<PeerId> = None;
         loop {
             let mut attempt = 0u32;
             let peer = loop {
+                if let Some(other) = known.and_then(|id| self.peers.get(&id)) {
+                    debug!("persistent peer {addr} is connected as {other}; waiting");
+                    break other;
+                }
                 let Some(pause) = self.config.reconnect.pause_before(attempt) else {
                     warn!("persistent peer {addr}: giving up after {attempt} attempts");
                     return;
@@ -54,7 +93,7 @@ impl SwitchCore {
                 let pause = if attempt == 0 {
                     pause
                 } else {
-                    pause + rng.below(self.config.reconnect.jitter)
+                    pause.saturating_add(rng.below(self.config.reconnect.jitter))
                 };
                 if !pause.is_zero() {
                     select! {
@@ -65,7 +104,8 @@ impl SwitchCore {
                 if self.is_stopped() {
                     return;
                 }
-                match self.dial(addr, true, None) {
+                let mut learned = None;
+                match self.dial_learning(addr, true, None, &mut learned) {
                     Ok(p) => break p,
                     Err(Error::Rejected(RejectReason::SwitchStopped)) => return,
                     Err(e) => {
@@ -73,18 +113,23 @@ impl SwitchCore {
                             "persistent peer {addr}: attempt {} failed: {e}",
                             attempt + 1
                         );
+                        known = learned.or(known);
                         attempt += 1;
                     }
                 }
             };
+            known = Some(peer.id());
             select! {
-                recv(peer.life.removed) -> _ => {}
+                recv(peer.life.removed()) -> _ => {}
                 recv(self.stop_rx) -> _ => return,
             }
             info!("persistent peer {addr} dropped; redialling");
         }
     }
 }
+
+/// Stack of the short-lived connect threads.
+const CONNECT_STACK: usize = 64 * 1024;
 
 /// A small xorshift generator for reconnect jitter (not for anything secret).
 struct Jitter(u64);
@@ -103,7 +148,7 @@ impl Jitter {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
-        let nanos = max.as_nanos() as u64;
+        let nanos = max.as_nanos().min(u64::MAX as u128) as u64;
         if nanos == 0 {
             Duration::ZERO
         } else {

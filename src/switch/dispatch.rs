@@ -2,35 +2,110 @@
 //! callbacks.
 //!
 //! Every message of one (peer, channel) goes to the same worker, so a reactor sees them
-//! in order; different peers and channels spread over the workers. A full queue blocks
-//! the sending peer's recv thread (TCP backpressure): nothing is dropped, and the wait
-//! ends as soon as that connection starts stopping, so a `stop()` from a callback never
-//! deadlocks on it. Removal uses a fence: a job sent to every worker behind all of the
-//! peer's messages; the last worker to reach it runs `remove_peer`.
+//! in order; different peers and channels spread over the workers. Two bounds hold the
+//! memory: each worker's queue holds at most `worker_queue_capacity` jobs, and each peer
+//! has a byte [`Budget`] for its messages waiting for (or inside) a reactor. When either
+//! is full, the sending peer's recv thread waits (TCP backpressure): nothing is dropped,
+//! and the wait ends as soon as that connection starts stopping, so a `stop()` from a
+//! callback never deadlocks on it.
+//!
+//! Removal uses a fence: a job sent to every worker behind all of the peer's messages;
+//! the last worker to reach it finishes the removal. When the switch stops, each worker
+//! finishes the callback it is in and leaves; the last one to leave finishes every
+//! removal still owed (see `Host::sweep`), so `remove_peer` always runs on a worker,
+//! after the peer's last callback, and never nested inside another callback.
 
-use std::any::Any;
-use std::cell::Cell;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use crossbeam_channel::{bounded, select, Receiver, Sender, TrySendError};
+use crossbeam_channel::{bounded, select, Receiver, Sender, TryRecvError, TrySendError};
 use log::warn;
+use parking_lot::Mutex;
 
 use super::peer::Peer;
 use super::reactor::Reactor;
 use crate::conn::ChannelDescriptor;
 use crate::error::{ChannelId, Error};
+use crate::threads::{self, catch};
 
 thread_local! {
-    static ON_WORKER: Cell<bool> = const { Cell::new(false) };
+    static ON_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Whether the current thread is a dispatch worker.
 pub(crate) fn on_worker() -> bool {
     ON_WORKER.with(|w| w.get())
+}
+
+/// What a queued message is charged against its peer's budget besides its bytes (the
+/// job and its handles), so that a flood of empty messages is bounded too.
+const JOB_OVERHEAD: usize = 128;
+
+/// One peer's bytes handed to workers and not yet handled: at most `limit`, except that
+/// one message of any size passes when none is waiting (so the limit may be below a
+/// channel's `recv_message_capacity`; the peer then holds at most one such message).
+pub(crate) struct Budget {
+    limit: usize,
+    used: Mutex<usize>,
+    /// A token after each release; only the peer's recv thread waits on it.
+    freed_tx: Sender<()>,
+    freed_rx: Receiver<()>,
+}
+
+impl Budget {
+    pub fn new(limit: usize) -> Self {
+        let (freed_tx, freed_rx) = bounded(1);
+        Budget {
+            limit,
+            used: Mutex::new(0),
+            freed_tx,
+            freed_rx,
+        }
+    }
+
+    /// Takes `n` bytes, waiting while they do not fit. False (nothing taken) if `stop`
+    /// fires first.
+    fn acquire(&self, n: usize, stop: &Receiver<()>) -> bool {
+        loop {
+            {
+                let mut used = self.used.lock();
+                if *used == 0 || used.saturating_add(n) <= self.limit {
+                    *used += n;
+                    return true;
+                }
+            }
+            select! {
+                recv(self.freed_rx) -> _ => {}
+                recv(stop) -> _ => return false,
+            }
+        }
+    }
+
+    fn release(&self, n: usize) {
+        *self.used.lock() -= n;
+        let _ = self.freed_tx.try_send(());
+    }
+
+    /// Bytes taken now.
+    #[cfg(test)]
+    fn used(&self) -> usize {
+        *self.used.lock()
+    }
+}
+
+/// Bytes of a peer's budget held by one queued message; given back when dropped
+/// (handled, or dropped with its queue).
+pub(crate) struct Charge {
+    peer: Arc<Peer>,
+    n: usize,
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.peer.budget.release(self.n);
+    }
 }
 
 /// The reactors of a running switch, and which one owns each channel.
@@ -80,11 +155,14 @@ pub(crate) trait Host: Send + Sync + 'static {
     fn reactor_panicked(&self, peer: &Arc<Peer>, what: String);
     /// The last fence of `peer` was reached: run `remove_peer` and finish the removal.
     fn finish_removal(&self, peer: &Arc<Peer>);
+    /// The switch stopped and every other worker has left: finish every removal still
+    /// owed (on the calling worker, the last one).
+    fn sweep(&self);
 }
 
 pub(crate) enum Job {
     Msg {
-        peer: Arc<Peer>,
+        charge: Charge,
         ch: ChannelId,
         msg: Bytes,
     },
@@ -114,15 +192,23 @@ impl Dispatch {
     ) -> Result<(Dispatch, Vec<JoinHandle<()>>), Error> {
         let mut queues = Vec::with_capacity(n);
         let mut handles = Vec::with_capacity(n);
+        let left = Arc::new(AtomicUsize::new(n));
         for i in 0..n {
             let (tx, rx) = bounded(capacity);
-            let (stop, host) = (stop.clone(), host.clone());
-            let h = thread::Builder::new()
-                .name(format!("mconn-worker-{i}"))
-                .stack_size(stack)
-                .spawn(move || worker(rx, stop, host))?;
+            let (stop, host, l) = (stop.clone(), host.clone(), left.clone());
+            let h = threads::spawn(&format!("mconn-worker-{i}"), Some(stack), move || {
+                worker(rx, stop, host, l)
+            });
+            match h {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    // The workers already started see the queues go and leave; this one
+                    // and the ones not started do not count.
+                    left.fetch_sub(n - i, AcqRel);
+                    return Err(e.into());
+                }
+            }
             queues.push(tx);
-            handles.push(h);
         }
         Ok((Dispatch { queues }, handles))
     }
@@ -132,12 +218,20 @@ impl Dispatch {
         (h.rotate_left(29) % self.queues.len() as u64) as usize
     }
 
-    /// Hands a message to its worker, waiting while the queue is full unless the peer's
-    /// connection starts stopping (then the message is dropped with the connection).
+    /// Hands a message to its worker, waiting while the peer's budget or the worker's
+    /// queue is full, unless the peer's connection starts stopping (then the message is
+    /// dropped with the connection).
     pub fn send_msg(&self, peer: &Arc<Peer>, ch: ChannelId, msg: Bytes) {
+        let n = msg.len().saturating_add(JOB_OVERHEAD);
+        if !peer.budget.acquire(n, &peer.stopping) {
+            return;
+        }
         let q = &self.queues[self.worker_for(peer.route, ch)];
         let job = Job::Msg {
-            peer: peer.clone(),
+            charge: Charge {
+                peer: peer.clone(),
+                n,
+            },
             ch,
             msg,
         };
@@ -159,7 +253,7 @@ impl Dispatch {
             run_add_peer(host, peer);
             return true;
         }
-        let (done_tx, done) = bounded::<()>(0);
+        let (done_tx, done) = bounded::<()>(1);
         let q = &self.queues[self.worker_for(peer.route, 0)];
         let job = Job::AddPeer {
             peer: peer.clone(),
@@ -169,14 +263,15 @@ impl Dispatch {
             send(q, job) -> r => if r.is_err() { return false },
             recv(stop) -> _ => return false,
         }
+        // A job dropped unrun (the worker left) drops `done` without a word.
         select! {
-            recv(done) -> _ => true,
+            recv(done) -> r => r.is_ok(),
             recv(stop) -> _ => false,
         }
     }
 
     /// Sends a fence for `peer` to every worker; the last to reach it finishes the
-    /// removal. False if `stop` fired first (the switch's stop then finishes it).
+    /// removal. False if `stop` fired first (the last worker's sweep then finishes it).
     pub fn fence(&self, peer: &Arc<Peer>, stop: &Receiver<()>) -> bool {
         let remaining = Arc::new(AtomicUsize::new(self.queues.len()));
         for q in &self.queues {
@@ -193,36 +288,54 @@ impl Dispatch {
     }
 }
 
-fn worker(rx: Receiver<Job>, stop: Receiver<()>, host: Arc<dyn Host>) {
+fn stopping(stop: &Receiver<()>) -> bool {
+    matches!(stop.try_recv(), Err(TryRecvError::Disconnected))
+}
+
+fn worker(rx: Receiver<Job>, stop: Receiver<()>, host: Arc<dyn Host>, left: Arc<AtomicUsize>) {
     ON_WORKER.with(|w| w.set(true));
+    threads::mark_callback_thread();
     loop {
-        if let Err(crossbeam_channel::TryRecvError::Disconnected) = stop.try_recv() {
-            return;
-        }
         let job = select! {
             recv(rx) -> job => match job {
                 Ok(job) => job,
-                Err(_) => return,
+                Err(_) => break,
             },
-            recv(stop) -> _ => return,
+            recv(stop) -> _ => break,
         };
-        run(&*host, job);
+        // Once the switch stops, queued jobs are dropped (their removals are swept).
+        if stopping(&stop) {
+            break;
+        }
+        // A panic outside a reactor (reactor panics are caught where they happen) must
+        // not take the worker, and with it every message routed to it, away.
+        if let Err(p) = catch(|| run(&*host, job)) {
+            warn!("a dispatch job panicked: {p}");
+        }
+    }
+    drop(rx);
+    if left.fetch_sub(1, AcqRel) == 1 {
+        if let Err(p) = catch(|| host.sweep()) {
+            warn!("finishing removals at stop panicked: {p}");
+        }
     }
 }
 
 fn run(host: &dyn Host, job: Job) {
     match job {
-        Job::Msg { peer, ch, msg } => {
+        Job::Msg { charge, ch, msg } => {
+            let peer = &charge.peer;
             let Some(reactor) = host.reactors().for_channel(ch) else {
                 return;
             };
-            if let Err(p) = catch_unwind(AssertUnwindSafe(|| reactor.receive(ch, &peer, msg))) {
-                host.reactor_panicked(&peer, panic_text(p));
+            if let Err(p) = catch(|| reactor.receive(ch, peer, msg)) {
+                host.reactor_panicked(peer, p);
             }
+            // The charge is given back here, once `receive` returned.
         }
         Job::AddPeer { peer, done } => {
             run_add_peer(host, &peer);
-            drop(done);
+            let _ = done.try_send(());
         }
         Job::Fence { peer, remaining } => {
             if remaining.fetch_sub(1, AcqRel) == 1 {
@@ -232,37 +345,56 @@ fn run(host: &dyn Host, job: Job) {
     }
 }
 
+/// Every reactor's `add_peer`, all of them once begun (so that each reactor sees either
+/// nothing of the peer, or `add_peer` and later `remove_peer`).
 fn run_add_peer(host: &dyn Host, peer: &Arc<Peer>) {
-    peer.life.added_to_reactors.store(true, Release);
+    peer.life.mark_added();
     for (_, r) in &host.reactors().list {
-        if let Err(p) = catch_unwind(AssertUnwindSafe(|| r.add_peer(peer))) {
-            host.reactor_panicked(peer, panic_text(p));
+        if let Err(p) = catch(|| r.add_peer(peer)) {
+            host.reactor_panicked(peer, p);
         }
     }
 }
 
-/// Runs every reactor's `remove_peer` once for `peer` (the first caller wins).
+/// Every reactor's `remove_peer` for `peer`, if its `add_peer` calls began. The caller
+/// makes sure this runs once per peer.
 pub(crate) fn run_remove_peer(reactors: &Reactors, peer: &Arc<Peer>, reason: &Error) {
-    if peer.life.remove_called.swap(true, AcqRel) || !peer.life.added_to_reactors.load(Acquire) {
+    if !peer.life.was_added() {
         return;
     }
     for (name, r) in &reactors.list {
-        if let Err(p) = catch_unwind(AssertUnwindSafe(|| r.remove_peer(peer, reason))) {
-            warn!(
-                "reactor {name:?} panicked in remove_peer for {peer}: {}",
-                panic_text(p)
-            );
+        if let Err(p) = catch(|| r.remove_peer(peer, reason)) {
+            warn!("reactor {name:?} panicked in remove_peer for {peer}: {p}");
         }
     }
 }
 
-/// The message of a panic payload.
-pub(crate) fn panic_text(p: Box<dyn Any + Send>) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(non-text panic payload)".to_string()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_budget_lets_one_message_of_any_size_through_and_then_waits() {
+        let b = Arc::new(Budget::new(100));
+        let (_keep, stop) = bounded::<()>(0);
+        assert!(b.acquire(1000, &stop), "nothing in flight: any size passes");
+        assert_eq!(b.used(), 1000);
+        // The next one waits until the first is given back.
+        let (b2, stop2) = (b.clone(), stop.clone());
+        let waiter = std::thread::spawn(move || b2.acquire(60, &stop2));
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!waiter.is_finished(), "it waits while the budget is used");
+        b.release(1000);
+        assert!(waiter.join().unwrap());
+        assert!(b.acquire(40, &stop), "60 + 40 fit in 100");
+        assert_eq!(b.used(), 100);
+        // A stop ends a wait with nothing taken.
+        let (stop_tx, stop) = bounded::<()>(0);
+        let (b3, stop3) = (b.clone(), stop.clone());
+        let waiter = std::thread::spawn(move || b3.acquire(1, &stop3));
+        drop(stop_tx);
+        assert!(!waiter.join().unwrap());
+        assert_eq!(b.used(), 100);
     }
 }

@@ -1,13 +1,23 @@
 //! The handshake: both sides write their NodeInfo and read the other's, all within a
 //! deadline. Over plain TCP the NodeInfo goes out in one write; over an encrypted
 //! connection, one frame per go-wire write, as Go expects.
+//!
+//! Writing and reading run at the same time (the write on a short-lived thread of its
+//! own, as Go's `cmn.Parallel`): each side writing its whole NodeInfo before reading
+//! deadlocks once the NodeInfo outgrows the socket buffers, which over the
+//! SecretConnection takes only a few KiB (every go-wire write is a 1042-byte frame).
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{Shutdown, TcpStream};
+use std::thread;
 use std::time::Instant;
 
 use super::node_info::NodeInfo;
 use crate::error::Error;
+use crate::threads::panic_text;
+
+/// Stack of the short-lived thread that writes our NodeInfo.
+const WRITER_STACK: usize = 64 * 1024;
 
 /// A `TcpStream` whose every read and write must finish before `deadline`.
 pub(crate) struct Deadline {
@@ -36,43 +46,93 @@ fn timeout_is_deadline(e: io::Error) -> io::Error {
     }
 }
 
-impl Read for Deadline {
+// Reads and writes go through `&Deadline`, so one thread can read while another writes
+// (the read and write timeouts are separate socket options).
+impl Read for &Deadline {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.arm(true)?;
-        self.stream.read(buf).map_err(timeout_is_deadline)
+        (&self.stream).read(buf).map_err(timeout_is_deadline)
     }
 }
 
-impl Write for Deadline {
+impl Write for &Deadline {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.arm(false)?;
-        self.stream.write(buf).map_err(timeout_is_deadline)
+        (&self.stream).write(buf).map_err(timeout_is_deadline)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
 
-/// Writes `ours` (in one write) and reads the peer's NodeInfo over a plain stream.
-pub(crate) fn exchange_plain<S: Read + Write>(
-    s: &mut S,
-    ours: &NodeInfo,
-) -> Result<NodeInfo, Error> {
-    s.write_all(&ours.encode())?;
-    s.flush()?;
-    NodeInfo::decode(s)
+impl Read for Deadline {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
 }
 
-/// Writes `ours` one go-wire write at a time (each becomes its own encrypted frame) and
-/// reads the peer's NodeInfo as a byte stream.
-#[cfg(feature = "secret-connection")]
-pub(crate) fn exchange_framed<S: Read + Write>(
-    s: &mut S,
+impl Write for Deadline {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// How our NodeInfo goes out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// In one write (plain TCP).
+    Whole,
+    /// One write per go-wire write, each its own encrypted frame (as Go reads it).
+    #[cfg_attr(not(feature = "secret-connection"), allow(dead_code))]
+    Parts,
+}
+
+/// Writes `ours` with `writer` on a thread of its own while this thread reads the
+/// peer's NodeInfo from `reader`. If reading fails, `socket` is shut down so a write
+/// blocked on a peer that does not read ends at once.
+pub(crate) fn exchange<R: Read, W: Write + Send>(
+    reader: &mut R,
+    writer: &mut W,
+    socket: &TcpStream,
     ours: &NodeInfo,
+    framing: Framing,
 ) -> Result<NodeInfo, Error> {
-    ours.write_parts(|part| s.write_all(part))?;
-    s.flush()?;
-    NodeInfo::decode(s)
+    thread::scope(|scope| {
+        let write = move || -> io::Result<()> {
+            match framing {
+                Framing::Whole => writer.write_all(&ours.encode())?,
+                Framing::Parts => ours.write_parts(|part| writer.write_all(part))?,
+            }
+            writer.flush()
+        };
+        let w = thread::Builder::new()
+            .name("mconn-handshake-w".into())
+            .stack_size(WRITER_STACK)
+            .spawn_scoped(scope, write)?;
+        let theirs = NodeInfo::decode(reader);
+        if theirs.is_err() {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+        let wrote = match w.join() {
+            Ok(r) => r.map_err(Error::from),
+            Err(p) => Err(Error::Panicked(format!(
+                "writing the NodeInfo panicked: {}",
+                panic_text(&*p)
+            ))),
+        };
+        let theirs = theirs?;
+        wrote?;
+        Ok(theirs)
+    })
+}
+
+/// [`exchange`] over a plain TCP stream with a deadline.
+pub(crate) fn exchange_plain(d: &Deadline, ours: &NodeInfo) -> Result<NodeInfo, Error> {
+    let (mut r, mut w) = (d, d);
+    exchange(&mut r, &mut w, &d.stream, ours, Framing::Whole)
 }
 
 #[cfg(test)]
@@ -86,13 +146,13 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let (_b, _) = l.accept().unwrap();
-        let mut d = Deadline {
+        let d = Deadline {
             stream: a,
             deadline: Instant::now() + Duration::from_millis(100),
         };
         let t = Instant::now();
         let info = NodeInfo::default();
-        match exchange_plain(&mut d, &info) {
+        match exchange_plain(&d, &info) {
             Err(Error::HandshakeTimeout) => {}
             other => panic!("{other:?}"),
         }

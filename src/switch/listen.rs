@@ -9,13 +9,17 @@ use std::time::Duration;
 
 use log::{debug, info, warn};
 
-use super::core::SwitchCore;
-use crate::error::Error;
+use super::core::{wake_addr, SwitchCore};
+use crate::error::{Error, RejectReason};
+use crate::threads;
 
 impl SwitchCore {
     /// Binds `addr` and starts its accept thread. Returns the bound address.
     pub(crate) fn listen(self: &Arc<Self>, addr: SocketAddr) -> Result<SocketAddr, Error> {
         self.ensure_started()?;
+        if self.is_stopped() {
+            return Err(Error::Rejected(RejectReason::SwitchStopped));
+        }
         let listener = TcpListener::bind(addr)?;
         let local = listener.local_addr()?;
         {
@@ -26,13 +30,12 @@ impl SwitchCore {
         }
         self.listeners.lock().push(local);
         let core = self.clone();
-        let h = thread::Builder::new()
-            .name("mconn-accept".into())
-            .spawn(move || core.accept_loop(listener))?;
-        self.threads.lock().push(h);
+        let h = threads::spawn("mconn-accept", None, move || core.accept_loop(listener))?;
+        self.own_thread(h);
         // A stop that raced with us may have missed this listener's wake-up call.
         if self.is_stopped() {
-            let _ = std::net::TcpStream::connect_timeout(&local, Duration::from_secs(1));
+            let _ = std::net::TcpStream::connect_timeout(&wake_addr(local), Duration::from_secs(1));
+            return Err(Error::Rejected(RejectReason::SwitchStopped));
         }
         info!("listening on {local}");
         Ok(local)
@@ -66,7 +69,7 @@ impl SwitchCore {
                 "mconn-handshake",
                 Some(self.config.mconn.io_thread_stack_size),
                 move || {
-                    let _ = core.admit(stream, false, false, None);
+                    let _ = core.admit(stream, false, false, None, &mut None);
                 },
             );
             if let Err(e) = spawned {

@@ -81,7 +81,9 @@ impl Switch {
     /// switch's node key; `listen_addr`, if empty, is set by the first `listen`.
     /// Nothing runs until the first `listen` or `dial`.
     ///
-    /// Errors: [`Error::InvalidConfig`].
+    /// Errors: [`Error::InvalidConfig`] for a bad config, or a NodeInfo that no peer
+    /// could accept: a version that is not `major.minor.patch`, an empty network, or an
+    /// encoding over [`MAX_NODE_INFO_SIZE`].
     pub fn new(config: SwitchConfig, node_info: NodeInfo) -> Result<Switch, Error> {
         Ok(Switch {
             inner: Arc::new(Handle {
@@ -184,7 +186,7 @@ impl Switch {
     /// slow peer cannot hold the call longer than that; the result says who took it.
     pub fn broadcast(&self, ch: ChannelId, msg: impl Into<Bytes>) -> BroadcastResult {
         let msg = msg.into();
-        let deadline = Instant::now() + self.core().config.mconn.send_timeout;
+        let deadline = crate::time::after(self.core().config.mconn.send_timeout);
         let mut result = BroadcastResult::default();
         let mut full = Vec::new();
         for p in self.peers() {

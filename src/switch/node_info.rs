@@ -10,6 +10,10 @@ use crate::wire;
 /// The most bytes a NodeInfo may take on the wire (Go's `maxNodeInfoSize`).
 pub const MAX_NODE_INFO_SIZE: usize = 10240;
 
+/// Bytes kept free for a listen address the switch fills in (the longest socket address
+/// text is 47 characters, plus its length).
+const LISTEN_ADDR_ROOM: usize = 64;
+
 /// A node's identity: its 32-byte public key. Shown as 64 upper-case hex digits, the way
 /// Go prints a peer key.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -162,6 +166,30 @@ impl NodeInfo {
             version,
             other,
         })
+    }
+
+    /// Checks that a switch can use this as its own NodeInfo: a `major.minor.patch`
+    /// version and a network (without them every peer refuses us, and we every peer),
+    /// and an encoding within [`MAX_NODE_INFO_SIZE`] with room for a listen address.
+    pub(crate) fn check_own(&self) -> Result<(), String> {
+        split_version(&self.version).map_err(|why| format!("NodeInfo.version: {why}"))?;
+        if self.network.is_empty() {
+            return Err("NodeInfo.network is empty: peers must name the same network".into());
+        }
+        // The switch fills in an empty listen address at its first listen.
+        let room = if self.listen_addr.is_empty() {
+            LISTEN_ADDR_ROOM
+        } else {
+            0
+        };
+        let size = self.encode().len() + room;
+        if size > MAX_NODE_INFO_SIZE {
+            return Err(format!(
+                "NodeInfo encodes to {size} bytes (with room for a listen address), over \
+                 the {MAX_NODE_INFO_SIZE}-byte limit"
+            ));
+        }
+        Ok(())
     }
 
     /// Whether we can talk to `other` (Go's `CompatibleWith`): versions must be

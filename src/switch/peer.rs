@@ -11,10 +11,12 @@ use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
+use super::dispatch::Budget;
 use super::node_info::{NodeInfo, PeerId};
 use super::peer_set::Member;
 use crate::conn::{ConnectionStatus, MConnection};
 use crate::error::{ChannelId, Error, SendError, TrySendError};
+use crate::latch::Latch;
 
 /// A request to the switch's lifecycle thread.
 pub(crate) enum Lifecycle {
@@ -24,48 +26,102 @@ pub(crate) enum Lifecycle {
     Graceful(Arc<Peer>),
 }
 
-/// Where a peer is in its life.
+/// Where a peer is in its life: admitted → (added to reactors) → removal requested →
+/// finished (out of the peer set, `remove_peer` run) → removed.
 pub(crate) struct PeerLife {
-    /// Disconnected when admission is over (the peer was added to reactors, or not).
-    admitted_tx: Mutex<Option<Sender<()>>>,
-    pub admitted: Receiver<()>,
+    /// Open when admission is over (the peer was added to reactors, or not).
+    admitted: Latch,
     /// Set just before the reactors' `add_peer` calls.
-    pub added_to_reactors: AtomicBool,
-    /// Set by whoever calls the reactors' `remove_peer` (so it happens once).
-    pub remove_called: AtomicBool,
-    /// 0 = live, 1 = removal requested, 2 = removed.
-    pub removal: AtomicU8,
-    removed_tx: Mutex<Option<Sender<()>>>,
-    /// Disconnected when the peer is fully removed (after `remove_peer` returned).
-    pub removed: Receiver<()>,
-    /// Why the peer is being removed (for `remove_peer`).
-    pub reason: Mutex<Option<Error>>,
+    added: AtomicBool,
+    /// LIVE, REMOVAL_REQUESTED or FINISHING.
+    removal: AtomicU8,
+    /// Why the peer is being removed (the first request's reason, for `remove_peer`).
+    reason: Mutex<Option<Error>>,
+    /// Open when the peer is fully removed (after `remove_peer` returned).
+    removed: Latch,
 }
+
+const LIVE: u8 = 0;
+const REMOVAL_REQUESTED: u8 = 1;
+const FINISHING: u8 = 2;
 
 impl PeerLife {
     fn new() -> Self {
-        let (admitted_tx, admitted) = crossbeam_channel::bounded(0);
-        let (removed_tx, removed) = crossbeam_channel::bounded(0);
         PeerLife {
-            admitted_tx: Mutex::new(Some(admitted_tx)),
-            admitted,
-            added_to_reactors: AtomicBool::new(false),
-            remove_called: AtomicBool::new(false),
-            removal: AtomicU8::new(0),
-            removed_tx: Mutex::new(Some(removed_tx)),
-            removed,
+            admitted: Latch::new(),
+            added: AtomicBool::new(false),
+            removal: AtomicU8::new(LIVE),
             reason: Mutex::new(None),
+            removed: Latch::new(),
         }
     }
 
+    /// Admission is over.
     pub fn finish_admission(&self) {
-        drop(self.admitted_tx.lock().take());
+        self.admitted.open();
     }
 
-    pub fn mark_removed(&self) {
-        self.removal.store(2, Release);
-        drop(self.removed_tx.lock().take());
+    /// Ready once admission is over.
+    pub fn admitted(&self) -> &Receiver<()> {
+        self.admitted.signal()
     }
+
+    /// The reactors' `add_peer` calls begin (so `remove_peer` is owed).
+    pub fn mark_added(&self) {
+        self.added.store(true, Release);
+    }
+
+    /// Whether the reactors' `add_peer` calls began.
+    pub fn was_added(&self) -> bool {
+        self.added.load(Acquire)
+    }
+
+    /// The first request to remove the peer: true, and `reason` is kept. Later requests
+    /// change nothing.
+    pub fn request_removal(&self, reason: Error) -> bool {
+        let first = self
+            .removal
+            .compare_exchange(LIVE, REMOVAL_REQUESTED, AcqRel, Acquire)
+            .is_ok();
+        if first {
+            *self.reason.lock() = Some(reason);
+        }
+        first
+    }
+
+    /// Claims the last step of the removal: exactly one caller ever gets true.
+    pub fn claim_finish(&self) -> bool {
+        self.removal.swap(FINISHING, AcqRel) != FINISHING
+    }
+
+    /// The removal's reason (`Stopped` if none was given).
+    pub fn take_reason(&self) -> Error {
+        self.reason.lock().take().unwrap_or(Error::Stopped)
+    }
+
+    /// The peer is gone: out of the peer set, `remove_peer` returned.
+    pub fn mark_removed(&self) {
+        self.removed.open();
+    }
+
+    /// Ready once the peer is fully removed.
+    pub fn removed(&self) -> &Receiver<()> {
+        self.removed.signal()
+    }
+}
+
+/// How a connection ranks against another between the same two nodes (lower wins). Both
+/// ends compute the same rank for a connection, so when two meet (two dials at once, or
+/// each node dialling the other) both keep the same one and close the other.
+///
+/// A connection dialled by the node with the lower id wins; between two dialled by the
+/// same node, the one with the lower key: the SecretConnection's challenge (the same on
+/// both ends), or without encryption the dialler's and the listener's socket addresses
+/// (the same on both ends unless a NAT rewrites them).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Rank {
+    pub dialled_by_higher_id: bool,
+    pub key: Vec<u8>,
 }
 
 /// A connected peer: its identity, its connection, and data reactors attach to it.
@@ -83,17 +139,23 @@ pub struct Peer {
     pub(crate) stopping: Receiver<()>,
     pub(crate) route: u64,
     pub(crate) life: PeerLife,
+    pub(crate) rank: Rank,
+    /// Bytes of this peer's messages handed to workers and not yet handled.
+    pub(crate) budget: Budget,
     lifecycle: Sender<Lifecycle>,
     data: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Peer {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         info: NodeInfo,
         outbound: bool,
         persistent: bool,
         remote_addr: SocketAddr,
         conn: MConnection,
+        rank: Rank,
+        budget_bytes: usize,
         lifecycle: Sender<Lifecycle>,
     ) -> Self {
         let id = info.id();
@@ -110,6 +172,8 @@ impl Peer {
             conn,
             route,
             life: PeerLife::new(),
+            rank,
+            budget: Budget::new(budget_bytes),
             lifecycle,
             data: Mutex::new(HashMap::new()),
         }
@@ -198,6 +262,9 @@ impl Member for Peer {
     }
     fn member_outbound(&self) -> bool {
         self.outbound
+    }
+    fn replaces(&self, existing: &Self) -> bool {
+        self.rank < existing.rank
     }
 }
 

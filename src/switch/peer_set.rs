@@ -1,5 +1,5 @@
-//! The set of connected peers: keyed by id, counting inbound and outbound, refusing
-//! duplicates and peers over the limits atomically. Pure: no threads, no sockets.
+//! The set of connected peers: keyed by id, counting inbound and outbound, resolving
+//! duplicates and refusing peers over the limits atomically. Pure: no threads, no sockets.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,6 +15,10 @@ pub trait Member {
     fn member_id(&self) -> PeerId;
     /// Whether we dialled it.
     fn member_outbound(&self) -> bool;
+    /// Whether this entry should take the place of `existing`, an entry with the same id
+    /// (a second connection to the same node). Must be a strict order that both ends of
+    /// the connections compute alike.
+    fn replaces(&self, existing: &Self) -> bool;
 }
 
 struct Inner<P> {
@@ -43,30 +47,71 @@ impl<P: Member> Default for PeerSet<P> {
 }
 
 impl<P: Member> PeerSet<P> {
-    /// Adds `peer` unless its id is present, its direction is at its limit, or the set is
-    /// closed.
-    pub fn try_add(&self, peer: Arc<P>, max_in: usize, max_out: usize) -> Result<(), RejectReason> {
+    /// Adds `peer` unless it is over its direction's limit or the set is closed. If an
+    /// entry with its id is present, `peer` takes its place only if it
+    /// [`replaces`](Member::replaces) it (the replaced entry is returned, for the caller
+    /// to stop); otherwise it is refused as a duplicate.
+    pub fn try_add(
+        &self,
+        peer: Arc<P>,
+        max_in: usize,
+        max_out: usize,
+    ) -> Result<Option<Arc<P>>, RejectReason> {
         let mut s = self.inner.lock();
         if s.closed {
             return Err(RejectReason::SwitchStopped);
         }
         let id = peer.member_id();
-        if s.map.contains_key(&id) {
-            return Err(RejectReason::Duplicate);
-        }
-        if peer.member_outbound() {
-            if s.outbound >= max_out {
-                return Err(RejectReason::TooManyOutbound);
+        let existing = s.map.get(&id).cloned();
+        if let Some(old) = &existing {
+            if !peer.replaces(old) {
+                return Err(RejectReason::Duplicate);
             }
+        }
+        // The limit counts the set as it will be, without the entry replaced.
+        let out = peer.member_outbound();
+        let freed = existing
+            .as_ref()
+            .is_some_and(|old| old.member_outbound() == out) as usize;
+        let (count, max) = if out {
+            (s.outbound, max_out)
+        } else {
+            (s.inbound, max_in)
+        };
+        if count - freed >= max {
+            return Err(if out {
+                RejectReason::TooManyOutbound
+            } else {
+                RejectReason::TooManyInbound
+            });
+        }
+        if let Some(old) = &existing {
+            Self::uncount(&mut s, old);
+        }
+        if out {
             s.outbound += 1;
         } else {
-            if s.inbound >= max_in {
-                return Err(RejectReason::TooManyInbound);
-            }
             s.inbound += 1;
         }
         s.map.insert(id, peer);
-        Ok(())
+        Ok(existing)
+    }
+
+    fn uncount(s: &mut Inner<P>, peer: &Arc<P>) {
+        if peer.member_outbound() {
+            s.outbound -= 1;
+        } else {
+            s.inbound -= 1;
+        }
+    }
+
+    /// Whether `peer` would be refused as a duplicate now (an entry with its id is
+    /// present and `peer` does not replace it).
+    pub fn is_duplicate(&self, peer: &P) -> bool {
+        let s = self.inner.lock();
+        s.map
+            .get(&peer.member_id())
+            .is_some_and(|old| !peer.replaces(old))
     }
 
     /// Removes exactly this entry (not a newer one with the same id). True if it was there.
@@ -76,11 +121,7 @@ impl<P: Member> PeerSet<P> {
         match s.map.get(&id) {
             Some(p) if Arc::ptr_eq(p, peer) => {
                 s.map.remove(&id);
-                if peer.member_outbound() {
-                    s.outbound -= 1;
-                } else {
-                    s.inbound -= 1;
-                }
+                Self::uncount(&mut s, peer);
                 true
             }
             _ => false,
@@ -120,13 +161,17 @@ impl<P: Member> PeerSet<P> {
 mod tests {
     use super::*;
 
-    struct P(PeerId, bool);
+    /// An entry: id, outbound, rank (lower replaces higher).
+    struct P(PeerId, bool, u32);
     impl Member for P {
         fn member_id(&self) -> PeerId {
             self.0
         }
         fn member_outbound(&self) -> bool {
             self.1
+        }
+        fn replaces(&self, existing: &Self) -> bool {
+            self.2 < existing.2
         }
     }
 
@@ -137,7 +182,9 @@ mod tests {
     #[test]
     fn add_and_remove_a_hundred() {
         let set = PeerSet::default();
-        let peers: Vec<_> = (0..100u8).map(|i| Arc::new(P(id(i), i % 2 == 0))).collect();
+        let peers: Vec<_> = (0..100u8)
+            .map(|i| Arc::new(P(id(i), i % 2 == 0, 0)))
+            .collect();
         for p in &peers {
             set.try_add(p.clone(), 100, 100).unwrap();
         }
@@ -158,7 +205,9 @@ mod tests {
         let wins: usize = (0..20)
             .map(|_| {
                 let set = set.clone();
-                std::thread::spawn(move || set.try_add(Arc::new(P(id(9), false)), 40, 10).is_ok())
+                std::thread::spawn(move || {
+                    set.try_add(Arc::new(P(id(9), false, 0)), 40, 10).is_ok()
+                })
             })
             .collect::<Vec<_>>()
             .into_iter()
@@ -177,29 +226,68 @@ mod tests {
         assert!(found.iter().all(|f| *f));
     }
 
+    /// Issue 11, item 13: two connections to one node resolve by rank, whatever order
+    /// they arrive in, and the limits count the set as it will be.
+    #[test]
+    fn a_better_ranked_duplicate_replaces_the_entry_whatever_the_order() {
+        for order in [[0usize, 1], [1, 0]] {
+            let set = PeerSet::default();
+            let conns = [Arc::new(P(id(7), true, 1)), Arc::new(P(id(7), false, 2))];
+            let first = set.try_add(conns[order[0]].clone(), 1, 1);
+            let second = set.try_add(conns[order[1]].clone(), 1, 1);
+            assert_eq!(first.map(|r| r.is_none()), Ok(true));
+            let kept = set.get(&id(7)).unwrap();
+            assert!(Arc::ptr_eq(&kept, &conns[0]), "rank 1 is kept");
+            if order == [0, 1] {
+                assert_eq!(second.map(|_| ()), Err(RejectReason::Duplicate));
+            } else {
+                let replaced = second.unwrap().expect("the first was replaced");
+                assert!(Arc::ptr_eq(&replaced, &conns[1]));
+            }
+            assert_eq!(set.counts(), (1, 0), "{order:?}");
+        }
+        // Replacing an inbound entry with an outbound one at the outbound limit: refused.
+        let set = PeerSet::default();
+        set.try_add(Arc::new(P(id(1), true, 0)), 1, 1).unwrap();
+        set.try_add(Arc::new(P(id(2), false, 5)), 1, 1).unwrap();
+        assert_eq!(
+            set.try_add(Arc::new(P(id(2), true, 1)), 1, 1).map(|_| ()),
+            Err(RejectReason::TooManyOutbound)
+        );
+        // The same direction frees its own place.
+        assert!(set
+            .try_add(Arc::new(P(id(2), false, 1)), 1, 1)
+            .unwrap()
+            .is_some());
+        assert_eq!(set.counts(), (1, 1));
+    }
+
     #[test]
     fn limits_duplicates_and_close() {
         let set = PeerSet::default();
-        set.try_add(Arc::new(P(id(1), false)), 1, 1).unwrap();
+        set.try_add(Arc::new(P(id(1), false, 5)), 1, 1).unwrap();
         assert_eq!(
-            set.try_add(Arc::new(P(id(2), false)), 1, 1),
+            set.try_add(Arc::new(P(id(2), false, 0)), 1, 1).map(|_| ()),
             Err(RejectReason::TooManyInbound)
         );
-        set.try_add(Arc::new(P(id(3), true)), 1, 1).unwrap();
+        set.try_add(Arc::new(P(id(3), true, 5)), 1, 1).unwrap();
         assert_eq!(
-            set.try_add(Arc::new(P(id(4), true)), 1, 1),
+            set.try_add(Arc::new(P(id(4), true, 0)), 1, 1).map(|_| ()),
             Err(RejectReason::TooManyOutbound)
         );
         assert_eq!(
-            set.try_add(Arc::new(P(id(1), true)), 9, 9),
-            Err(RejectReason::Duplicate)
+            set.try_add(Arc::new(P(id(1), true, 5)), 9, 9).map(|_| ()),
+            Err(RejectReason::Duplicate),
+            "an equal rank does not replace"
         );
+        assert!(set.is_duplicate(&P(id(1), true, 6)));
+        assert!(!set.is_duplicate(&P(id(1), true, 4)));
         // Removing a stale entry with the same id does not remove the current one.
-        let stale = Arc::new(P(id(1), false));
+        let stale = Arc::new(P(id(1), false, 5));
         assert!(!set.remove(&stale));
         assert_eq!(set.close().len(), 2);
         assert_eq!(
-            set.try_add(Arc::new(P(id(5), false)), 9, 9),
+            set.try_add(Arc::new(P(id(5), false, 0)), 9, 9).map(|_| ()),
             Err(RejectReason::SwitchStopped)
         );
     }

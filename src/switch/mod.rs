@@ -6,8 +6,8 @@
 //! incoming connection, `workers` dispatch workers (reactor callbacks run here, on
 //! normal-size stacks), one lifecycle thread that removes peers, and one thread per
 //! persistent peer that redials it. Each peer adds its connection's two I/O threads.
-//! [`stop`](Switch::stop) ends all of them in bounded time, and is safe from inside a
-//! reactor callback.
+//! [`stop`](Switch::stop) ends all of them in bounded time, and is safe from inside any
+//! callback.
 //!
 //! # Handles
 //!
@@ -224,9 +224,15 @@ impl Switch {
         peer.request(Lifecycle::Graceful(peer.clone()));
     }
 
-    /// Stops the switch: listeners, handshakes, dialers, every peer and every worker, in
-    /// bounded time (a connect in progress may take up to `dial_timeout`). Every added
-    /// peer gets its `remove_peer`. Idempotent; safe from inside a reactor callback.
+    /// Stops the switch: listeners, handshakes, dialers, every peer and every worker.
+    /// Every added peer gets its `remove_peer`, on a worker, after its last callback.
+    /// Idempotent and bounded: it waits for callbacks already running, never for a TCP
+    /// connect in progress or a user filter.
+    ///
+    /// From inside a callback (a reactor's, or a connection's `on_receive`/`on_error`,
+    /// of this or any switch) it starts the stop and returns without waiting for the
+    /// threads that run callbacks, which might be waiting for this one; they are joined
+    /// by the next `stop()` outside a callback, or when the last handle is dropped.
     pub fn stop(&self) {
         self.core().stop();
     }

@@ -231,8 +231,9 @@ impl Peer {
     }
 
     /// Writes everything queued (bounded by `send_timeout`), closes the connection, and
-    /// has the switch remove the peer. Blocks until the connection is closed;
-    /// `remove_peer` follows on a worker.
+    /// has the switch remove the peer. Blocks until the connection is closed (inside a
+    /// callback, until it is flushed: see [`MConnection::stop`]); `remove_peer` follows
+    /// on a worker.
     pub fn flush_stop(self: &Arc<Self>) {
         self.conn.flush_stop();
         let _ = self

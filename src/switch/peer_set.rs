@@ -23,6 +23,9 @@ pub trait Member {
 
 struct Inner<P> {
     map: HashMap<PeerId, Arc<P>>,
+    /// Entries replaced by a better-ranked duplicate and not yet removed: no longer
+    /// found by id or counted, but still returned by `close`, so a stop finishes them.
+    departing: Vec<Arc<P>>,
     inbound: usize,
     outbound: usize,
     closed: bool,
@@ -38,6 +41,7 @@ impl<P: Member> Default for PeerSet<P> {
         PeerSet {
             inner: Mutex::new(Inner {
                 map: HashMap::new(),
+                departing: Vec::new(),
                 inbound: 0,
                 outbound: 0,
                 closed: false,
@@ -50,7 +54,8 @@ impl<P: Member> PeerSet<P> {
     /// Adds `peer` unless it is over its direction's limit or the set is closed. If an
     /// entry with its id is present, `peer` takes its place only if it
     /// [`replaces`](Member::replaces) it (the replaced entry is returned, for the caller
-    /// to stop); otherwise it is refused as a duplicate.
+    /// to stop, and stays departing until [`remove`](Self::remove)d); otherwise it is
+    /// refused as a duplicate.
     pub fn try_add(
         &self,
         peer: Arc<P>,
@@ -87,6 +92,7 @@ impl<P: Member> PeerSet<P> {
         }
         if let Some(old) = &existing {
             Self::uncount(&mut s, old);
+            s.departing.push(old.clone());
         }
         if out {
             s.outbound += 1;
@@ -105,16 +111,8 @@ impl<P: Member> PeerSet<P> {
         }
     }
 
-    /// Whether `peer` would be refused as a duplicate now (an entry with its id is
-    /// present and `peer` does not replace it).
-    pub fn is_duplicate(&self, peer: &P) -> bool {
-        let s = self.inner.lock();
-        s.map
-            .get(&peer.member_id())
-            .is_some_and(|old| !peer.replaces(old))
-    }
-
-    /// Removes exactly this entry (not a newer one with the same id). True if it was there.
+    /// Removes exactly this entry (not a newer one with the same id), present or
+    /// departing. True if it was there.
     pub fn remove(&self, peer: &Arc<P>) -> bool {
         let mut s = self.inner.lock();
         let id = peer.member_id();
@@ -124,7 +122,11 @@ impl<P: Member> PeerSet<P> {
                 Self::uncount(&mut s, peer);
                 true
             }
-            _ => false,
+            _ => {
+                let before = s.departing.len();
+                s.departing.retain(|p| !Arc::ptr_eq(p, peer));
+                s.departing.len() != before
+            }
         }
     }
 
@@ -149,11 +151,11 @@ impl<P: Member> PeerSet<P> {
         (s.outbound, s.inbound)
     }
 
-    /// Refuses further adds and returns the peers present now.
+    /// Refuses further adds and returns the entries present or departing now.
     pub fn close(&self) -> Vec<Arc<P>> {
         let mut s = self.inner.lock();
         s.closed = true;
-        s.map.values().cloned().collect()
+        s.map.values().chain(&s.departing).cloned().collect()
     }
 }
 
@@ -240,9 +242,14 @@ mod tests {
             assert!(Arc::ptr_eq(&kept, &conns[0]), "rank 1 is kept");
             if order == [0, 1] {
                 assert_eq!(second.map(|_| ()), Err(RejectReason::Duplicate));
+                assert_eq!(set.close().len(), 1);
             } else {
                 let replaced = second.unwrap().expect("the first was replaced");
                 assert!(Arc::ptr_eq(&replaced, &conns[1]));
+                assert_eq!(set.list().len(), 1, "a departing entry is not listed");
+                assert_eq!(set.close().len(), 2, "but a stop still finishes it");
+                assert!(set.remove(&replaced));
+                assert_eq!(set.close().len(), 1);
             }
             assert_eq!(set.counts(), (1, 0), "{order:?}");
         }
@@ -280,8 +287,6 @@ mod tests {
             Err(RejectReason::Duplicate),
             "an equal rank does not replace"
         );
-        assert!(set.is_duplicate(&P(id(1), true, 6)));
-        assert!(!set.is_duplicate(&P(id(1), true, 4)));
         // Removing a stale entry with the same id does not remove the current one.
         let stale = Arc::new(P(id(1), false, 5));
         assert!(!set.remove(&stale));

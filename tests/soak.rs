@@ -9,6 +9,7 @@
 //! accepted must arrive. No reactor may panic, and RSS must not keep growing.
 //!
 //! Runs 20 s by default; `SOAK_SECS=600 cargo test --test soak -- --nocapture` for longer.
+//! `SOAK_RSS_EVERY=10` also prints RSS, threads and fds to stderr every 10 s of the run.
 
 // Index loops read best for a mesh of numbered nodes.
 #![allow(clippy::needless_range_loop)]
@@ -247,6 +248,9 @@ fn soak_mesh_with_kills_and_reconnects() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
     let run = Duration::from_secs(secs);
+    let rss_every: Option<u64> = std::env::var("SOAK_RSS_EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok());
     let _w = watchdog("soak", run + Duration::from_secs(240));
     let world = Arc::new(World {
         ids: Mutex::new(Vec::new()),
@@ -323,7 +327,18 @@ fn soak_mesh_with_kills_and_reconnects() {
     let mut rng = Rng(0xC0FFEE);
     let (mut kills, mut cuts) = (0u64, 0u64);
     let mut rss_third = None;
+    let mut next_sample = 0;
     while start.elapsed() < run {
+        if let Some(every) = rss_every.filter(|_| start.elapsed().as_secs() >= next_sample) {
+            eprintln!(
+                "soak-rss t={next_sample}s rss={:.1}MiB threads={} fds={} keys={}",
+                rss() as f64 / (1 << 20) as f64,
+                thread_count(),
+                fd_count(),
+                world.received.lock().unwrap().len(),
+            );
+            next_sample += every.max(1);
+        }
         thread::sleep(Duration::from_millis(100 + rng.below(400)));
         let proxy = &proxies[rng.below(proxies.len() as u64) as usize];
         match rng.below(10) {

@@ -90,6 +90,8 @@ struct Ctl {
     threads: Mutex<Vec<JoinHandle<()>>>,
     accepted: AtomicU64,
     cuts: AtomicU64,
+    /// Bytes forwarded per direction by connections already forgotten.
+    forwarded_before: [AtomicU64; 2],
 }
 
 /// The handle of a running proxy. See the module docs.
@@ -111,6 +113,7 @@ impl Proxy {
             threads: Mutex::new(Vec::new()),
             accepted: AtomicU64::new(0),
             cuts: AtomicU64::new(0),
+            forwarded_before: [AtomicU64::new(0), AtomicU64::new(0)],
         });
         let c = ctl.clone();
         let accept = thread::Builder::new()
@@ -192,13 +195,12 @@ impl Proxy {
 
     /// Bytes forwarded in `dir`, over every connection so far (injected bytes excluded).
     pub fn forwarded(&self, dir: Dir) -> u64 {
-        self.ctl
-            .conns
-            .lock()
-            .unwrap()
+        let conns = self.ctl.conns.lock().unwrap();
+        let live: u64 = conns
             .iter()
             .map(|c| c.forwarded[dir.idx()].load(Acquire))
-            .sum()
+            .sum();
+        live + self.ctl.forwarded_before[dir.idx()].load(Acquire)
     }
 
     /// Connections accepted so far.
@@ -257,7 +259,22 @@ fn accept_loop(ctl: Arc<Ctl>, listener: TcpListener, upstream: SocketAddr) {
             half_closed: [AtomicBool::new(false), AtomicBool::new(false)],
             closed: AtomicBool::new(false),
         });
-        ctl.conns.lock().unwrap().push(conn.clone());
+        {
+            let mut conns = ctl.conns.lock().unwrap();
+            // Forget connections whose pumps have both ended (only this list holds them):
+            // dropping them closes their sockets, so a long run does not run out of
+            // file descriptors. Their byte counts live on in `forwarded_before`.
+            conns.retain(|c| {
+                if Arc::strong_count(c) > 1 {
+                    return true;
+                }
+                for (total, n) in ctl.forwarded_before.iter().zip(&c.forwarded) {
+                    total.fetch_add(n.load(Acquire), AcqRel);
+                }
+                false
+            });
+            conns.push(conn.clone());
+        }
         ctl.accepted.fetch_add(1, AcqRel);
         let mut threads = ctl.threads.lock().unwrap();
         // Forget the threads of connections that are over.

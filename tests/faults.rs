@@ -215,8 +215,9 @@ fn slow_link_loses_nothing_and_send_times_out_with_the_message() {
     proxy.set_rate(Some(64 * 1024));
 
     let stop = Arc::new(AtomicBool::new(false));
+    let full_seen = Arc::new(AtomicBool::new(false));
     let sender = {
-        let (conn, stop) = (a.conn.clone(), stop.clone());
+        let (conn, stop, full_seen) = (a.conn.clone(), stop.clone(), full_seen.clone());
         thread::spawn(move || {
             let mut rng = Rng(0x5EED);
             let (mut accepted, mut timeouts, mut full_timeouts) = (0u64, 0u64, 0u64);
@@ -232,6 +233,7 @@ fn slow_link_loses_nothing_and_send_times_out_with_the_message() {
                         timeouts += 1;
                         if !conn.can_send(0x01) {
                             full_timeouts += 1;
+                            full_seen.store(true, Ordering::Release);
                         }
                     }
                     Err(e) => panic!("send: {e}"),
@@ -240,10 +242,12 @@ fn slow_link_loses_nothing_and_send_times_out_with_the_message() {
             (accepted, timeouts, full_timeouts)
         })
     };
-    // Let the link run slow for a while: messages trickle through meanwhile.
+    // Let the link run slow until the socket buffers are full and a send has timed out
+    // on a full queue (how long that takes depends on the kernel's buffers and the
+    // machine's load); messages trickle through meanwhile.
     let mut next = 0u64;
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < deadline {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while (next == 0 || !full_seen.load(Ordering::Acquire)) && Instant::now() < deadline {
         if let Ok((_, m)) = b.received.recv_timeout(Duration::from_millis(50)) {
             assert_eq!(check_numbered(&m), next, "in order, none lost or repeated");
             next += 1;

@@ -64,6 +64,9 @@ pub struct WeakMConnection {
 struct Handle {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Held while a `stop()` joins, so that a concurrent one returns only once the
+    /// threads are joined too.
+    join_lock: Mutex<()>,
 }
 
 impl MConnection {
@@ -190,6 +193,7 @@ impl MConnection {
             inner: Arc::new(Handle {
                 shared,
                 threads: Mutex::new(vec![send_thread, recv_thread]),
+                join_lock: Mutex::new(()),
             }),
         })
     }
@@ -422,8 +426,10 @@ impl Handle {
         }
         let _ = s.send_done.recv();
         let _ = s.recv_done.recv();
-        // Both threads have left their loops; joining them is immediate. (The list is
-        // taken in its own statement: no lock is held while joining.)
+        // Both threads have left their loops; joining them is immediate. Only plain
+        // threads get here, and no callback thread takes these locks, so holding the join
+        // lock while joining cannot block a thread we wait for.
+        let _joining = self.join_lock.lock();
         let handles = std::mem::take(&mut *self.threads.lock());
         for h in handles {
             let _ = h.join();

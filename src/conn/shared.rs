@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
+use log::error;
 use parking_lot::Mutex;
 
 use super::channel::ChannelCounters;
@@ -19,6 +20,7 @@ use super::send::SendCore;
 use super::transport::Closer;
 use super::MConnConfig;
 use crate::error::{ChannelId, Error};
+use crate::threads;
 
 /// A `send` that comes sooner than this after the previous direct write goes through the
 /// send thread: a lone message saves a thread hop, a stream of them is batched.
@@ -175,11 +177,20 @@ impl Shared {
         if let Some(e) = cause {
             *self.error.lock() = Some(e);
         }
-        if let Some(close) = self.closer.lock().as_ref() {
-            close();
-        }
         drop(self.stopping_tx.lock().take());
         self.wake();
+        // The closer is the transport's (user) code: a panic in it must not escape into
+        // whoever stops the connection.
+        if let Err(p) = threads::catch(|| {
+            if let Some(close) = self.closer.lock().as_ref() {
+                close();
+            }
+        }) {
+            error!(
+                "the transport's closer panicked: {p}; its reader may stay blocked until the \
+                 peer closes"
+            );
+        }
         true
     }
 
@@ -191,7 +202,10 @@ impl Shared {
     /// Called by each I/O thread as it exits; the last one releases the transport.
     pub fn thread_exited(&self) {
         if self.threads_alive.fetch_sub(1, AcqRel) == 1 {
-            drop(self.closer.lock().take());
+            let closer = self.closer.lock().take();
+            if let Err(p) = threads::catch(move || drop(closer)) {
+                error!("dropping the transport's closer panicked: {p}");
+            }
         }
     }
 

@@ -169,6 +169,10 @@ fn send_on_the_direct_path_returns_within_its_timeout() {
     let (t, theirs) = slow_transport();
     let a = start_on(t, chans(), cfg.clone());
     let b = start(theirs, chans(), MConnConfig::default());
+    // Once a first message is through, the connection is idle: the next send writes
+    // directly.
+    a.conn.send(0x01, "warm").unwrap();
+    assert_eq!(b.received.recv_timeout(LIMIT).unwrap().1, "warm");
     // 1 MiB at 1 KiB per 5 ms: over 5 s if the caller wrote it all.
     let msg = pattern(1, 1 << 20);
     let t0 = Instant::now();
@@ -183,5 +187,91 @@ fn send_on_the_direct_path_returns_within_its_timeout() {
     assert!(got == msg, "the message arrived intact");
     a.conn.stop();
     b.conn.stop();
+    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "something panicked");
+}
+
+/// Review B7: over the SecretConnection one `write` of the transport wrote up to 64
+/// sealed frames, however slowly the socket took them, so a direct `send` took 1.99 s
+/// against a 200 ms timeout on a slow link. A write now stops when the socket takes less
+/// than it is offered.
+#[cfg(feature = "secret-connection")]
+#[test]
+fn a_direct_send_over_the_secret_connection_returns_within_its_timeout() {
+    use mconn::{NodeKey, SecretConnection};
+    use std::net::TcpStream;
+    let _w = watchdog("secret_direct_send_timeout", LIMIT);
+    count_panics();
+    /// Each write takes 30 ms and at most 1 KiB.
+    struct SlowLink(TcpStream);
+    impl Read for SlowLink {
+        fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+            self.0.read(b)
+        }
+    }
+    impl Write for SlowLink {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            thread::sleep(Duration::from_millis(30));
+            self.0.write(&b[..b.len().min(1024)])
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let (ours, theirs) = tcp_pair();
+    let closer = ours.try_clone().unwrap();
+    let far_key = NodeKey::generate().unwrap();
+    let (got_tx, got) = crossbeam_channel::unbounded();
+    let far = thread::spawn(move || {
+        let mut b = SecretConnection::handshake(theirs, &far_key).expect("far handshake");
+        let mut total = 0usize;
+        let mut buf = [0u8; 64 * 1024];
+        while let Ok(n) = b.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            total += n;
+            let _ = got_tx.send(total);
+        }
+    });
+    let received_at_least = |n: usize| loop {
+        match got.recv_timeout(Duration::from_secs(60)) {
+            Ok(total) if total >= n => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    };
+    let sc = SecretConnection::handshake(SlowLink(ours), &NodeKey::generate().unwrap()).unwrap();
+    // This side only writes; its reader waits until the connection is closed.
+    let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+    struct Idle(crossbeam_channel::Receiver<()>);
+    impl Read for Idle {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            let _ = self.0.recv();
+            Ok(0)
+        }
+    }
+    let stop_tx = std::sync::Mutex::new(Some(stop_tx));
+    let t = Transport::new(Idle(stop_rx), sc, move || {
+        drop(stop_tx.lock().unwrap().take());
+        let _ = closer.shutdown(Shutdown::Both);
+    });
+    let cfg = MConnConfig::default().send_timeout(Duration::from_millis(200));
+    let a = start_on(t, chans(), cfg);
+    // Once a first message is through, the connection is idle: the next send writes
+    // directly.
+    a.conn.send(0x01, "warm").unwrap();
+    assert!(received_at_least(1), "the first message arrived");
+    let t0 = Instant::now();
+    a.conn.send(0x01, vec![7u8; 64 * 1024]).expect("accepted");
+    let took = t0.elapsed();
+    // 200 ms, plus one write of the transport (30 ms), plus slack for a busy machine.
+    assert!(took < Duration::from_millis(1000), "send took {took:?}");
+    // The send thread writes the rest (about 2 s at this link's pace).
+    assert!(
+        received_at_least(64 * 1024),
+        "the send thread wrote the rest"
+    );
+    a.conn.stop();
+    far.join().unwrap();
     assert_eq!(PANICS.load(Ordering::SeqCst), 0, "something panicked");
 }

@@ -213,17 +213,19 @@ impl<S: Read> Read for SecretConnection<S> {
 
 impl<S: Write> Write for SecretConnection<S> {
     /// Seals up to 64 KiB of `buf` into frames of its own and writes them; returns the
-    /// bytes taken. Blocks in the stream's `write`.
+    /// bytes taken. Blocks in the stream's `write`, and stops writing (the rest is kept
+    /// for the next call) when the stream takes less than it is offered.
     ///
     /// Errors: the stream's errors. If bytes from an earlier call are still unwritten
-    /// and the stream stalls (`WouldBlock`/`TimedOut`), that error is returned and
-    /// nothing of `buf` is taken; call again.
+    /// and the stream stalls (`WouldBlock`/`TimedOut`, or takes only part of them, which
+    /// is reported as `WouldBlock`), that error is returned and nothing of `buf` is
+    /// taken; call again.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.send.write(&mut self.stream, buf)
     }
 
-    /// Writes every sealed byte, then flushes the stream. A stall error means "call
-    /// again".
+    /// Writes every sealed byte, then flushes the stream. A stall error (including a
+    /// stream that took only part of the bytes) means "call again".
     fn flush(&mut self) -> io::Result<()> {
         self.send.flush(&mut self.stream)
     }

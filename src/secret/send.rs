@@ -5,6 +5,12 @@
 //! Writes are resumable: a write that stalls (a socket write timeout) keeps its sealed
 //! ciphertext and finishes writing it on the next `write` or `flush`, so no byte is lost
 //! or sent twice, and the nonce always matches what the peer expects next.
+//!
+//! Each call does at most one socket write that the socket does not take whole: a partial
+//! write means the socket is full (a blocking socket only returns short once its write
+//! timeout passed), so the call returns rather than wait again. One `write` or `flush`
+//! therefore blocks for at most about one socket write timeout, which is what lets a
+//! caller of `MConnection::send` keep its own timeout.
 
 use std::io::{self, Write};
 
@@ -40,13 +46,23 @@ impl SendState {
         self.written < self.out.len()
     }
 
-    /// Writes the pending ciphertext. A stall (or any error) is returned as it is, with
-    /// what is left kept for the next call.
+    /// Writes the pending ciphertext, until the socket takes less than it is offered
+    /// (then `WouldBlock`: full, call again) or fails. A stall (or any error) is returned
+    /// as it is, with what is left kept for the next call.
     fn drain<W: Write + ?Sized>(&mut self, w: &mut W) -> io::Result<()> {
         while self.written < self.out.len() {
+            let offered = self.out.len() - self.written;
             match w.write(&self.out[self.written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.written += n,
+                Ok(n) => {
+                    self.written += n;
+                    if n < offered {
+                        return Err(io::Error::new(
+                            io::ErrorKind::WouldBlock,
+                            "socket full: sealed bytes left to write",
+                        ));
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }

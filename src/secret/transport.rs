@@ -39,7 +39,8 @@ impl Read for SecretReader {
 /// The writing half of a split [`SecretConnection`]: seals and writes frames on its own
 /// clone of the socket, with the sending nonce. Made by [`SecretConnection::split`].
 ///
-/// Resumable under a socket write timeout: a `write` that stalls keeps its sealed bytes
+/// Resumable under a socket write timeout: a `write` that stalls (or that the socket takes
+/// only part of, which blocks no longer than one socket write) keeps its sealed bytes
 /// and reports them as taken; the next `write` or `flush` writes the rest first (and
 /// returns the stall error, taking nothing new, if the socket is still full).
 pub struct SecretWriter {

@@ -176,7 +176,7 @@ fn a_panicking_reader_stops_the_connection_and_is_reported() {
 fn concurrent_sends_on_one_channel_do_not_panic_and_keep_each_senders_order() {
     let _w = watchdog("concurrent_sends", LIMIT);
     const THREADS: u64 = 4;
-    const ROUNDS: u64 = 10_000;
+    const ROUNDS: u64 = 5_000;
     let (a, b) = conn_pair(
         vec![ChannelDescriptor::new(0x01, 1)],
         MConnConfig::default(),
@@ -215,4 +215,27 @@ fn concurrent_sends_on_one_channel_do_not_panic_and_keep_each_senders_order() {
         s.join().expect("a sender panicked");
     }
     assert!(a.errors.try_recv().is_err() && b.errors.try_recv().is_err());
+}
+
+/// Review B8: a transport whose closer panics made `stop()` panic, and left the
+/// connection running with its send thread never woken.
+#[test]
+fn a_panicking_closer_does_not_escape_stop() {
+    let _w = watchdog("panicking_closer", LIMIT);
+    let (ours, theirs) = tcp_pair();
+    let t = Transport::new(ours.try_clone().unwrap(), ours, || panic!("closer bug"));
+    let a = start_on(t, chans(), MConnConfig::default());
+    let c = a.conn.clone();
+    let stopper = thread::spawn(move || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.stop())).is_ok()
+    });
+    // The closer could not close the socket: the reader ends when the peer closes.
+    assert!(wait_until(Duration::from_secs(30), || !a.conn.is_running()));
+    drop(theirs);
+    assert!(stopper.join().unwrap(), "stop() panicked");
+    assert!(matches!(
+        a.conn.try_send(0x01, "x"),
+        Err(TrySendError::Closed(_))
+    ));
+    a.conn.stop();
 }

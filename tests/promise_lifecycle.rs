@@ -13,8 +13,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use mconn::{
-    ChannelDescriptor, ChannelId, Error, Peer, PeerId, Reactor, RejectReason, Switch, SwitchConfig,
-    WeakSwitch,
+    ChannelDescriptor, ChannelId, Error, NodeInfo, Peer, PeerId, Reactor, RejectReason, Switch,
+    SwitchConfig, WeakSwitch,
 };
 use support::switch::*;
 use support::*;
@@ -341,4 +341,392 @@ fn duplicate_and_crossed_encrypted_dials_leave_exactly_one_connection() {
     let _w = watchdog("encrypted_duplicate_dials", LIMIT);
     rounds(config().auth_enc(true), 20, false);
     rounds(config().auth_enc(true), 20, true);
+}
+
+// ---------------------------------------------------------------- found by review
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+fn ptr(p: &Arc<Peer>) -> usize {
+    Arc::as_ptr(p) as usize
+}
+
+fn count(log: &Log, prefix: &str) -> usize {
+    log.lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.starts_with(prefix))
+        .count()
+}
+
+/// Logs `add <peer> in_set=<bool>`, `add_end <peer>`, `remove <peer>`; `add_peer` waits
+/// for `add_gate` if one is given; `receive` of "block" waits for `release`.
+struct Probe {
+    log: Log,
+    sw: OnceLock<WeakSwitch>,
+    add_gate: Option<Receiver<()>>,
+    release: Receiver<()>,
+}
+
+impl Reactor for Probe {
+    fn channels(&self) -> Vec<ChannelDescriptor> {
+        vec![ChannelDescriptor::new(1, 1)]
+    }
+    fn add_peer(&self, p: &Arc<Peer>) {
+        let in_set = self
+            .sw
+            .get()
+            .and_then(|w| w.upgrade())
+            .and_then(|s| s.peer(&p.id()))
+            .is_some_and(|q| Arc::ptr_eq(&q, p));
+        let me = thread::current().id();
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("add {:x} in_set={in_set} {me:?}", ptr(p)));
+        if let Some(g) = &self.add_gate {
+            let _ = g.recv();
+        }
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("add_end {:x}", ptr(p)));
+    }
+    fn remove_peer(&self, p: &Arc<Peer>, _: &Error) {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("remove {:x}", ptr(p)));
+    }
+    fn receive(&self, _: ChannelId, _: &Arc<Peer>, m: Bytes) {
+        if m == "block" {
+            self.log.lock().unwrap().push("blocked".into());
+            let _ = self.release.recv();
+        }
+    }
+}
+
+struct Probed {
+    sw: Switch,
+    addr: SocketAddr,
+    log: Log,
+    release: Sender<()>,
+}
+
+fn probe(cfg: SwitchConfig, add_gate: Option<Receiver<()>>) -> Probed {
+    let (release, rx) = unbounded();
+    let log: Log = Arc::default();
+    let p = Arc::new(Probe {
+        log: log.clone(),
+        sw: OnceLock::new(),
+        add_gate,
+        release: rx,
+    });
+    let sw = Switch::new(cfg, node_info("probe")).unwrap();
+    sw.add_reactor("probe", p.clone()).unwrap();
+    p.sw.set(sw.downgrade()).unwrap();
+    let addr = sw.listen("127.0.0.1:0").unwrap();
+    Probed {
+        sw,
+        addr,
+        log,
+        release,
+    }
+}
+
+fn plain(name: &str) -> (Switch, SocketAddr) {
+    listening(name, &[("r", Recorder::new(&[1]))], config())
+}
+
+/// A probe switch with one worker (`hi`) and a plain one with a lower id (`lo`).
+fn hi_and_lo() -> (Probed, Switch, SocketAddr) {
+    loop {
+        let hi = probe(config().workers(1), None);
+        let (lo, lo_addr) = plain("lo");
+        if lo.id() < hi.sw.id() {
+            return (hi, lo, lo_addr);
+        }
+        hi.sw.stop();
+        lo.stop();
+    }
+}
+
+/// Blocks `p`'s (only) worker in a `receive` until `p.release` is sent to.
+fn block_worker(p: &Probed) -> Switch {
+    let (z, _) = plain("z");
+    z.dial(p.addr).unwrap().send(1, "block").unwrap();
+    assert!(wait_until(Duration::from_secs(30), || count(
+        &p.log, "blocked"
+    ) == 1));
+    z
+}
+
+/// Once `sw` is stopping, sends to `release` (so a stop blocked on a callback can go on).
+fn release_when_stopping(sw: &Switch, release: Sender<()>) -> thread::JoinHandle<()> {
+    let sw = sw.clone();
+    thread::spawn(move || {
+        assert!(wait_until(Duration::from_secs(30), || !sw.is_running()));
+        let _ = release.send(());
+    })
+}
+
+/// Dials `target` on switch `via` from inside `add_peer`, recording the thread.
+struct DialFromAddPeer {
+    via: Switch,
+    target: SocketAddr,
+    thread: Mutex<Option<thread::ThreadId>>,
+}
+
+impl Reactor for DialFromAddPeer {
+    fn channels(&self) -> Vec<ChannelDescriptor> {
+        vec![ChannelDescriptor::new(1, 1)]
+    }
+    fn add_peer(&self, _: &Arc<Peer>) {
+        *self.thread.lock().unwrap() = Some(thread::current().id());
+        let _ = self.via.dial(self.target);
+    }
+    fn receive(&self, _: ChannelId, _: &Arc<Peer>, _: Bytes) {}
+}
+
+/// Review B1: a reactor of switch A dialled through switch B; B's `add_peer` ran inline
+/// on A's worker, so B's `stop()` did not wait for it and B's `remove_peer` came first.
+#[test]
+fn another_switchs_add_peer_runs_on_its_own_worker_and_its_stop_waits_for_it() {
+    let _w = watchdog("add_peer_on_foreign_worker", LIMIT);
+    let (c, c_addr) = plain("c");
+    let (gate_tx, gate) = unbounded();
+    let b = probe(config(), Some(gate));
+    let dialler = Arc::new(DialFromAddPeer {
+        via: b.sw.clone(),
+        target: c_addr,
+        thread: Mutex::new(None),
+    });
+    let a = Switch::new(config(), node_info("a")).unwrap();
+    a.add_reactor("d", dialler.clone()).unwrap();
+    let a_addr = a.listen("127.0.0.1:0").unwrap();
+    let (h, _) = plain("h");
+    h.dial(a_addr).unwrap();
+    // B's add_peer (for C) has started and waits at its gate.
+    assert!(wait_until(Duration::from_secs(30), || count(
+        &b.log, "add "
+    ) == 1));
+    let releaser = release_when_stopping(&b.sw, gate_tx);
+    b.sw.stop();
+    b.log.lock().unwrap().push("stop returned".into());
+    releaser.join().unwrap();
+    let log = b.log.lock().unwrap().clone();
+    let kinds: Vec<&str> = log.iter().map(|e| e.split(' ').next().unwrap()).collect();
+    assert_eq!(kinds, ["add", "add_end", "remove", "stop"], "{log:?}");
+    let a_worker = format!("{:?}", dialler.thread.lock().unwrap().unwrap());
+    assert!(
+        !log[0].ends_with(&a_worker),
+        "B's add_peer ran on A's worker: {log:?}"
+    );
+    for s in [h, a, c] {
+        s.stop();
+    }
+}
+
+/// Dials a second node from inside `add_peer` of an inbound peer; records the nesting.
+struct NestCheck {
+    sw: OnceLock<WeakSwitch>,
+    target: SocketAddr,
+    depth: std::sync::atomic::AtomicUsize,
+    log: Log,
+}
+
+impl Reactor for NestCheck {
+    fn channels(&self) -> Vec<ChannelDescriptor> {
+        vec![ChannelDescriptor::new(1, 1)]
+    }
+    fn add_peer(&self, p: &Arc<Peer>) {
+        let depth = self.depth.fetch_add(1, Ordering::SeqCst) + 1;
+        self.log.lock().unwrap().push(format!("add depth={depth}"));
+        if !p.is_outbound() {
+            if let Some(sw) = self.sw.get().and_then(|w| w.upgrade()) {
+                let _ = sw.dial(self.target);
+            }
+        }
+        self.depth.fetch_sub(1, Ordering::SeqCst);
+    }
+    fn receive(&self, _: ChannelId, _: &Arc<Peer>, _: Bytes) {}
+}
+
+/// Review B2: `dial()` from inside `add_peer` ran the new peer's `add_peer` nested inside.
+#[test]
+fn dial_from_add_peer_does_not_nest_add_peer() {
+    let _w = watchdog("nested_add_peer", LIMIT);
+    let (c, c_addr) = plain("c");
+    let log: Log = Arc::default();
+    let r = Arc::new(NestCheck {
+        sw: OnceLock::new(),
+        target: c_addr,
+        depth: Default::default(),
+        log: log.clone(),
+    });
+    let x = Switch::new(config(), node_info("x")).unwrap();
+    x.add_reactor("nest", r.clone()).unwrap();
+    r.sw.set(x.downgrade()).unwrap();
+    let x_addr = x.listen("127.0.0.1:0").unwrap();
+    let (h, _) = plain("h");
+    h.dial(x_addr).unwrap();
+    assert!(wait_until(Duration::from_secs(30), || count(&log, "add ") == 2));
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log, ["add depth=1", "add depth=1"]);
+    for s in [h, x, c] {
+        s.stop();
+    }
+}
+
+/// Review B3: a connection replaced by a better-ranked one while its `add_peer` waited
+/// still got `add_peer`, out of the peer set and with its socket closed.
+#[test]
+fn a_connection_replaced_before_its_add_peer_never_gets_it() {
+    let _w = watchdog("replaced_before_add_peer", LIMIT);
+    let (hi, lo, lo_addr) = hi_and_lo();
+    let z = block_worker(&hi);
+    // C1: hi dials lo (ranked worse: dialled by the higher id); its add_peer waits.
+    let hi_sw = hi.sw.clone();
+    let c1 = thread::spawn(move || hi_sw.dial(lo_addr));
+    assert!(wait_until(Duration::from_secs(30), || hi
+        .sw
+        .peer(&lo.id())
+        .is_some()));
+    // C2: lo dials hi, ranked better: it replaces C1.
+    lo.dial(hi.addr).unwrap();
+    assert!(wait_until(Duration::from_secs(30), || hi
+        .sw
+        .peer(&lo.id())
+        .is_some_and(|p| !p.is_outbound())));
+    hi.release.send(()).unwrap();
+    let c1 = c1.join().unwrap();
+    assert!(
+        matches!(c1, Err(Error::Rejected(RejectReason::Duplicate))),
+        "the replaced dial says so: {c1:?}"
+    );
+    // C2 is added (after C1 is gone), and C1 never was.
+    assert!(wait_until(Duration::from_secs(30), || count(
+        &hi.log, "add_end"
+    ) == 2));
+    let log = hi.log.lock().unwrap().clone();
+    let c2 = ptr(&hi.sw.peer(&lo.id()).unwrap());
+    let adds: Vec<&String> = log.iter().filter(|e| e.starts_with("add ")).collect();
+    assert!(adds.iter().all(|e| e.contains("in_set=true")), "{log:?}");
+    assert!(adds[1].starts_with(&format!("add {c2:x}")), "{log:?}");
+    for s in [z, lo, hi.sw] {
+        s.stop();
+    }
+}
+
+/// Review B4: a replaced, added connection whose removal had not finished when the
+/// switch stopped never got `remove_peer`.
+#[test]
+fn a_replaced_connection_gets_remove_peer_even_when_stop_comes_first() {
+    let _w = watchdog("replaced_then_stop", LIMIT);
+    let (hi, lo, lo_addr) = hi_and_lo();
+    let c1 = ptr(&hi.sw.dial(lo_addr).unwrap());
+    let z = block_worker(&hi);
+    lo.dial(hi.addr).unwrap(); // replaces C1; C1's removal waits for the blocked worker
+    assert!(wait_until(Duration::from_secs(30), || hi
+        .sw
+        .peer(&lo.id())
+        .is_some_and(|p| !p.is_outbound())));
+    let releaser = release_when_stopping(&hi.sw, hi.release.clone());
+    hi.sw.stop();
+    releaser.join().unwrap();
+    let log = hi.log.lock().unwrap().clone();
+    assert_eq!(count(&hi.log, &format!("add {c1:x}")), 1, "{log:?}");
+    assert_eq!(count(&hi.log, &format!("remove {c1:x}")), 1, "{log:?}");
+    for s in [z, lo] {
+        s.stop();
+    }
+}
+
+/// Writes a NodeInfo claiming `key` and reads the other side's.
+fn fake_handshake(s: &mut std::net::TcpStream, key: [u8; 32]) {
+    use std::io::Write;
+    let info = NodeInfo {
+        pub_key: key,
+        network: "testnet".into(),
+        version: "0.12.1".into(),
+        ..NodeInfo::default()
+    };
+    s.write_all(&info.encode()).unwrap();
+    NodeInfo::decode(s).unwrap();
+}
+
+/// Review B5: after `stop()`, a connection replaced while it was being admitted kept
+/// running (its two threads and its socket).
+#[test]
+fn stop_closes_a_connection_replaced_while_it_was_admitted() {
+    let _w = watchdog("replaced_while_admitting", LIMIT);
+    use std::io::Read;
+    let hi = probe(config().workers(1), None);
+    let z = block_worker(&hi);
+    let fake = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let fake_addr = fake.local_addr().unwrap();
+    let hi_sw = hi.sw.clone();
+    let d1 = thread::spawn(move || hi_sw.dial(fake_addr));
+    let (mut c1, _) = fake.accept().unwrap();
+    fake_handshake(&mut c1, [0; 32]); // id 00…00: lower than any other
+    let fake_id = PeerId([0; 32]);
+    assert!(wait_until(Duration::from_secs(30), || hi
+        .sw
+        .peer(&fake_id)
+        .is_some()));
+    let mut c2 = std::net::TcpStream::connect(hi.addr).unwrap();
+    fake_handshake(&mut c2, [0; 32]); // dialled by the lower id: replaces C1
+    assert!(wait_until(Duration::from_secs(30), || hi
+        .sw
+        .peer(&fake_id)
+        .is_some_and(|p| !p.is_outbound())));
+    let releaser = release_when_stopping(&hi.sw, hi.release.clone());
+    hi.sw.stop();
+    releaser.join().unwrap();
+    let _ = d1.join();
+    // C1's socket was closed by the stop.
+    c1.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        match c1.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(_) => continue,
+            Err(e) => {
+                break !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                )
+            }
+        }
+    };
+    assert!(closed, "the replaced connection is still open after stop");
+    z.stop();
+}
+
+/// Review B6: when a connection replaced another to the same node, the new one's
+/// `add_peer` came before the old one's `remove_peer`, so a reactor keeping peers by id
+/// thought a connected node had gone.
+#[test]
+fn a_replacement_is_added_only_after_the_replaced_connection_is_removed() {
+    let _w = watchdog("replacement_order", LIMIT);
+    for _ in 0..5 {
+        let (hi, lo, lo_addr) = hi_and_lo();
+        hi.sw.dial_persistent(lo_addr).unwrap();
+        assert!(wait_until(Duration::from_secs(30), || count(
+            &hi.log, "add_end"
+        ) == 1));
+        lo.dial(hi.addr).unwrap(); // ranked better: replaces the persistent connection
+        assert!(wait_until(Duration::from_secs(30), || count(
+            &hi.log, "add_end"
+        ) == 2));
+        let log = hi.log.lock().unwrap().clone();
+        let kinds: Vec<&str> = log.iter().map(|e| e.split(' ').next().unwrap()).collect();
+        assert_eq!(
+            kinds,
+            ["add", "add_end", "remove", "add", "add_end"],
+            "{log:?}"
+        );
+        lo.stop();
+        hi.sw.stop();
+    }
 }

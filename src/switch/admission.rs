@@ -12,16 +12,18 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
+use crossbeam_channel::select;
 use log::{info, warn};
 
 use super::core::{run_filter, Registered, SwitchCore};
+use super::dispatch::OnAdded;
 use super::handshake::{self, Deadline};
 use super::node_info::{NodeInfo, PeerId};
 use super::peer::{Lifecycle, Peer, Rank};
 use crate::conn::{MConnection, Transport};
 use crate::error::{ChannelId, Error, RejectReason};
 use crate::latch::Latch;
-use crate::time;
+use crate::{threads, time};
 
 /// Holds a new peer's messages until its `add_peer` calls are done.
 struct Gate {
@@ -95,7 +97,11 @@ impl SwitchCore {
     ) -> Result<Arc<Peer>, Error> {
         let remote = stream.peer_addr()?;
         let dir = if outbound { "outbound" } else { "inbound" };
-        let result = self.admit_inner(stream, outbound, persistent, expected, learned);
+        let mut result = self.admit_inner(stream, outbound, persistent, expected, learned);
+        if result.is_err() && self.is_stopped() {
+            // Whatever failed (a socket shut down, a wait given up), the cause was this.
+            result = Err(Error::Rejected(RejectReason::SwitchStopped));
+        }
         match &result {
             Ok(peer) => info!("added {dir} peer {peer} ({})", peer.node_info().moniker),
             Err(e) if e.is_protocol_violation() => warn!("{dir} {remote} misbehaved: {e}"),
@@ -217,26 +223,19 @@ impl SwitchCore {
             running.peer_budget,
             self.lifecycle_tx.clone(),
         ));
-        match self.peers.try_add(
+        let replaced = match self.peers.try_add(
             peer.clone(),
             self.config.max_inbound_peers,
             self.config.max_outbound_peers,
         ) {
-            Ok(None) => {}
-            Ok(Some(replaced)) => {
-                info!("{peer} replaces {replaced}: both connect the same nodes");
-                replaced.request(Lifecycle::Remove(
-                    replaced.clone(),
-                    Error::Rejected(RejectReason::Duplicate),
-                ));
-            }
+            Ok(replaced) => replaced,
             Err(why) => {
                 gate.open(None);
                 peer.conn.stop();
                 peer.life.finish_admission();
                 return Err(Error::Rejected(why));
             }
-        }
+        };
         {
             let mut s = slot.state.lock();
             s.0 = Some(peer.clone());
@@ -244,15 +243,47 @@ impl SwitchCore {
                 peer.request(Lifecycle::Remove(peer.clone(), err));
             }
         }
-        let added = running
-            .dispatch
-            .add_peer(&*running.host, &peer, &self.stop_rx);
-        if added && peer.life.was_added() {
-            gate.open(Some(peer.clone()));
-        } else {
-            gate.open(None);
+
+        // add_peer on a worker; then the gate opens and admission is over.
+        let then = {
+            let (gate, peer) = (gate.clone(), peer.clone());
+            OnAdded::new(move |added| {
+                gate.open(added.then(|| peer.clone()));
+                peer.life.finish_admission();
+            })
+        };
+        match replaced {
+            None => running.dispatch.add_peer(&peer, then),
+            Some(old) => {
+                // A second connection to the same node won over `old`. Its add_peer comes
+                // after old's remove_peer returned, so every reactor sees the node leave
+                // before it comes back.
+                info!("{peer} replaces {old}: both connect the same nodes");
+                old.request(Lifecycle::Remove(
+                    old.clone(),
+                    Error::Rejected(RejectReason::Duplicate),
+                ));
+                let (running, peer) = (running.clone(), peer.clone());
+                old.life
+                    .when_removed(Box::new(move || running.dispatch.add_peer(&peer, then)));
+            }
         }
-        peer.life.finish_admission();
+        // Wait for the add_peer calls, unless this is a callback thread: they may need
+        // this very worker (or one waiting for us), so they follow after it returns.
+        if !threads::on_callback_thread() {
+            select! {
+                recv(peer.life.admitted()) -> _ => {}
+                recv(self.stop_rx) -> _ => {}
+            }
+            if !peer.life.was_added() && !self.is_stopped() {
+                // Replaced meanwhile by a better-ranked connection, or gone.
+                return Err(if self.peers.get(&peer.id()).is_some() {
+                    Error::Rejected(RejectReason::Duplicate)
+                } else {
+                    Error::PeerClosed
+                });
+            }
+        }
         if self.is_stopped() {
             return Err(Error::Rejected(RejectReason::SwitchStopped));
         }

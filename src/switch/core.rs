@@ -43,7 +43,6 @@ pub type IdFilter = Filter<PeerId>;
 pub(crate) struct Running {
     pub reactors: Arc<Reactors>,
     pub dispatch: Dispatch,
-    pub host: Arc<dyn Host>,
     /// Each peer's dispatch budget in bytes.
     pub peer_budget: usize,
 }
@@ -70,8 +69,9 @@ pub(crate) struct SwitchCore {
     /// The peers when the switch stopped: the last worker finishes their removals.
     closing: Mutex<Vec<Arc<Peer>>>,
     /// Short-lived threads (handshakes, persistent dialers, flushes) hold a clone;
-    /// `stop` waits until every clone is dropped.
+    /// `stop` waits until every clone is dropped, then joins them.
     tokens: Mutex<Option<Sender<()>>>,
+    short_lived: Mutex<Vec<JoinHandle<()>>>,
     tokens_rx: Receiver<()>,
     pub handshaking: Mutex<Handshaking>,
     pub listeners: Mutex<Vec<SocketAddr>>,
@@ -109,6 +109,7 @@ impl SwitchCore {
             join_lock: Mutex::new(()),
             closing: Mutex::new(Vec::new()),
             tokens: Mutex::new(Some(tokens_tx)),
+            short_lived: Mutex::new(Vec::new()),
             tokens_rx,
             listeners: Mutex::new(Vec::new()),
             addr_filter: RwLock::new(None),
@@ -158,7 +159,7 @@ impl SwitchCore {
             self.config.worker_queue_capacity,
             self.config.worker_stack_size,
             self.stop_rx.clone(),
-            host.clone(),
+            host,
         )?;
         for h in handles {
             self.own_thread(h);
@@ -169,7 +170,6 @@ impl SwitchCore {
         let _ = self.running.set(Arc::new(Running {
             reactors,
             dispatch,
-            host,
             peer_budget,
         }));
         self.running
@@ -185,20 +185,26 @@ impl SwitchCore {
         }
     }
 
-    /// Spawns a short-lived thread that `stop` waits for. Fails once stopping.
+    /// Spawns a short-lived thread that `stop` waits for and joins. Fails once stopping.
     pub fn spawn_owned(
         &self,
         name: &str,
         stack: Option<usize>,
         f: impl FnOnce() + Send + 'static,
     ) -> Result<(), Error> {
-        let Some(token) = self.tokens.lock().clone() else {
+        // Held until the handle is kept: `stop` takes the tokens first, so it waits for
+        // this thread and then finds its handle.
+        let tokens = self.tokens.lock();
+        let Some(token) = tokens.clone() else {
             return Err(Error::Rejected(RejectReason::SwitchStopped));
         };
-        threads::spawn(name, stack, move || {
+        let h = threads::spawn(name, stack, move || {
             let _token = token;
             f();
         })?;
+        let mut list = self.short_lived.lock();
+        list.retain(|h| !h.is_finished());
+        list.push(h);
         Ok(())
     }
 
@@ -314,8 +320,9 @@ impl SwitchCore {
         let _g = self.join_lock.lock();
         // Handshakes, persistent dialers and flushes end quickly now.
         let _ = self.tokens_rx.recv();
+        let short_lived = std::mem::take(&mut *self.short_lived.lock());
         let handles = self.threads.lock().take().unwrap_or_default();
-        for h in handles {
+        for h in short_lived.into_iter().chain(handles) {
             let _ = h.join();
         }
         // The workers are gone: the last one finished every removal.
@@ -348,6 +355,15 @@ struct WorkerHost {
 impl Host for WorkerHost {
     fn reactors(&self) -> &Reactors {
         &self.reactors
+    }
+
+    fn is_current(&self, peer: &Arc<Peer>) -> bool {
+        let in_set = self.core.upgrade().is_some_and(|core| {
+            core.peers
+                .get(&peer.id())
+                .is_some_and(|p| Arc::ptr_eq(&p, peer))
+        });
+        in_set && peer.is_running() && !peer.life.removal_requested()
     }
 
     fn reactor_panicked(&self, peer: &Arc<Peer>, what: String) {

@@ -9,6 +9,10 @@
 //! and the wait ends as soon as that connection starts stopping, so a `stop()` from a
 //! callback never deadlocks on it.
 //!
+//! `add_peer` jobs travel on a second, unbounded queue per worker, so handing one over
+//! never blocks (it may come from a worker, or from a peer's removal finishing): at most
+//! one per admission waits there.
+//!
 //! Removal uses a fence: a job sent to every worker behind all of the peer's messages;
 //! the last worker to reach it finishes the removal. When the switch stops, each worker
 //! finishes the callback it is in and leaves; the last one to leave finishes every
@@ -20,7 +24,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use crossbeam_channel::{bounded, select, Receiver, Sender, TryRecvError, TrySendError};
+use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender, TryRecvError, TrySendError};
 use log::warn;
 use parking_lot::Mutex;
 
@@ -29,15 +33,6 @@ use super::reactor::Reactor;
 use crate::conn::ChannelDescriptor;
 use crate::error::{ChannelId, Error};
 use crate::threads::{self, catch};
-
-thread_local! {
-    static ON_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Whether the current thread is a dispatch worker.
-pub(crate) fn on_worker() -> bool {
-    ON_WORKER.with(|w| w.get())
-}
 
 /// What a queued message is charged against its peer's budget besides its bytes (the
 /// job and its handles), so that a flood of empty messages is bounded too.
@@ -148,9 +143,38 @@ impl Reactors {
     }
 }
 
+/// What to do once a peer's `add_peer` calls are over, or will never run: called once,
+/// with whether they ran. Dropped uncalled (its job never ran), it is called with false.
+pub(crate) struct OnAdded(Option<Box<dyn FnOnce(bool) + Send>>);
+
+impl OnAdded {
+    pub fn new(f: impl FnOnce(bool) + Send + 'static) -> Self {
+        OnAdded(Some(Box::new(f)))
+    }
+
+    fn call(mut self, added: bool) {
+        if let Some(f) = self.0.take() {
+            f(added);
+        }
+    }
+}
+
+impl Drop for OnAdded {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            if let Err(p) = catch(|| f(false)) {
+                warn!("finishing an admission panicked: {p}");
+            }
+        }
+    }
+}
+
 /// What workers need from the switch.
 pub(crate) trait Host: Send + Sync + 'static {
     fn reactors(&self) -> &Reactors;
+    /// Whether `peer` may still be added to reactors: it is the entry for its id in the
+    /// peer set, its connection runs, and nobody asked to remove it.
+    fn is_current(&self, peer: &Arc<Peer>) -> bool;
     /// A reactor panicked handling `peer`: stop that peer.
     fn reactor_panicked(&self, peer: &Arc<Peer>, what: String);
     /// The last fence of `peer` was reached: run `remove_peer` and finish the removal.
@@ -168,7 +192,7 @@ pub(crate) enum Job {
     },
     AddPeer {
         peer: Arc<Peer>,
-        done: Sender<()>,
+        then: OnAdded,
     },
     Fence {
         peer: Arc<Peer>,
@@ -178,7 +202,10 @@ pub(crate) enum Job {
 
 /// The senders of the worker queues.
 pub(crate) struct Dispatch {
+    /// Messages and fences, bounded.
     queues: Vec<Sender<Job>>,
+    /// `add_peer` jobs, unbounded (one per admission at most).
+    control: Vec<Sender<Job>>,
 }
 
 impl Dispatch {
@@ -191,13 +218,15 @@ impl Dispatch {
         host: Arc<dyn Host>,
     ) -> Result<(Dispatch, Vec<JoinHandle<()>>), Error> {
         let mut queues = Vec::with_capacity(n);
+        let mut control = Vec::with_capacity(n);
         let mut handles = Vec::with_capacity(n);
         let left = Arc::new(AtomicUsize::new(n));
         for i in 0..n {
             let (tx, rx) = bounded(capacity);
+            let (ctx, crx) = unbounded();
             let (stop, host, l) = (stop.clone(), host.clone(), left.clone());
             let h = threads::spawn(&format!("mconn-worker-{i}"), Some(stack), move || {
-                worker(rx, stop, host, l)
+                worker(rx, crx, stop, host, l)
             });
             match h {
                 Ok(h) => handles.push(h),
@@ -209,8 +238,9 @@ impl Dispatch {
                 }
             }
             queues.push(tx);
+            control.push(ctx);
         }
-        Ok((Dispatch { queues }, handles))
+        Ok((Dispatch { queues, control }, handles))
     }
 
     fn worker_for(&self, route: u64, ch: ChannelId) -> usize {
@@ -246,28 +276,16 @@ impl Dispatch {
         }
     }
 
-    /// Runs every reactor's `add_peer` for `peer` on its worker and waits for it (inline
-    /// when already on a worker, which must not wait for itself). False if `stop` fired.
-    pub fn add_peer(&self, host: &dyn Host, peer: &Arc<Peer>, stop: &Receiver<()>) -> bool {
-        if on_worker() {
-            run_add_peer(host, peer);
-            return true;
-        }
-        let (done_tx, done) = bounded::<()>(1);
-        let q = &self.queues[self.worker_for(peer.route, 0)];
-        let job = Job::AddPeer {
+    /// Hands `peer`'s `add_peer` calls to its worker, without waiting; `then` follows
+    /// them (or, if they never run, is called with false). They run only if the peer is
+    /// still current then (see [`Host::is_current`]).
+    pub fn add_peer(&self, peer: &Arc<Peer>, then: OnAdded) {
+        let q = &self.control[self.worker_for(peer.route, 0)];
+        // A worker that left drops the job, and with it `then`.
+        let _ = q.send(Job::AddPeer {
             peer: peer.clone(),
-            done: done_tx,
-        };
-        select! {
-            send(q, job) -> r => if r.is_err() { return false },
-            recv(stop) -> _ => return false,
-        }
-        // A job dropped unrun (the worker left) drops `done` without a word.
-        select! {
-            recv(done) -> r => r.is_ok(),
-            recv(stop) -> _ => false,
-        }
+            then,
+        });
     }
 
     /// Sends a fence for `peer` to every worker; the last to reach it finishes the
@@ -292,11 +310,20 @@ fn stopping(stop: &Receiver<()>) -> bool {
     matches!(stop.try_recv(), Err(TryRecvError::Disconnected))
 }
 
-fn worker(rx: Receiver<Job>, stop: Receiver<()>, host: Arc<dyn Host>, left: Arc<AtomicUsize>) {
-    ON_WORKER.with(|w| w.set(true));
+fn worker(
+    rx: Receiver<Job>,
+    control: Receiver<Job>,
+    stop: Receiver<()>,
+    host: Arc<dyn Host>,
+    left: Arc<AtomicUsize>,
+) {
     threads::mark_callback_thread();
     loop {
         let job = select! {
+            recv(control) -> job => match job {
+                Ok(job) => job,
+                Err(_) => break,
+            },
             recv(rx) -> job => match job {
                 Ok(job) => job,
                 Err(_) => break,
@@ -313,7 +340,9 @@ fn worker(rx: Receiver<Job>, stop: Receiver<()>, host: Arc<dyn Host>, left: Arc<
             warn!("a dispatch job panicked: {p}");
         }
     }
-    drop(rx);
+    // Dropping the control queue drops the add_peer jobs in it (and says so to their
+    // admissions), also those handed over by the sweep below.
+    drop((rx, control));
     if left.fetch_sub(1, AcqRel) == 1 {
         if let Err(p) = catch(|| host.sweep()) {
             warn!("finishing removals at stop panicked: {p}");
@@ -333,9 +362,12 @@ fn run(host: &dyn Host, job: Job) {
             }
             // The charge is given back here, once `receive` returned.
         }
-        Job::AddPeer { peer, done } => {
-            run_add_peer(host, &peer);
-            let _ = done.try_send(());
+        Job::AddPeer { peer, then } => {
+            let current = host.is_current(&peer);
+            if current {
+                run_add_peer(host, &peer);
+            }
+            then.call(current);
         }
         Job::Fence { peer, remaining } => {
             if remaining.fetch_sub(1, AcqRel) == 1 {

@@ -145,9 +145,17 @@ impl Switch {
     }
 
     /// Connects to `addr` (within `dial_timeout`), handshakes (within
-    /// `handshake_timeout`) and returns the running peer. Blocks until then. Errors say
-    /// why: [`Error::Io`] (unreachable), [`Error::HandshakeTimeout`], or
-    /// [`Error::Rejected`] with the reason.
+    /// `handshake_timeout`) and returns the running peer once every reactor's `add_peer`
+    /// returned. Errors say why: [`Error::Io`] (unreachable),
+    /// [`Error::HandshakeTimeout`], or [`Error::Rejected`] with the reason
+    /// ([`Duplicate`](crate::RejectReason::Duplicate) if a connection to that node
+    /// already stands and ranks better; see the README's Guarantees).
+    ///
+    /// If the new connection replaces a worse-ranked one to the same node, its
+    /// `add_peer` calls wait for the old one's `remove_peer` to return. From inside a
+    /// callback, `dial` returns as soon as the peer is running and in the peer set; its
+    /// `add_peer` calls follow on a worker after the callback returns (they could need
+    /// the very thread that is waiting).
     pub fn dial(&self, addr: impl ToSocketAddrs) -> Result<Arc<Peer>, Error> {
         self.core().dial(resolve(addr)?, false, None)
     }

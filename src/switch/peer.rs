@@ -39,7 +39,12 @@ pub(crate) struct PeerLife {
     reason: Mutex<Option<Error>>,
     /// Open when the peer is fully removed (after `remove_peer` returned).
     removed: Latch,
+    /// What runs once the peer is fully removed (`None` once it has been).
+    after_removal: Mutex<Option<Vec<AfterRemoval>>>,
 }
+
+/// Something to do once a peer is fully removed.
+pub(crate) type AfterRemoval = Box<dyn FnOnce() + Send>;
 
 const LIVE: u8 = 0;
 const REMOVAL_REQUESTED: u8 = 1;
@@ -53,6 +58,7 @@ impl PeerLife {
             removal: AtomicU8::new(LIVE),
             reason: Mutex::new(None),
             removed: Latch::new(),
+            after_removal: Mutex::new(Some(Vec::new())),
         }
     }
 
@@ -74,6 +80,11 @@ impl PeerLife {
     /// Whether the reactors' `add_peer` calls began.
     pub fn was_added(&self) -> bool {
         self.added.load(Acquire)
+    }
+
+    /// Whether the peer's removal was requested (it is going, or gone).
+    pub fn removal_requested(&self) -> bool {
+        self.removal.load(Acquire) != LIVE
     }
 
     /// The first request to remove the peer: true, and `reason` is kept. Later requests
@@ -99,9 +110,26 @@ impl PeerLife {
         self.reason.lock().take().unwrap_or(Error::Stopped)
     }
 
-    /// The peer is gone: out of the peer set, `remove_peer` returned.
+    /// The peer is gone: out of the peer set, `remove_peer` returned. Runs what waited
+    /// for that.
     pub fn mark_removed(&self) {
         self.removed.open();
+        let waiting = self.after_removal.lock().take().unwrap_or_default();
+        for f in waiting {
+            f();
+        }
+    }
+
+    /// Runs `f` once the peer is fully removed: now, if it is.
+    pub fn when_removed(&self, f: AfterRemoval) {
+        let mut waiting = self.after_removal.lock();
+        match waiting.as_mut() {
+            Some(list) => list.push(f),
+            None => {
+                drop(waiting);
+                f();
+            }
+        }
     }
 
     /// Ready once the peer is fully removed.

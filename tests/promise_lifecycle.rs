@@ -730,3 +730,29 @@ fn a_replacement_is_added_only_after_the_replaced_connection_is_removed() {
         hi.sw.stop();
     }
 }
+
+/// A peer that handshakes, sends one message and hangs up at once (as a seed node does
+/// after answering) is still added, heard, and removed, in that order: a connection that
+/// fails before `add_peer` runs is not skipped.
+#[test]
+fn a_peer_that_speaks_and_hangs_up_at_once_is_added_heard_and_removed() {
+    use std::io::Write;
+    let _w = watchdog("goodbye_message", LIMIT);
+    let r = Recorder::new(&[0x01]);
+    let (hub, addr) = listening("hub", &[("r", r.clone())], config());
+    for round in 0..20u8 {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut key = [0xB0; 32];
+        key[0] = round;
+        fake_handshake(&mut s, key);
+        s.write_all(&[0x03, 0x01, 0x01, 0x01, 0x03, b'b', b'y', b'e'])
+            .unwrap();
+        drop(s);
+        let id = PeerId(key);
+        assert_eq!(r.next(30), Event::Added(id));
+        assert_eq!(r.next(30), Event::Msg(id, 0x01, Bytes::from_static(b"bye")));
+        assert!(matches!(r.next(30), Event::Removed(p, _) if p == id));
+    }
+    hub.stop();
+}

@@ -358,12 +358,11 @@ impl Host for WorkerHost {
     }
 
     fn is_current(&self, peer: &Arc<Peer>) -> bool {
-        let in_set = self.core.upgrade().is_some_and(|core| {
+        self.core.upgrade().is_some_and(|core| {
             core.peers
                 .get(&peer.id())
                 .is_some_and(|p| Arc::ptr_eq(&p, peer))
-        });
-        in_set && peer.is_running() && !peer.life.removal_requested()
+        })
     }
 
     fn reactor_panicked(&self, peer: &Arc<Peer>, what: String) {

@@ -173,7 +173,9 @@ impl Drop for OnAdded {
 pub(crate) trait Host: Send + Sync + 'static {
     fn reactors(&self) -> &Reactors;
     /// Whether `peer` may still be added to reactors: it is the entry for its id in the
-    /// peer set, its connection runs, and nobody asked to remove it.
+    /// peer set (not replaced by a better-ranked connection meanwhile). A peer whose
+    /// connection already failed is still added: the messages it delivered before are
+    /// handed over, and `remove_peer` follows.
     fn is_current(&self, peer: &Arc<Peer>) -> bool;
     /// A reactor panicked handling `peer`: stop that peer.
     fn reactor_panicked(&self, peer: &Arc<Peer>, what: String);

@@ -82,11 +82,6 @@ impl PeerLife {
         self.added.load(Acquire)
     }
 
-    /// Whether the peer's removal was requested (it is going, or gone).
-    pub fn removal_requested(&self) -> bool {
-        self.removal.load(Acquire) != LIVE
-    }
-
     /// The first request to remove the peer: true, and `reason` is kept. Later requests
     /// change nothing.
     pub fn request_removal(&self, reason: Error) -> bool {

@@ -21,7 +21,8 @@ pub trait Reactor: Send + Sync + 'static {
     /// The channels this reactor owns. No two reactors may claim one id.
     fn channels(&self) -> Vec<ChannelDescriptor>;
 
-    /// A peer joined; it is running and in the peer set.
+    /// A peer joined; it is in the peer set and its connection was running when it was
+    /// admitted (if the connection failed since, `remove_peer` follows).
     fn add_peer(&self, _peer: &Arc<Peer>) {}
 
     /// A peer left, for `reason`. Called exactly once per peer that was added.

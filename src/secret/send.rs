@@ -6,11 +6,10 @@
 //! ciphertext and finishes writing it on the next `write` or `flush`, so no byte is lost
 //! or sent twice, and the nonce always matches what the peer expects next.
 //!
-//! Each call does at most one socket write that the socket does not take whole: a partial
-//! write means the socket is full (a blocking socket only returns short once its write
-//! timeout passed), so the call returns rather than wait again. One `write` or `flush`
-//! therefore blocks for at most about one socket write timeout, which is what lets a
-//! caller of `MConnection::send` keep its own timeout.
+//! Each `write` or `flush` makes at most one socket write that can block (a short one
+//! means the socket is full: a blocking socket only returns short once its write timeout
+//! passed), so one call blocks for at most about one socket write timeout, which is what
+//! lets a caller of `MConnection::send` keep its own timeout.
 
 use std::io::{self, Write};
 
@@ -46,46 +45,39 @@ impl SendState {
         self.written < self.out.len()
     }
 
-    /// Writes the pending ciphertext, until the socket takes less than it is offered
-    /// (then `WouldBlock`: full, call again) or fails. A stall (or any error) is returned
-    /// as it is, with what is left kept for the next call.
-    fn drain<W: Write + ?Sized>(&mut self, w: &mut W) -> io::Result<()> {
-        while self.written < self.out.len() {
-            let offered = self.out.len() - self.written;
+    /// Offers all pending ciphertext to `w` in one write. `Ok` if it took it all;
+    /// `WouldBlock` if it took less (the socket is full: call again); other errors as
+    /// they are. What is left stays pending.
+    fn drain_once<W: Write + ?Sized>(&mut self, w: &mut W) -> io::Result<()> {
+        let offered = self.out.len() - self.written;
+        let n = loop {
             match w.write(&self.out[self.written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.written += n;
-                    if n < offered {
-                        return Err(io::Error::new(
-                            io::ErrorKind::WouldBlock,
-                            "socket full: sealed bytes left to write",
-                        ));
-                    }
-                }
+                Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
+        };
+        self.written += n;
+        if n < offered {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "socket full: sealed bytes left to write",
+            ));
         }
         self.out.clear();
         self.written = 0;
         Ok(())
     }
 
-    /// Seals up to [`MAX_FRAMES_PER_WRITE`] frames of `buf` (each non-empty call makes
-    /// its own frames) and writes them. Returns how many bytes of `buf` were taken: once
-    /// sealed they count as written even if the socket stalled before taking them all;
-    /// the rest goes out with the next `write` or `flush`.
-    ///
-    /// Earlier ciphertext is written first; if that stalls, the stall is returned and
-    /// nothing of `buf` is taken.
-    pub fn write<W: Write + ?Sized>(&mut self, w: &mut W, buf: &[u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        self.drain(w)?;
+    /// Seals up to [`MAX_FRAMES_PER_WRITE`] frames of `buf` into the (empty) pending
+    /// buffer. Returns how many bytes of `buf` were sealed.
+    fn seal(&mut self, buf: &[u8]) -> io::Result<usize> {
+        debug_assert!(!self.has_pending());
         let want = buf.len().min(MAX_FRAMES_PER_WRITE * DATA_MAX_SIZE);
         let frames = (want + DATA_MAX_SIZE - 1) / DATA_MAX_SIZE;
+        self.out.clear();
+        self.written = 0;
         self.out.resize(frames * SEALED_FRAME_SIZE, 0);
         let mut take = 0;
         let chunks = buf[..want].chunks(DATA_MAX_SIZE);
@@ -108,19 +100,44 @@ impl SendState {
         }
         self.out
             .truncate((take + DATA_MAX_SIZE - 1) / DATA_MAX_SIZE * SEALED_FRAME_SIZE);
-        match self.drain(w) {
-            Ok(()) => Ok(take),
-            Err(e) if is_stall(&e) => Ok(take),
-            Err(e) => Err(e),
-        }
+        Ok(take)
     }
 
-    /// Writes the pending ciphertext, then flushes `w`.
+    /// Seals up to [`MAX_FRAMES_PER_WRITE`] frames of `buf` (each non-empty call makes
+    /// its own frames) and writes them. Returns how many bytes of `buf` were taken: once
+    /// sealed they count as written even if the socket did not take them all; the rest
+    /// goes out with the next `write` or `flush`.
     ///
-    /// Errors: a stall (`WouldBlock`/`TimedOut`) means "call again"; anything else is
-    /// fatal.
+    /// Each call makes at most one socket write that can block. Earlier ciphertext is
+    /// written first; if the socket does not take it all, the stall is returned and
+    /// nothing of `buf` is taken; if it does, `buf`'s frames are sealed and left for the
+    /// next call.
+    pub fn write<W: Write + ?Sized>(&mut self, w: &mut W, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let had_pending = self.has_pending();
+        if had_pending {
+            self.drain_once(w)?;
+        }
+        let take = self.seal(buf)?;
+        if !had_pending {
+            match self.drain_once(w) {
+                Err(e) if !is_stall(&e) => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(take)
+    }
+
+    /// Writes the pending ciphertext (in one socket write), then flushes `w`.
+    ///
+    /// Errors: a stall (`WouldBlock`/`TimedOut`, or a socket that took only part of the
+    /// bytes) means "call again"; anything else is fatal.
     pub fn flush<W: Write + ?Sized>(&mut self, w: &mut W) -> io::Result<()> {
-        self.drain(w)?;
+        if self.has_pending() {
+            self.drain_once(w)?;
+        }
         w.flush()
     }
 }

@@ -19,7 +19,7 @@ use super::core::{run_filter, Registered, SwitchCore};
 use super::dispatch::OnAdded;
 use super::handshake::{self, Deadline};
 use super::node_info::{NodeInfo, PeerId};
-use super::peer::{Lifecycle, Peer, Rank};
+use super::peer::{AfterRemoval, Lifecycle, Peer, Rank};
 use crate::conn::{MConnection, Transport};
 use crate::error::{ChannelId, Error, RejectReason};
 use crate::latch::Latch;
@@ -180,7 +180,7 @@ impl SwitchCore {
             key: rank_key,
         };
         if let Some(existing) = self.peers.get(&their_id) {
-            if rank >= existing.rank {
+            if rank >= existing.rank && existing.is_running() {
                 return Err(Error::Rejected(RejectReason::Duplicate));
             }
         }
@@ -230,6 +230,7 @@ impl SwitchCore {
         ) {
             Ok(replaced) => replaced,
             Err(why) => {
+                // Never in the set: nobody asked to remove it.
                 gate.open(None);
                 peer.conn.stop();
                 peer.life.finish_admission();
@@ -244,30 +245,34 @@ impl SwitchCore {
             }
         }
 
-        // add_peer on a worker; then the gate opens and admission is over.
+        // add_peer on a worker; then the gate opens and admission is over (and a
+        // removal that waited for that goes on).
         let then = {
             let (gate, peer) = (gate.clone(), peer.clone());
             OnAdded::new(move |added| {
                 gate.open(added.then(|| peer.clone()));
-                peer.life.finish_admission();
+                if peer.life.finish_admission() {
+                    peer.request(Lifecycle::Resume(peer.clone()));
+                }
             })
         };
-        match replaced {
-            None => running.dispatch.add_peer(&peer, then),
-            Some(old) => {
-                // A second connection to the same node won over `old`. Its add_peer comes
-                // after old's remove_peer returned, so every reactor sees the node leave
-                // before it comes back.
-                info!("{peer} replaces {old}: both connect the same nodes");
-                old.request(Lifecycle::Remove(
-                    old.clone(),
-                    Error::Rejected(RejectReason::Duplicate),
-                ));
-                let (running, peer) = (running.clone(), peer.clone());
-                old.life
-                    .when_removed(Box::new(move || running.dispatch.add_peer(&peer, then)));
-            }
+        if let Some(old) = replaced {
+            // A second connection to the same node won over `old`.
+            info!("{peer} replaces {old}: both connect the same nodes");
+            old.request(Lifecycle::Remove(
+                old.clone(),
+                Error::Rejected(RejectReason::Duplicate),
+            ));
         }
+        // Every earlier connection to this node (one just replaced, or one whose removal
+        // is still running) is gone before this one's add_peer: every reactor sees the
+        // node leave before it comes back.
+        let earlier = self.peers.departing_with(&their_id);
+        let dispatch = {
+            let (running, peer) = (running.clone(), peer.clone());
+            move || running.dispatch.add_peer(&peer, then)
+        };
+        after_all_removed(earlier, Box::new(dispatch));
         // Wait for the add_peer calls, unless this is a callback thread: they may need
         // this very worker (or one waiting for us), so they follow after it returns.
         if !threads::on_callback_thread() {
@@ -277,7 +282,11 @@ impl SwitchCore {
             }
             if !peer.life.was_added() && !self.is_stopped() {
                 // Replaced meanwhile by a better-ranked connection, or gone.
-                return Err(if self.peers.get(&peer.id()).is_some() {
+                let replaced = self
+                    .peers
+                    .get(&peer.id())
+                    .is_some_and(|p| !Arc::ptr_eq(&p, &peer));
+                return Err(if replaced {
                     Error::Rejected(RejectReason::Duplicate)
                 } else {
                     Error::PeerClosed
@@ -331,6 +340,16 @@ impl SwitchCore {
             authenticated: None,
             rank_key: addr_key(addrs, outbound),
         })
+    }
+}
+
+/// Runs `f` once every peer in `peers` is fully removed (now, if they are).
+fn after_all_removed(mut peers: Vec<Arc<Peer>>, f: AfterRemoval) {
+    match peers.pop() {
+        None => f(),
+        Some(p) => p
+            .life
+            .when_removed(Box::new(move || after_all_removed(peers, f))),
     }
 }
 

@@ -238,18 +238,23 @@ impl SwitchCore {
                     self.remove(&peer, Error::Stopped);
                 }
             }
+            Lifecycle::Resume(peer) => self.proceed(&peer),
         }
     }
 
     /// Stops `peer` and, behind all its queued messages, finishes its removal (once).
+    /// If the peer is still being admitted, the rest waits for that (see
+    /// [`PeerLife::removal_may_proceed`](super::peer::PeerLife::removal_may_proceed)):
+    /// this thread never waits for an admission, which may wait for another removal.
     fn remove(&self, peer: &Arc<Peer>, reason: Error) {
-        if !peer.life.request_removal(reason) {
-            return;
+        if peer.life.request_removal(reason) && peer.life.removal_may_proceed() {
+            self.proceed(peer);
         }
-        select! {
-            recv(peer.life.admitted()) -> _ => {}
-            recv(self.stop_rx) -> _ => return,
-        }
+    }
+
+    /// The rest of a removal, once admission is over (so the connection's recv thread no
+    /// longer waits at the admission gate, and `conn.stop()` cannot wait for ever).
+    fn proceed(&self, peer: &Arc<Peer>) {
         peer.conn.stop();
         let Some(running) = self.running.get() else {
             return;
@@ -262,8 +267,9 @@ impl SwitchCore {
     }
 
     /// The last step of a removal, once per peer: out of the peer set (so a reactor may
-    /// dial it again from `remove_peer`, as in Go), `remove_peer`, then the signal that
-    /// the peer is gone.
+    /// dial it again from `remove_peer`, as in Go; it stays departing meanwhile, so a new
+    /// connection to that node is added only after this one is gone), `remove_peer`,
+    /// then the signal that the peer is gone.
     fn finish(&self, running: &Running, peer: &Arc<Peer>) {
         if !peer.life.claim_finish() {
             return;
@@ -271,9 +277,10 @@ impl SwitchCore {
         let reason = peer.life.take_reason();
         // A protocol violation was logged at WARN by the connection already.
         info!("removing peer {peer}: {reason}");
-        self.peers.remove(peer);
+        self.peers.depart(peer);
         run_remove_peer(&running.reactors, peer, &reason);
         peer.life.mark_removed();
+        self.peers.remove(peer);
         debug!("peer {peer} removed");
     }
 

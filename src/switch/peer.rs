@@ -24,6 +24,8 @@ pub(crate) enum Lifecycle {
     Remove(Arc<Peer>, Error),
     /// Flush the peer's queues, then remove it.
     Graceful(Arc<Peer>),
+    /// The peer's admission is over; go on with its removal, which waited for that.
+    Resume(Arc<Peer>),
 }
 
 /// Where a peer is in its life: admitted → (added to reactors) → removal requested →
@@ -31,6 +33,9 @@ pub(crate) enum Lifecycle {
 pub(crate) struct PeerLife {
     /// Open when admission is over (the peer was added to reactors, or not).
     admitted: Latch,
+    /// (admission over, a removal waits for it): decided together, so a removal
+    /// requested while the peer is admitted is resumed exactly once.
+    admission: Mutex<(bool, bool)>,
     /// Set just before the reactors' `add_peer` calls.
     added: AtomicBool,
     /// LIVE, REMOVAL_REQUESTED or FINISHING.
@@ -54,6 +59,7 @@ impl PeerLife {
     fn new() -> Self {
         PeerLife {
             admitted: Latch::new(),
+            admission: Mutex::new((false, false)),
             added: AtomicBool::new(false),
             removal: AtomicU8::new(LIVE),
             reason: Mutex::new(None),
@@ -62,9 +68,27 @@ impl PeerLife {
         }
     }
 
-    /// Admission is over.
-    pub fn finish_admission(&self) {
+    /// Admission is over. True if a removal was waiting for that: the caller must have
+    /// it resumed ([`Lifecycle::Resume`]).
+    pub fn finish_admission(&self) -> bool {
+        let waiting = {
+            let mut a = self.admission.lock();
+            a.0 = true;
+            std::mem::take(&mut a.1)
+        };
         self.admitted.open();
+        waiting
+    }
+
+    /// Whether a removal may go on now; if admission is not over, the removal is noted
+    /// as waiting (and resumed by whoever finishes the admission), and this is false.
+    /// The removal must not wait itself: the admission may wait for another removal.
+    pub fn removal_may_proceed(&self) -> bool {
+        let mut a = self.admission.lock();
+        if !a.0 {
+            a.1 = true;
+        }
+        a.0
     }
 
     /// Ready once admission is over.
@@ -140,7 +164,8 @@ impl PeerLife {
 /// A connection dialled by the node with the lower id wins; between two dialled by the
 /// same node, the one with the lower key: the SecretConnection's challenge (the same on
 /// both ends), or without encryption the dialler's and the listener's socket addresses
-/// (the same on both ends unless a NAT rewrites them).
+/// (the same on both ends unless a NAT rewrites them). A connection that already failed
+/// loses to any new one.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Rank {
     pub dialled_by_higher_id: bool,
@@ -288,7 +313,9 @@ impl Member for Peer {
         self.outbound
     }
     fn replaces(&self, existing: &Self) -> bool {
-        self.rank < existing.rank
+        // A connection that already failed is replaced by any new one: the other end has
+        // let it go (or will), whatever the ranks.
+        self.rank < existing.rank || !existing.is_running()
     }
 }
 

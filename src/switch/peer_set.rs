@@ -23,8 +23,9 @@ pub trait Member {
 
 struct Inner<P> {
     map: HashMap<PeerId, Arc<P>>,
-    /// Entries replaced by a better-ranked duplicate and not yet removed: no longer
-    /// found by id or counted, but still returned by `close`, so a stop finishes them.
+    /// Entries on their way out (replaced by a better-ranked duplicate, or being
+    /// removed) and not yet gone: no longer found by id or counted, but still returned
+    /// by `close` (so a stop finishes them) and by `departing_with`.
     departing: Vec<Arc<P>>,
     inbound: usize,
     outbound: usize,
@@ -109,6 +110,32 @@ impl<P: Member> PeerSet<P> {
         } else {
             s.inbound -= 1;
         }
+    }
+
+    /// Moves exactly this entry (not a newer one with the same id) from the present ones
+    /// to the departing ones. True if it was present.
+    pub fn depart(&self, peer: &Arc<P>) -> bool {
+        let mut s = self.inner.lock();
+        let id = peer.member_id();
+        match s.map.get(&id) {
+            Some(p) if Arc::ptr_eq(p, peer) => {
+                s.map.remove(&id);
+                Self::uncount(&mut s, peer);
+                s.departing.push(peer.clone());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The departing entries with this id.
+    pub fn departing_with(&self, id: &PeerId) -> Vec<Arc<P>> {
+        let s = self.inner.lock();
+        s.departing
+            .iter()
+            .filter(|p| p.member_id() == *id)
+            .cloned()
+            .collect()
     }
 
     /// Removes exactly this entry (not a newer one with the same id), present or
@@ -248,7 +275,9 @@ mod tests {
                 assert!(Arc::ptr_eq(&replaced, &conns[1]));
                 assert_eq!(set.list().len(), 1, "a departing entry is not listed");
                 assert_eq!(set.close().len(), 2, "but a stop still finishes it");
+                assert_eq!(set.departing_with(&id(7)).len(), 1);
                 assert!(set.remove(&replaced));
+                assert!(set.departing_with(&id(7)).is_empty());
                 assert_eq!(set.close().len(), 1);
             }
             assert_eq!(set.counts(), (1, 0), "{order:?}");
@@ -267,6 +296,24 @@ mod tests {
             .unwrap()
             .is_some());
         assert_eq!(set.counts(), (1, 1));
+    }
+
+    #[test]
+    fn a_departing_entry_is_not_found_or_counted_but_closed() {
+        let set = PeerSet::default();
+        let p = Arc::new(P(id(3), false, 0));
+        set.try_add(p.clone(), 9, 9).unwrap();
+        assert!(set.depart(&p));
+        assert!(!set.depart(&p), "once");
+        assert!(set.get(&id(3)).is_none());
+        assert_eq!(set.counts(), (0, 0));
+        // A new entry with the id is added beside it, not in its place.
+        let q = Arc::new(P(id(3), false, 9));
+        assert!(set.try_add(q.clone(), 9, 9).unwrap().is_none());
+        assert_eq!(set.departing_with(&id(3)).len(), 1);
+        assert!(set.remove(&p));
+        assert!(set.departing_with(&id(3)).is_empty());
+        assert!(Arc::ptr_eq(&set.get(&id(3)).unwrap(), &q));
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod support;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -273,5 +273,135 @@ fn a_direct_send_over_the_secret_connection_returns_within_its_timeout() {
     );
     a.conn.stop();
     far.join().unwrap();
+    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "something panicked");
+}
+
+/// A blocking socket whose buffer is full and drains at `rate` bytes per second, with a
+/// 250 ms write timeout: a write that fits in 250 ms takes everything, a longer one
+/// returns short at 250 ms. (Simulated: reads return nothing.)
+#[cfg(feature = "secret-connection")]
+struct TcpLike {
+    rate: f64,
+    writes: Arc<AtomicUsize>,
+}
+
+#[cfg(feature = "secret-connection")]
+const SOCKET_TIMEOUT: Duration = Duration::from_millis(250);
+
+#[cfg(feature = "secret-connection")]
+impl Write for TcpLike {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        let need = Duration::from_secs_f64(b.len() as f64 / self.rate);
+        let (took, n) = if need <= SOCKET_TIMEOUT {
+            (need, b.len())
+        } else {
+            (
+                SOCKET_TIMEOUT,
+                (self.rate * SOCKET_TIMEOUT.as_secs_f64()) as usize,
+            )
+        };
+        thread::sleep(took);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(feature = "secret-connection")]
+impl Read for TcpLike {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Ok(0)
+    }
+}
+
+/// A SecretConnection (handshaken over loopback) whose stream is then a [`TcpLike`], and
+/// its count of socket writes.
+#[cfg(feature = "secret-connection")]
+fn secret_over_tcplike(rate: f64) -> (mconn::SecretConnection<TcpLike>, Arc<AtomicUsize>) {
+    use mconn::{NodeKey, SecretConnection};
+    let (a, b) = tcp_pair();
+    let kb = NodeKey::generate().unwrap();
+    let far = thread::spawn(move || SecretConnection::handshake(b, &kb).map(|_| ()));
+    let sc = SecretConnection::handshake(a, &NodeKey::generate().unwrap()).unwrap();
+    far.join().unwrap().unwrap();
+    let writes = Arc::new(AtomicUsize::new(0));
+    let w = writes.clone();
+    (sc.map_stream(move |_| TcpLike { rate, writes: w }), writes)
+}
+
+/// Review 2, B4: one write first finished the earlier sealed bytes, then wrote its own:
+/// two socket writes, each up to the socket's timeout (479 ms against 250). Each `write`
+/// and `flush` now makes at most one socket write.
+#[cfg(feature = "secret-connection")]
+#[test]
+fn one_secret_write_makes_at_most_one_socket_write() {
+    let _w = watchdog("one_socket_write", LIMIT);
+    count_panics();
+    let (mut sc, writes) = secret_over_tcplike(150_000.0);
+    let data = vec![1u8; 64 * 1024];
+    let mut taken = 0;
+    while taken < 4 * data.len() {
+        let before = writes.load(Ordering::SeqCst);
+        match sc.write(&data) {
+            Ok(n) => taken += n,
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "{e}"),
+        }
+        let made = writes.load(Ordering::SeqCst) - before;
+        assert!(made <= 1, "one write made {made} socket writes");
+    }
+    loop {
+        let before = writes.load(Ordering::SeqCst);
+        let flushed = sc.flush();
+        assert!(writes.load(Ordering::SeqCst) - before <= 1);
+        match flushed {
+            Ok(()) => break,
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "{e}"),
+        }
+    }
+    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "something panicked");
+}
+
+/// Review 2, B4: a direct send of 127 KiB over that socket took 1.33 s against a
+/// 500 ms send_timeout (two writes per call, then a flush that drained once more).
+#[cfg(feature = "secret-connection")]
+#[test]
+fn a_direct_send_over_a_full_secret_socket_keeps_its_bound() {
+    let _w = watchdog("full_secret_socket", LIMIT);
+    count_panics();
+    let (sc, _) = secret_over_tcplike(150_000.0);
+    let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+    struct Idle(crossbeam_channel::Receiver<()>);
+    impl Read for Idle {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            let _ = self.0.recv();
+            Ok(0)
+        }
+    }
+    let stop_tx = std::sync::Mutex::new(Some(stop_tx));
+    let t = Transport::new(Idle(stop_rx), sc, move || {
+        drop(stop_tx.lock().unwrap().take());
+    });
+    let timeout = Duration::from_millis(500);
+    let chans = vec![ChannelDescriptor::new(1, 1).recv_message_capacity(1 << 20)];
+    let a = start_on(t, chans, MConnConfig::default().send_timeout(timeout));
+    // A first message, written (the stream is write-only here), leaves it idle.
+    a.conn.send(1, "warm").unwrap();
+    assert!(wait_until(Duration::from_secs(30), || a
+        .conn
+        .status()
+        .bytes_sent
+        > 0));
+    let t0 = Instant::now();
+    a.conn.send(1, vec![7u8; 127 * 1024]).unwrap();
+    let took = t0.elapsed();
+    eprintln!("a direct send of 127 KiB over a full secret socket took {took:?}");
+    a.conn.stop();
+    // The timeout, one socket write, and slack for a debug build on a busy machine.
+    assert!(
+        took < timeout + SOCKET_TIMEOUT + Duration::from_millis(300),
+        "send took {took:?}"
+    );
     assert_eq!(PANICS.load(Ordering::SeqCst), 0, "something panicked");
 }

@@ -756,3 +756,148 @@ fn a_peer_that_speaks_and_hangs_up_at_once_is_added_heard_and_removed() {
     }
     hub.stop();
 }
+
+/// Keeps peers by id, as Go's reactors do; `remove_peer` takes 300 ms. Logs callbacks.
+struct ById {
+    ids: Mutex<std::collections::HashSet<PeerId>>,
+    log: Log,
+}
+
+impl Reactor for ById {
+    fn channels(&self) -> Vec<ChannelDescriptor> {
+        vec![ChannelDescriptor::new(1, 1)]
+    }
+    fn add_peer(&self, p: &Arc<Peer>) {
+        self.log.lock().unwrap().push(format!("add {:x}", ptr(p)));
+        self.ids.lock().unwrap().insert(p.id());
+    }
+    fn remove_peer(&self, p: &Arc<Peer>, _: &Error) {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("remove {:x}", ptr(p)));
+        thread::sleep(Duration::from_millis(300));
+        self.ids.lock().unwrap().remove(&p.id());
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("remove_end {:x}", ptr(p)));
+    }
+    fn receive(&self, _: ChannelId, _: &Arc<Peer>, _: Bytes) {}
+}
+
+/// Review 2, B2: a node that reconnected while its old connection's `remove_peer` was
+/// still running was added at once, on another worker, so a reactor keeping peers by id
+/// removed the node after adding it again. The new connection now waits for every
+/// earlier one to be gone.
+#[test]
+fn a_quick_reconnect_is_added_after_the_old_remove_peer_returned() {
+    let _w = watchdog("quick_reconnect", LIMIT);
+    for _ in 0..3 {
+        let r = Arc::new(ById {
+            ids: Mutex::default(),
+            log: Log::default(),
+        });
+        let s = Switch::new(config().workers(4), node_info("s")).unwrap();
+        s.add_reactor("byid", r.clone()).unwrap();
+        let s_addr = s.listen("127.0.0.1:0").unwrap();
+        let (n, _) = plain("n");
+        let old = n.dial(s_addr).unwrap();
+        assert!(wait_until(Duration::from_secs(30), || count(
+            &r.log, "add "
+        ) == 1));
+        n.stop_peer_for_error(&old, Error::Stopped);
+        // While s's remove_peer for the old connection runs, n comes back.
+        assert!(wait_until(Duration::from_secs(30), || count(
+            &r.log, "remove "
+        ) == 1));
+        n.dial(s_addr).expect("the reconnect");
+        assert!(wait_until(Duration::from_secs(30), || count(
+            &r.log, "add "
+        ) == 2));
+        let log = r.log.lock().unwrap().clone();
+        let kinds: Vec<&str> = log.iter().map(|e| e.split(' ').next().unwrap()).collect();
+        assert_eq!(kinds, ["add", "remove", "remove_end", "add"], "{log:?}");
+        assert!(r.ids.lock().unwrap().contains(&n.id()), "the node is known");
+        n.stop();
+        s.stop();
+    }
+}
+
+/// A connection that already failed (its removal waiting for a busy worker) does not
+/// make the node's next connection a refused duplicate: any new connection replaces a
+/// failed one, whatever their ranks.
+#[test]
+fn a_failed_connection_still_in_the_set_does_not_refuse_a_reconnect() {
+    let _w = watchdog("failed_then_reconnect", LIMIT);
+    for round in 0..6 {
+        let hub = probe(config().workers(1), None);
+        let (n, _) = plain("n");
+        let old = n.dial(hub.addr).unwrap();
+        assert!(wait_until(Duration::from_secs(30), || count(
+            &hub.log, "add_end"
+        ) == 1));
+        let z = block_worker(&hub);
+        n.stop_peer_for_error(&old, Error::Stopped);
+        // On the hub the old connection has failed; its removal waits for the worker.
+        assert!(wait_until(Duration::from_secs(30), || hub
+            .sw
+            .peer(&n.id())
+            .is_some_and(|p| !p.is_running())));
+        let again = n.dial(hub.addr);
+        assert!(again.is_ok(), "round {round}: the reconnect: {again:?}");
+        hub.release.send(()).unwrap();
+        assert!(wait_until(Duration::from_secs(30), || count(
+            &hub.log, "add_end"
+        ) == 3));
+        for s in [z, n, hub.sw] {
+            s.stop();
+        }
+    }
+}
+
+/// Review 2, B3: a dial whose connection hung up while its `add_peer` waited for the
+/// replaced connection's removal reported `Duplicate`, though nothing stood.
+#[test]
+fn a_dial_whose_connection_dies_while_waiting_is_not_called_a_duplicate() {
+    use std::io::Read;
+    let _w = watchdog("dead_while_waiting", LIMIT);
+    let hub = probe(config().workers(1), None);
+    let top = PeerId([0xFF; 32]);
+    // P0: inbound from node ff…ff, dialled by the higher id: ranks worse.
+    let mut c0 = std::net::TcpStream::connect(hub.addr).unwrap();
+    fake_handshake(&mut c0, [0xFF; 32]);
+    assert!(wait_until(Duration::from_secs(30), || count(
+        &hub.log, "add_end"
+    ) == 1));
+    let z = block_worker(&hub);
+    // P1: the hub dials ff…ff (dialled by the lower id: wins); its add_peer waits for
+    // P0's removal, which waits for the blocked worker.
+    let fake = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let fake_addr = fake.local_addr().unwrap();
+    let hub_sw = hub.sw.clone();
+    let dial = thread::spawn(move || hub_sw.dial(fake_addr));
+    let (mut c1, _) = fake.accept().unwrap();
+    fake_handshake(&mut c1, [0xFF; 32]);
+    assert!(wait_until(Duration::from_secs(30), || hub
+        .sw
+        .peer(&top)
+        .is_some_and(|p| p.is_outbound())));
+    drop(c1); // P1 hangs up
+    assert!(wait_until(Duration::from_secs(30), || hub
+        .sw
+        .peer(&top)
+        .is_some_and(|p| !p.is_running())));
+    hub.release.send(()).unwrap();
+    let r = dial.join().unwrap();
+    assert!(
+        !matches!(r, Err(Error::Rejected(RejectReason::Duplicate))),
+        "{r:?}"
+    );
+    let mut buf = [0u8; 1];
+    c0.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    assert!(matches!(c0.read(&mut buf), Ok(0) | Err(_)), "P0 was closed");
+    for s in [z, hub.sw] {
+        s.stop();
+    }
+}

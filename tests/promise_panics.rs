@@ -104,6 +104,15 @@ fn panicking_transport(reader_panics: bool) -> (Transport, TcpStream) {
     (t, theirs)
 }
 
+/// `t`'s `on_error` says that something panicked with `what`.
+fn expect_panicked(t: &TestConn, what: &str) {
+    let e = t
+        .errors
+        .recv_timeout(Duration::from_secs(30))
+        .expect("on_error");
+    assert!(panicked(&e, what), "{e}");
+}
+
 #[test]
 fn a_panicking_writer_on_the_send_thread_stops_the_connection_and_is_reported() {
     let _w = watchdog("panicking_writer_thread", LIMIT);
@@ -112,11 +121,7 @@ fn a_panicking_writer_on_the_send_thread_stops_the_connection_and_is_reported() 
     let b = start(theirs, chans(), MConnConfig::default());
     // try_send goes through the send thread.
     a.conn.try_send(0x01, "x").unwrap();
-    let e = a
-        .errors
-        .recv_timeout(Duration::from_secs(30))
-        .expect("on_error");
-    assert!(panicked(&e, "writer bug"), "{e}");
+    expect_panicked(&a, "writer bug");
     assert!(!a.conn.is_running());
     b.errors
         .recv_timeout(Duration::from_secs(30))
@@ -141,11 +146,7 @@ fn a_panicking_writer_on_the_direct_path_does_not_panic_the_caller() {
         matches!(outcome, Err(SendError::Closed(ref m)) if m == "x"),
         "{outcome:?}"
     );
-    let e = a
-        .errors
-        .recv_timeout(Duration::from_secs(30))
-        .expect("on_error");
-    assert!(panicked(&e, "writer bug"), "{e}");
+    expect_panicked(&a, "writer bug");
     a.conn.stop();
 }
 
@@ -156,11 +157,7 @@ fn a_panicking_reader_stops_the_connection_and_is_reported() {
     let a = start_on(t, chans(), MConnConfig::default());
     let b = start(theirs, chans(), MConnConfig::default());
     b.conn.send(0x01, "x").unwrap();
-    let e = a
-        .errors
-        .recv_timeout(Duration::from_secs(30))
-        .expect("on_error");
-    assert!(panicked(&e, "reader bug"), "{e}");
+    expect_panicked(&a, "reader bug");
     b.errors
         .recv_timeout(Duration::from_secs(30))
         .expect("peer's on_error");

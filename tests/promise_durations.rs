@@ -9,7 +9,9 @@ mod support;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Once};
+#[cfg(feature = "secret-connection")]
+use std::sync::Arc;
+use std::sync::Once;
 use std::thread;
 use std::time::{Duration, Instant};
 

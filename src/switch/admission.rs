@@ -223,12 +223,12 @@ impl SwitchCore {
             running.peer_budget,
             self.lifecycle_tx.clone(),
         ));
-        let replaced = match self.peers.try_add(
+        let added = match self.peers.try_add(
             peer.clone(),
             self.config.max_inbound_peers,
             self.config.max_outbound_peers,
         ) {
-            Ok(replaced) => replaced,
+            Ok(added) => added,
             Err(why) => {
                 // Never in the set: nobody asked to remove it.
                 gate.open(None);
@@ -256,7 +256,7 @@ impl SwitchCore {
                 }
             })
         };
-        if let Some(old) = replaced {
+        if let Some(old) = added.replaced {
             // A second connection to the same node won over `old`.
             info!("{peer} replaces {old}: both connect the same nodes");
             old.request(Lifecycle::Remove(
@@ -266,8 +266,9 @@ impl SwitchCore {
         }
         // Every earlier connection to this node (one just replaced, or one whose removal
         // is still running) is gone before this one's add_peer: every reactor sees the
-        // node leave before it comes back.
-        let earlier = self.peers.departing_with(&their_id);
+        // node leave before it comes back. (Only earlier ones: waiting for a later one,
+        // which may wait for this one, could wait for ever.)
+        let earlier = self.peers.departing_before(&their_id, added.stamp);
         let dispatch = {
             let (running, peer) = (running.clone(), peer.clone());
             move || running.dispatch.add_peer(&peer, then)

@@ -21,12 +21,19 @@ pub trait Member {
     fn replaces(&self, existing: &Self) -> bool;
 }
 
+/// An entry and when it entered the set (a number that only grows).
+struct Entry<P> {
+    stamp: u64,
+    peer: Arc<P>,
+}
+
 struct Inner<P> {
-    map: HashMap<PeerId, Arc<P>>,
+    map: HashMap<PeerId, Entry<P>>,
     /// Entries on their way out (replaced by a better-ranked duplicate, or being
     /// removed) and not yet gone: no longer found by id or counted, but still returned
-    /// by `close` (so a stop finishes them) and by `departing_with`.
-    departing: Vec<Arc<P>>,
+    /// by `close` (so a stop finishes them) and by `departing_before`.
+    departing: Vec<Entry<P>>,
+    next_stamp: u64,
     inbound: usize,
     outbound: usize,
     closed: bool,
@@ -43,6 +50,7 @@ impl<P: Member> Default for PeerSet<P> {
             inner: Mutex::new(Inner {
                 map: HashMap::new(),
                 departing: Vec::new(),
+                next_stamp: 0,
                 inbound: 0,
                 outbound: 0,
                 closed: false,
@@ -51,34 +59,41 @@ impl<P: Member> Default for PeerSet<P> {
     }
 }
 
+/// What [`PeerSet::try_add`] did.
+pub struct Added<P> {
+    /// When the entry entered the set (for [`PeerSet::departing_before`]).
+    pub stamp: u64,
+    /// The entry it replaced, now departing, for the caller to stop.
+    pub replaced: Option<Arc<P>>,
+}
+
 impl<P: Member> PeerSet<P> {
     /// Adds `peer` unless it is over its direction's limit or the set is closed. If an
     /// entry with its id is present, `peer` takes its place only if it
-    /// [`replaces`](Member::replaces) it (the replaced entry is returned, for the caller
-    /// to stop, and stays departing until [`remove`](Self::remove)d); otherwise it is
-    /// refused as a duplicate.
+    /// [`replaces`](Member::replaces) it (the replaced entry stays departing until
+    /// [`remove`](Self::remove)d); otherwise it is refused as a duplicate.
     pub fn try_add(
         &self,
         peer: Arc<P>,
         max_in: usize,
         max_out: usize,
-    ) -> Result<Option<Arc<P>>, RejectReason> {
+    ) -> Result<Added<P>, RejectReason> {
         let mut s = self.inner.lock();
         if s.closed {
             return Err(RejectReason::SwitchStopped);
         }
         let id = peer.member_id();
-        let existing = s.map.get(&id).cloned();
-        if let Some(old) = &existing {
-            if !peer.replaces(old) {
+        if let Some(old) = s.map.get(&id) {
+            if !peer.replaces(&old.peer) {
                 return Err(RejectReason::Duplicate);
             }
         }
         // The limit counts the set as it will be, without the entry replaced.
         let out = peer.member_outbound();
-        let freed = existing
-            .as_ref()
-            .is_some_and(|old| old.member_outbound() == out) as usize;
+        let freed = s
+            .map
+            .get(&id)
+            .is_some_and(|old| old.peer.member_outbound() == out) as usize;
         let (count, max) = if out {
             (s.outbound, max_out)
         } else {
@@ -91,17 +106,21 @@ impl<P: Member> PeerSet<P> {
                 RejectReason::TooManyInbound
             });
         }
-        if let Some(old) = &existing {
-            Self::uncount(&mut s, old);
-            s.departing.push(old.clone());
-        }
+        let replaced = s.map.remove(&id).map(|old| {
+            Self::uncount(&mut s, &old.peer);
+            let p = old.peer.clone();
+            s.departing.push(old);
+            p
+        });
         if out {
             s.outbound += 1;
         } else {
             s.inbound += 1;
         }
-        s.map.insert(id, peer);
-        Ok(existing)
+        let stamp = s.next_stamp;
+        s.next_stamp += 1;
+        s.map.insert(id, Entry { stamp, peer });
+        Ok(Added { stamp, replaced })
     }
 
     fn uncount(s: &mut Inner<P>, peer: &Arc<P>) {
@@ -117,24 +136,24 @@ impl<P: Member> PeerSet<P> {
     pub fn depart(&self, peer: &Arc<P>) -> bool {
         let mut s = self.inner.lock();
         let id = peer.member_id();
-        match s.map.get(&id) {
-            Some(p) if Arc::ptr_eq(p, peer) => {
-                s.map.remove(&id);
-                Self::uncount(&mut s, peer);
-                s.departing.push(peer.clone());
-                true
-            }
-            _ => false,
+        if !s.map.get(&id).is_some_and(|e| Arc::ptr_eq(&e.peer, peer)) {
+            return false;
         }
+        if let Some(e) = s.map.remove(&id) {
+            Self::uncount(&mut s, peer);
+            s.departing.push(e);
+        }
+        true
     }
 
-    /// The departing entries with this id.
-    pub fn departing_with(&self, id: &PeerId) -> Vec<Arc<P>> {
+    /// The departing entries with this id that entered the set before `stamp`. (Only
+    /// those: an entry waiting for a later one could wait for one that waits for it.)
+    pub fn departing_before(&self, id: &PeerId, stamp: u64) -> Vec<Arc<P>> {
         let s = self.inner.lock();
         s.departing
             .iter()
-            .filter(|p| p.member_id() == *id)
-            .cloned()
+            .filter(|e| e.stamp < stamp && e.peer.member_id() == *id)
+            .map(|e| e.peer.clone())
             .collect()
     }
 
@@ -143,23 +162,19 @@ impl<P: Member> PeerSet<P> {
     pub fn remove(&self, peer: &Arc<P>) -> bool {
         let mut s = self.inner.lock();
         let id = peer.member_id();
-        match s.map.get(&id) {
-            Some(p) if Arc::ptr_eq(p, peer) => {
-                s.map.remove(&id);
-                Self::uncount(&mut s, peer);
-                true
-            }
-            _ => {
-                let before = s.departing.len();
-                s.departing.retain(|p| !Arc::ptr_eq(p, peer));
-                s.departing.len() != before
-            }
+        if s.map.get(&id).is_some_and(|e| Arc::ptr_eq(&e.peer, peer)) {
+            s.map.remove(&id);
+            Self::uncount(&mut s, peer);
+            return true;
         }
+        let before = s.departing.len();
+        s.departing.retain(|e| !Arc::ptr_eq(&e.peer, peer));
+        s.departing.len() != before
     }
 
     /// The peer with this id.
     pub fn get(&self, id: &PeerId) -> Option<Arc<P>> {
-        self.inner.lock().map.get(id).cloned()
+        self.inner.lock().map.get(id).map(|e| e.peer.clone())
     }
 
     /// Whether a peer with this id is present.
@@ -169,7 +184,12 @@ impl<P: Member> PeerSet<P> {
 
     /// Every peer.
     pub fn list(&self) -> Vec<Arc<P>> {
-        self.inner.lock().map.values().cloned().collect()
+        self.inner
+            .lock()
+            .map
+            .values()
+            .map(|e| e.peer.clone())
+            .collect()
     }
 
     /// (outbound, inbound).
@@ -182,7 +202,11 @@ impl<P: Member> PeerSet<P> {
     pub fn close(&self) -> Vec<Arc<P>> {
         let mut s = self.inner.lock();
         s.closed = true;
-        s.map.values().chain(&s.departing).cloned().collect()
+        s.map
+            .values()
+            .chain(&s.departing)
+            .map(|e| e.peer.clone())
+            .collect()
     }
 }
 
@@ -264,20 +288,21 @@ mod tests {
             let conns = [Arc::new(P(id(7), true, 1)), Arc::new(P(id(7), false, 2))];
             let first = set.try_add(conns[order[0]].clone(), 1, 1);
             let second = set.try_add(conns[order[1]].clone(), 1, 1);
-            assert_eq!(first.map(|r| r.is_none()), Ok(true));
+            assert_eq!(first.map(|a| a.replaced.is_none()), Ok(true));
             let kept = set.get(&id(7)).unwrap();
             assert!(Arc::ptr_eq(&kept, &conns[0]), "rank 1 is kept");
             if order == [0, 1] {
                 assert_eq!(second.map(|_| ()), Err(RejectReason::Duplicate));
                 assert_eq!(set.close().len(), 1);
             } else {
-                let replaced = second.unwrap().expect("the first was replaced");
+                let added = second.unwrap();
+                let replaced = added.replaced.expect("the first was replaced");
                 assert!(Arc::ptr_eq(&replaced, &conns[1]));
                 assert_eq!(set.list().len(), 1, "a departing entry is not listed");
                 assert_eq!(set.close().len(), 2, "but a stop still finishes it");
-                assert_eq!(set.departing_with(&id(7)).len(), 1);
+                assert_eq!(set.departing_before(&id(7), added.stamp).len(), 1);
                 assert!(set.remove(&replaced));
-                assert!(set.departing_with(&id(7)).is_empty());
+                assert!(set.departing_before(&id(7), added.stamp).is_empty());
                 assert_eq!(set.close().len(), 1);
             }
             assert_eq!(set.counts(), (1, 0), "{order:?}");
@@ -294,6 +319,7 @@ mod tests {
         assert!(set
             .try_add(Arc::new(P(id(2), false, 1)), 1, 1)
             .unwrap()
+            .replaced
             .is_some());
         assert_eq!(set.counts(), (1, 1));
     }
@@ -302,18 +328,28 @@ mod tests {
     fn a_departing_entry_is_not_found_or_counted_but_closed() {
         let set = PeerSet::default();
         let p = Arc::new(P(id(3), false, 0));
-        set.try_add(p.clone(), 9, 9).unwrap();
+        let p_stamp = set.try_add(p.clone(), 9, 9).unwrap().stamp;
         assert!(set.depart(&p));
         assert!(!set.depart(&p), "once");
         assert!(set.get(&id(3)).is_none());
         assert_eq!(set.counts(), (0, 0));
-        // A new entry with the id is added beside it, not in its place.
+        // A new entry with the id is added beside it, not in its place; it sees the
+        // departing one as earlier, and the departing one does not see itself.
         let q = Arc::new(P(id(3), false, 9));
-        assert!(set.try_add(q.clone(), 9, 9).unwrap().is_none());
-        assert_eq!(set.departing_with(&id(3)).len(), 1);
+        let q_added = set.try_add(q.clone(), 9, 9).unwrap();
+        assert!(q_added.replaced.is_none());
+        assert_eq!(set.departing_before(&id(3), q_added.stamp).len(), 1);
+        assert!(set.departing_before(&id(3), p_stamp).is_empty());
+        // q departs too: a later entry waits for both, q for neither of later ones.
+        assert!(set.depart(&q));
+        let r = Arc::new(P(id(3), false, 9));
+        let r_stamp = set.try_add(r, 9, 9).unwrap().stamp;
+        assert_eq!(set.departing_before(&id(3), r_stamp).len(), 2);
+        assert_eq!(set.departing_before(&id(3), q_added.stamp).len(), 1);
         assert!(set.remove(&p));
-        assert!(set.departing_with(&id(3)).is_empty());
-        assert!(Arc::ptr_eq(&set.get(&id(3)).unwrap(), &q));
+        assert_eq!(set.departing_before(&id(3), r_stamp).len(), 1);
+        assert!(set.remove(&q));
+        assert!(set.departing_before(&id(3), r_stamp).is_empty());
     }
 
     #[test]

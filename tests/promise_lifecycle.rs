@@ -13,8 +13,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use mconn::{
-    ChannelDescriptor, ChannelId, Error, NodeInfo, Peer, PeerId, Reactor, RejectReason, Switch,
-    SwitchConfig, WeakSwitch,
+    ChannelDescriptor, ChannelId, Error, Peer, PeerId, Reactor, RejectReason, Switch, SwitchConfig,
+    WeakSwitch,
 };
 use support::switch::*;
 use support::*;
@@ -640,19 +640,6 @@ fn a_replaced_connection_gets_remove_peer_even_when_stop_comes_first() {
     for s in [z, lo] {
         s.stop();
     }
-}
-
-/// Writes a NodeInfo claiming `key` and reads the other side's.
-fn fake_handshake(s: &mut std::net::TcpStream, key: [u8; 32]) {
-    use std::io::Write;
-    let info = NodeInfo {
-        pub_key: key,
-        network: "testnet".into(),
-        version: "0.12.1".into(),
-        ..NodeInfo::default()
-    };
-    s.write_all(&info.encode()).unwrap();
-    NodeInfo::decode(s).unwrap();
 }
 
 /// Review B5: after `stop()`, a connection replaced while it was being admitted kept

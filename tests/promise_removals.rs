@@ -10,12 +10,11 @@
 
 mod support;
 
-use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use mconn::{Error, NodeInfo, PeerId};
+use mconn::{Error, PeerId};
 use support::switch::*;
 use support::*;
 
@@ -34,18 +33,6 @@ impl log::Log for SlowOnReplaces {
 }
 
 static LOGGER: SlowOnReplaces = SlowOnReplaces;
-
-/// Writes a NodeInfo claiming `key` and reads the other side's.
-fn fake_handshake(s: &mut TcpStream, key: [u8; 32]) {
-    let info = NodeInfo {
-        pub_key: key,
-        network: "testnet".into(),
-        version: "0.12.1".into(),
-        ..NodeInfo::default()
-    };
-    s.write_all(&info.encode()).unwrap();
-    NodeInfo::decode(s).unwrap();
-}
 
 #[test]
 fn a_replacing_connection_that_dies_at_once_does_not_stall_later_removals() {

@@ -79,6 +79,18 @@ pub fn node_info(moniker: &str) -> NodeInfo {
     }
 }
 
+/// Plays a node's side of the plaintext handshake by hand on `s`: writes a NodeInfo
+/// claiming `key` and reads the other side's.
+pub fn fake_handshake(s: &mut std::net::TcpStream, key: [u8; 32]) {
+    use std::io::Write;
+    let info = NodeInfo {
+        pub_key: key,
+        ..node_info("")
+    };
+    s.write_all(&info.encode()).unwrap();
+    NodeInfo::decode(s).unwrap();
+}
+
 /// Test defaults: plain TCP (the encryption has its own tests), short timeouts.
 pub fn config() -> SwitchConfig {
     SwitchConfig::default()

@@ -243,18 +243,7 @@ fn a_direct_send_over_the_secret_connection_returns_within_its_timeout() {
         }
     };
     let sc = SecretConnection::handshake(SlowLink(ours), &NodeKey::generate().unwrap()).unwrap();
-    // This side only writes; its reader waits until the connection is closed.
-    let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
-    struct Idle(crossbeam_channel::Receiver<()>);
-    impl Read for Idle {
-        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-            let _ = self.0.recv();
-            Ok(0)
-        }
-    }
-    let stop_tx = std::sync::Mutex::new(Some(stop_tx));
-    let t = Transport::new(Idle(stop_rx), sc, move || {
-        drop(stop_tx.lock().unwrap().take());
+    let t = write_only(sc, move || {
         let _ = closer.shutdown(Shutdown::Both);
     });
     let cfg = MConnConfig::default().send_timeout(Duration::from_millis(200));
@@ -276,6 +265,28 @@ fn a_direct_send_over_the_secret_connection_returns_within_its_timeout() {
     a.conn.stop();
     far.join().unwrap();
     assert_eq!(PANICS.load(Ordering::SeqCst), 0, "something panicked");
+}
+
+/// A transport that writes to `w` and whose reader reads nothing until the connection
+/// is closed (then `on_close` runs too).
+#[cfg(feature = "secret-connection")]
+fn write_only<W: Write + Send + 'static>(
+    w: W,
+    on_close: impl Fn() + Send + Sync + 'static,
+) -> Transport {
+    let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+    struct Idle(crossbeam_channel::Receiver<()>);
+    impl Read for Idle {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            let _ = self.0.recv();
+            Ok(0)
+        }
+    }
+    let stop_tx = std::sync::Mutex::new(Some(stop_tx));
+    Transport::new(Idle(stop_rx), w, move || {
+        drop(stop_tx.lock().unwrap().take());
+        on_close();
+    })
 }
 
 /// A blocking socket whose buffer is full and drains at `rate` bytes per second, with a
@@ -373,18 +384,7 @@ fn a_direct_send_over_a_full_secret_socket_keeps_its_bound() {
     let _w = watchdog("full_secret_socket", LIMIT);
     count_panics();
     let (sc, _) = secret_over_tcplike(150_000.0);
-    let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
-    struct Idle(crossbeam_channel::Receiver<()>);
-    impl Read for Idle {
-        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-            let _ = self.0.recv();
-            Ok(0)
-        }
-    }
-    let stop_tx = std::sync::Mutex::new(Some(stop_tx));
-    let t = Transport::new(Idle(stop_rx), sc, move || {
-        drop(stop_tx.lock().unwrap().take());
-    });
+    let t = write_only(sc, || {});
     let timeout = Duration::from_millis(500);
     let chans = vec![ChannelDescriptor::new(1, 1).recv_message_capacity(1 << 20)];
     let a = start_on(t, chans, MConnConfig::default().send_timeout(timeout));

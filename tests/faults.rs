@@ -469,11 +469,19 @@ fn switches_recover_from_a_cut_and_drop_a_mute_peer() {
     assert_eq!(rb.next(10), Event::Added(a.id()));
 
     proxy.cut_now();
-    for (r, other) in [(&ra, b.id()), (&rb, a.id())] {
+    for (r, other, on_b) in [(&ra, b.id(), false), (&rb, a.id(), true)] {
         match r.next(10) {
             Event::Removed(id, why) => {
                 assert_eq!(id, other);
-                assert!(why.contains("closed") || why.contains("i/o"), "{why}");
+                // On b the old connection may also go the other way: a's redial reaches
+                // b before b reads the cut, ranks better (two dials from one side: the
+                // lower socket addresses), and replaces it as a duplicate. a redials
+                // only after its own removal, so a always sees the cut.
+                let replaced = on_b && why.contains("duplicate");
+                assert!(
+                    why.contains("closed") || why.contains("i/o") || replaced,
+                    "{why}"
+                );
             }
             e => panic!("{e:?}"),
         }

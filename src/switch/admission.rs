@@ -15,9 +15,11 @@ use bytes::Bytes;
 use crossbeam_channel::select;
 use log::{info, warn};
 
-use super::core::{run_filter, Registered, SwitchCore};
+use super::core::SwitchCore;
 use super::dispatch::OnAdded;
+use super::filter::run_filter;
 use super::handshake::{self, Deadline};
+use super::handshaking::Registered;
 use super::node_info::{NodeInfo, PeerId};
 use super::peer::{AfterRemoval, Lifecycle, Peer, Rank};
 use crate::conn::{MConnection, Transport};

@@ -11,8 +11,7 @@
 //! The last worker to leave finishes the removals still owed, so `remove_peer` runs on a
 //! worker, after the peer's last callback, and never inside another callback.
 
-use std::collections::BTreeMap;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering::*};
 use std::sync::{Arc, OnceLock, Weak};
 use std::thread::JoinHandle;
@@ -24,20 +23,15 @@ use parking_lot::{Mutex, RwLock};
 
 use super::config::SwitchConfig;
 use super::dispatch::{run_remove_peer, Dispatch, Host, Reactors};
+use super::filter::{AddrFilter, IdFilter};
+use super::handshaking::Handshaking;
 use super::key::NodeKey;
-use super::node_info::{NodeInfo, PeerId};
+use super::node_info::NodeInfo;
 use super::peer::{Lifecycle, Peer};
 use super::peer_set::PeerSet;
 use super::reactor::Reactor;
 use crate::error::{Error, RejectReason};
 use crate::threads;
-
-/// A user filter: `Err(reason)` refuses the peer.
-pub type Filter<T> = Arc<dyn Fn(&T) -> Result<(), String> + Send + Sync>;
-/// Decides whether to talk to a peer at this address.
-pub type AddrFilter = Filter<SocketAddr>;
-/// Decides whether to keep a peer with this id.
-pub type IdFilter = Filter<PeerId>;
 
 /// What exists once the switch has started (first listen or dial).
 pub(crate) struct Running {
@@ -396,144 +390,5 @@ impl Host for WorkerHost {
         for p in &peers {
             core.finish(running, p);
         }
-    }
-}
-
-/// Connections in the middle of a handshake. Inbound ones are bounded: when full, the
-/// oldest inbound one is shut down to make room, so silent connections cannot lock good
-/// peers out. Outbound ones (our own dials, each on its caller's thread) are never
-/// evicted, so a connect flood cannot cut our dials or persistent-peer redials.
-pub(crate) struct Handshaking {
-    cap_inbound: usize,
-    next: u64,
-    inbound: BTreeMap<u64, TcpStream>,
-    outbound: BTreeMap<u64, TcpStream>,
-    closed: bool,
-}
-
-impl Handshaking {
-    fn new(cap_inbound: usize) -> Self {
-        Handshaking {
-            cap_inbound,
-            next: 0,
-            inbound: BTreeMap::new(),
-            outbound: BTreeMap::new(),
-            closed: false,
-        }
-    }
-
-    /// Tracks `s` (a clone of it) until unregistered.
-    pub fn register(&mut self, s: &TcpStream, outbound: bool) -> Result<u64, Error> {
-        if self.closed {
-            return Err(Error::Rejected(RejectReason::SwitchStopped));
-        }
-        if !outbound && self.inbound.len() >= self.cap_inbound {
-            if let Some((_, oldest)) = self.inbound.pop_first() {
-                debug!("too many inbound handshakes; dropping the oldest");
-                let _ = oldest.shutdown(Shutdown::Both);
-            }
-        }
-        let id = self.next;
-        self.next += 1;
-        let map = if outbound {
-            &mut self.outbound
-        } else {
-            &mut self.inbound
-        };
-        map.insert(id, s.try_clone()?);
-        Ok(id)
-    }
-
-    pub fn unregister(&mut self, id: u64) {
-        self.inbound.remove(&id);
-        self.outbound.remove(&id);
-    }
-
-    fn shutdown_all(&mut self) {
-        self.closed = true;
-        let all = std::mem::take(&mut self.inbound)
-            .into_values()
-            .chain(std::mem::take(&mut self.outbound).into_values());
-        for s in all {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-    }
-}
-
-/// Unregisters a handshake when dropped.
-pub(crate) struct Registered<'a> {
-    pub reg: &'a Mutex<Handshaking>,
-    pub id: u64,
-}
-
-impl Drop for Registered<'_> {
-    fn drop(&mut self) {
-        self.reg.lock().unregister(self.id);
-    }
-}
-
-/// Runs a user filter on its own thread, waiting at most `timeout` for its answer, and
-/// not at all once `stop` fires: a switch that stops does not wait for a filter. (The
-/// filter's thread then finishes on its own; it is the one thread `stop` cannot end,
-/// because it runs user code, and it holds nothing of the switch.)
-pub(crate) fn run_filter<T: Send + 'static>(
-    f: Filter<T>,
-    arg: T,
-    timeout: Duration,
-    stop: &Receiver<()>,
-) -> Result<(), Error> {
-    let (tx, rx) = bounded(1);
-    threads::spawn("mconn-filter", None, move || {
-        let _ = tx.send(f(&arg));
-    })?;
-    select! {
-        recv(rx) -> answer => match answer {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(why)) => Err(Error::Rejected(RejectReason::Filtered(why))),
-            Err(_) => Err(Error::Rejected(RejectReason::Filtered(
-                "the filter panicked".into(),
-            ))),
-        },
-        recv(stop) -> _ => Err(Error::Rejected(RejectReason::SwitchStopped)),
-        default(timeout) => Err(Error::Rejected(RejectReason::FilterTimeout)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::net::TcpListener;
-
-    fn pair(l: &TcpListener) -> (TcpStream, TcpStream) {
-        let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (b, _) = l.accept().unwrap();
-        (a, b)
-    }
-
-    fn is_shut(s: &TcpStream) -> bool {
-        let mut buf = [0u8; 1];
-        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-        matches!(std::io::Read::read(&mut &*s, &mut buf), Ok(0))
-    }
-
-    /// Issue 11, item 3: inbound registrations evict only inbound ones.
-    #[test]
-    fn inbound_handshakes_never_evict_outbound_ones() {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut h = Handshaking::new(2);
-        let (dial, _dial_far) = pair(&l);
-        h.register(&dial, true).unwrap();
-        let inbound: Vec<_> = (0..5).map(|_| pair(&l)).collect();
-        for (s, _) in &inbound {
-            h.register(s, false).unwrap();
-        }
-        assert!(!is_shut(&dial), "the outbound handshake survives");
-        let shut = inbound.iter().filter(|(s, _)| is_shut(s)).count();
-        assert_eq!(shut, 3, "the three oldest inbound ones were evicted");
-        assert_eq!(h.inbound.len(), 2);
-        assert_eq!(h.outbound.len(), 1);
-        h.shutdown_all();
-        assert!(is_shut(&dial));
-        assert!(h.register(&dial, true).is_err(), "closed");
     }
 }

@@ -19,7 +19,9 @@ mod config;
 mod core;
 mod dial;
 mod dispatch;
+mod filter;
 mod handshake;
+mod handshaking;
 mod key;
 mod listen;
 mod node_info;
@@ -36,7 +38,7 @@ use bytes::Bytes;
 
 pub use self::config::{ReconnectSchedule, SwitchConfig};
 use self::core::SwitchCore;
-pub use self::core::{AddrFilter, IdFilter};
+pub use self::filter::{AddrFilter, IdFilter};
 pub use self::key::NodeKey;
 pub use self::node_info::{NodeInfo, PeerId, MAX_NODE_INFO_SIZE};
 use self::peer::Lifecycle;

@@ -1,0 +1,46 @@
+//! User filters (by address, by peer id): how they are typed and how one runs without
+//! holding up a stop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, select, Receiver};
+
+use super::node_info::PeerId;
+use crate::error::{Error, RejectReason};
+use crate::threads;
+
+/// A user filter: `Err(reason)` refuses the peer.
+pub type Filter<T> = Arc<dyn Fn(&T) -> Result<(), String> + Send + Sync>;
+/// Decides whether to talk to a peer at this address.
+pub type AddrFilter = Filter<SocketAddr>;
+/// Decides whether to keep a peer with this id.
+pub type IdFilter = Filter<PeerId>;
+
+/// Runs a user filter on its own thread, waiting at most `timeout` for its answer, and
+/// not at all once `stop` fires: a switch that stops does not wait for a filter. (The
+/// filter's thread then finishes on its own; it is the one thread `stop` cannot end,
+/// because it runs user code, and it holds nothing of the switch.)
+pub(crate) fn run_filter<T: Send + 'static>(
+    f: Filter<T>,
+    arg: T,
+    timeout: Duration,
+    stop: &Receiver<()>,
+) -> Result<(), Error> {
+    let (tx, rx) = bounded(1);
+    threads::spawn("mconn-filter", None, move || {
+        let _ = tx.send(f(&arg));
+    })?;
+    select! {
+        recv(rx) -> answer => match answer {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(Error::Rejected(RejectReason::Filtered(why))),
+            Err(_) => Err(Error::Rejected(RejectReason::Filtered(
+                "the filter panicked".into(),
+            ))),
+        },
+        recv(stop) -> _ => Err(Error::Rejected(RejectReason::SwitchStopped)),
+        default(timeout) => Err(Error::Rejected(RejectReason::FilterTimeout)),
+    }
+}

@@ -9,12 +9,18 @@
 //! accepted must arrive. No reactor may panic, and RSS must not keep growing.
 //!
 //! Runs 20 s by default; `SOAK_SECS=600 cargo test --test soak -- --nocapture` for longer.
-//! `SOAK_RSS_EVERY=10` also prints RSS, threads and fds to stderr every 10 s of the run.
+//! `SOAK_RSS_EVERY=10` also prints RSS, live heap bytes, threads and fds to stderr every 10 s
+//! of the run.
 
 // Index loops read best for a mesh of numbered nodes.
 #![allow(clippy::needless_range_loop)]
 
 mod support;
+
+/// Counts live heap bytes, so the sampler can tell memory the program holds from memory
+/// the allocator keeps (RSS).
+#[global_allocator]
+static GLOBAL: &stats_alloc::StatsAlloc<std::alloc::System> = &stats_alloc::INSTRUMENTED_SYSTEM;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
@@ -331,8 +337,13 @@ fn soak_mesh_with_kills_and_reconnects() {
     while start.elapsed() < run {
         if let Some(every) = rss_every.filter(|_| start.elapsed().as_secs() >= next_sample) {
             eprintln!(
-                "soak-rss t={next_sample}s rss={:.1}MiB threads={} fds={} keys={}",
+                "soak-rss t={next_sample}s rss={:.1}MiB heap={:.1}MiB threads={} fds={} keys={}",
                 rss() as f64 / (1 << 20) as f64,
+                {
+                    let st = GLOBAL.stats();
+                    st.bytes_allocated.saturating_sub(st.bytes_deallocated) as f64
+                        / (1 << 20) as f64
+                },
                 thread_count(),
                 fd_count(),
                 world.received.lock().unwrap().len(),

@@ -406,7 +406,7 @@ impl MConnection {
     /// stopping. A blocking `on_receive` can `select!` on it so that it never holds up a
     /// `stop()`.
     pub fn stop_signal(&self) -> crossbeam_channel::Receiver<()> {
-        self.inner.shared.stopping_rx.clone()
+        self.inner.shared.stopping.signal().clone()
     }
 
     /// A handle that does not keep the connection alive.

@@ -20,6 +20,7 @@ use super::send::SendCore;
 use super::transport::Closer;
 use super::MConnConfig;
 use crate::error::{ChannelId, Error};
+use crate::latch::Latch;
 use crate::threads;
 
 /// A `send` that comes sooner than this after the previous direct write goes through the
@@ -77,9 +78,8 @@ pub(crate) struct Shared {
     /// Disconnected when the send (recv) thread has exited.
     pub send_done: Receiver<()>,
     pub recv_done: Receiver<()>,
-    /// Disconnected (ready) as soon as the connection starts stopping.
-    stopping_tx: Mutex<Option<Sender<()>>>,
-    pub stopping_rx: Receiver<()>,
+    /// Open as soon as the connection starts stopping.
+    pub stopping: Latch,
 }
 
 /// The pieces `Shared::new` needs that the constructor builds.
@@ -107,7 +107,6 @@ impl Shared {
             .config
             .send_timeout
             .min(super::transport::TCP_WRITE_TIMEOUT);
-        let (stopping_tx, stopping_rx) = crossbeam_channel::bounded(0);
         Shared {
             max_total: super::wire::max_packet_total_size(p.config.max_packet_msg_payload_size),
             config: p.config,
@@ -135,8 +134,7 @@ impl Shared {
             last_direct_ns: AtomicU64::new(0),
             send_done: p.send_done,
             recv_done: p.recv_done,
-            stopping_tx: Mutex::new(Some(stopping_tx)),
-            stopping_rx,
+            stopping: Latch::new(),
         }
     }
 
@@ -177,7 +175,7 @@ impl Shared {
         if let Some(e) = cause {
             *self.error.lock() = Some(e);
         }
-        drop(self.stopping_tx.lock().take());
+        self.stopping.open();
         self.wake();
         // The closer is the transport's (user) code: a panic in it must not escape into
         // whoever stops the connection.

@@ -124,7 +124,7 @@ impl SwitchCore {
         let remote = stream.peer_addr()?;
         let filter = self.addr_filter.read().clone();
         if let Some(f) = filter {
-            run_filter(f, remote, self.config.filter_timeout, &self.stop_rx)?;
+            run_filter(f, remote, self.config.filter_timeout, self.stop.signal())?;
         }
 
         // Handshake, registered so that stop (or a flood of newer inbound handshakes) can
@@ -171,7 +171,7 @@ impl SwitchCore {
             .map_err(|why| Error::Rejected(RejectReason::Incompatible(why)))?;
         let filter = self.id_filter.read().clone();
         if let Some(f) = filter {
-            run_filter(f, their_id, self.config.filter_timeout, &self.stop_rx)?;
+            run_filter(f, their_id, self.config.filter_timeout, self.stop.signal())?;
         }
         let rank = Rank {
             dialled_by_higher_id: if outbound {
@@ -281,7 +281,7 @@ impl SwitchCore {
         if !threads::on_callback_thread() {
             select! {
                 recv(peer.life.admitted()) -> _ => {}
-                recv(self.stop_rx) -> _ => {}
+                recv(self.stop.signal()) -> _ => {}
             }
             if !peer.life.was_added() && !self.is_stopped() {
                 // Replaced meanwhile by a better-ranked connection, or gone.

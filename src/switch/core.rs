@@ -31,6 +31,7 @@ use super::peer::{Lifecycle, Peer};
 use super::peer_set::PeerSet;
 use super::reactor::Reactor;
 use crate::error::{Error, RejectReason};
+use crate::latch::Latch;
 use crate::threads;
 
 /// What exists once the switch has started (first listen or dial).
@@ -50,9 +51,8 @@ pub(crate) struct SwitchCore {
     pub running: OnceLock<Arc<Running>>,
     pub peers: PeerSet<Peer>,
     stopped: AtomicBool,
-    stop_tx: Mutex<Option<Sender<()>>>,
-    /// Disconnected (ready) once the switch is stopping.
-    pub stop_rx: Receiver<()>,
+    /// Open once the switch is stopping.
+    pub stop: Latch,
     pub lifecycle_tx: Sender<Lifecycle>,
     lifecycle_rx: Receiver<Lifecycle>,
     /// Workers, the lifecycle thread and accept threads: joined by `stop`. `None` once
@@ -82,7 +82,6 @@ impl SwitchCore {
             None => NodeKey::generate()?,
         };
         info.pub_key = key.public_key();
-        let (stop_tx, stop_rx) = bounded(0);
         let (lifecycle_tx, lifecycle_rx) = unbounded();
         let (tokens_tx, tokens_rx) = bounded(0);
         Ok(Arc::new(SwitchCore {
@@ -95,8 +94,7 @@ impl SwitchCore {
             running: OnceLock::new(),
             peers: PeerSet::default(),
             stopped: AtomicBool::new(false),
-            stop_tx: Mutex::new(Some(stop_tx)),
-            stop_rx,
+            stop: Latch::new(),
             lifecycle_tx,
             lifecycle_rx,
             threads: Mutex::new(Some(Vec::new())),
@@ -152,7 +150,7 @@ impl SwitchCore {
             self.config.workers,
             self.config.worker_queue_capacity,
             self.config.worker_stack_size,
-            self.stop_rx.clone(),
+            self.stop.signal().clone(),
             host,
         )?;
         for h in handles {
@@ -210,7 +208,7 @@ impl SwitchCore {
                     Ok(req) => req,
                     Err(_) => return,
                 },
-                recv(self.stop_rx) -> _ => return,
+                recv(self.stop.signal()) -> _ => return,
             };
             // A bug here must not end the thread that every later removal needs.
             if let Err(p) = threads::catch(|| self.handle(req)) {
@@ -255,7 +253,7 @@ impl SwitchCore {
         };
         if !peer.life.was_added() {
             self.finish(running, peer);
-        } else if !running.dispatch.fence(peer, &self.stop_rx) {
+        } else if !running.dispatch.fence(peer, self.stop.signal()) {
             debug!("switch stopping; {peer} is removed by stop");
         }
     }
@@ -302,7 +300,7 @@ impl SwitchCore {
         info!("switch stopping");
         let peers = self.peers.close();
         *self.closing.lock() = peers.clone();
-        drop(self.stop_tx.lock().take());
+        self.stop.open();
         self.handshaking.lock().shutdown_all();
         for p in &peers {
             p.conn.begin_stop();

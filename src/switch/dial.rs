@@ -61,7 +61,7 @@ impl SwitchCore {
                 Ok(r) => Ok(r?),
                 Err(_) => Err(Error::Malformed("the connect thread ended without a result".into())),
             },
-            recv(self.stop_rx) -> _ => Err(Error::Rejected(RejectReason::SwitchStopped)),
+            recv(self.stop.signal()) -> _ => Err(Error::Rejected(RejectReason::SwitchStopped)),
         }
     }
 
@@ -97,7 +97,7 @@ impl SwitchCore {
                 };
                 if !pause.is_zero() {
                     select! {
-                        recv(self.stop_rx) -> _ => return,
+                        recv(self.stop.signal()) -> _ => return,
                         default(pause) => {}
                     }
                 }
@@ -121,7 +121,7 @@ impl SwitchCore {
             known = Some(peer.id());
             select! {
                 recv(peer.life.removed()) -> _ => {}
-                recv(self.stop_rx) -> _ => return,
+                recv(self.stop.signal()) -> _ => return,
             }
             info!("persistent peer {addr} dropped; redialling");
         }

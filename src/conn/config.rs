@@ -1,4 +1,5 @@
-//! [`MConnConfig`] and [`ChannelDescriptor`]: defaults (DESIGN §6) and validation.
+//! [`MConnConfig`] and [`ChannelDescriptor`]: defaults (listed in the README's Configuration
+//! section) and validation.
 //!
 //! Invalid values are an [`Error::InvalidConfig`] from the constructor, never a panic.
 
@@ -80,7 +81,7 @@ impl ChannelDescriptor {
     }
 }
 
-/// Settings of one MConnection. `Default` follows DESIGN §6; setters chain:
+/// Settings of one MConnection. `Default` is the README's Configuration table; setters chain:
 ///
 /// ```
 /// use std::time::Duration;

@@ -68,7 +68,8 @@ impl ReconnectSchedule {
     }
 }
 
-/// Settings of a [`Switch`](crate::Switch). `Default` follows DESIGN §6; setters chain.
+/// Settings of a [`Switch`](crate::Switch). `Default` is the README's Configuration table;
+/// setters chain.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct SwitchConfig {

@@ -650,12 +650,7 @@ fn stop_closes_a_connection_replaced_while_it_was_admitted() {
     use std::io::Read;
     let hi = probe(config().workers(1), None);
     let z = block_worker(&hi);
-    let fake = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let fake_addr = fake.local_addr().unwrap();
-    let hi_sw = hi.sw.clone();
-    let d1 = thread::spawn(move || hi_sw.dial(fake_addr));
-    let (mut c1, _) = fake.accept().unwrap();
-    fake_handshake(&mut c1, [0; 32]); // id 00…00: lower than any other
+    let (d1, mut c1) = dial_fake(&hi.sw, [0; 32]); // id 00…00: lower than any other
     let fake_id = PeerId([0; 32]);
     assert!(wait_until(Duration::from_secs(30), || hi
         .sw
@@ -860,12 +855,7 @@ fn a_dial_whose_connection_dies_while_waiting_is_not_called_a_duplicate() {
     let z = block_worker(&hub);
     // P1: the hub dials ff…ff (dialled by the lower id: wins); its add_peer waits for
     // P0's removal, which waits for the blocked worker.
-    let fake = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let fake_addr = fake.local_addr().unwrap();
-    let hub_sw = hub.sw.clone();
-    let dial = thread::spawn(move || hub_sw.dial(fake_addr));
-    let (mut c1, _) = fake.accept().unwrap();
-    fake_handshake(&mut c1, [0xFF; 32]);
+    let (dial, c1) = dial_fake(&hub.sw, [0xFF; 32]);
     assert!(wait_until(Duration::from_secs(30), || hub
         .sw
         .peer(&top)

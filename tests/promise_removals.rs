@@ -10,7 +10,7 @@
 
 mod support;
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
@@ -43,12 +43,7 @@ fn a_replacing_connection_that_dies_at_once_does_not_stall_later_removals() {
     let (s, s_addr) = listening("s", &[("r", rec.clone())], config());
     let fake_id = PeerId([0; 32]);
     // P0: s dials node 00…00 (dialled by the higher id: ranks worse).
-    let fake = TcpListener::bind("127.0.0.1:0").unwrap();
-    let fake_addr = fake.local_addr().unwrap();
-    let s2 = s.clone();
-    let d0 = thread::spawn(move || s2.dial(fake_addr));
-    let (mut c0, _) = fake.accept().unwrap();
-    fake_handshake(&mut c0, [0; 32]);
+    let (d0, c0) = dial_fake(&s, [0; 32]);
     d0.join().unwrap().expect("P0");
     assert_eq!(rec.next(30), Event::Added(fake_id));
     // P1: node 00…00 dials s (ranks better) and hangs up right after the handshake.

@@ -91,6 +91,24 @@ pub fn fake_handshake(s: &mut std::net::TcpStream, key: [u8; 32]) {
     NodeInfo::decode(s).unwrap();
 }
 
+/// Makes `sw` dial a hand-played node claiming `key`: returns the dial (on its own
+/// thread) and that node's socket, its side of the handshake done.
+pub fn dial_fake(
+    sw: &Switch,
+    key: [u8; 32],
+) -> (
+    std::thread::JoinHandle<Result<Arc<mconn::Peer>, mconn::Error>>,
+    std::net::TcpStream,
+) {
+    let fake = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = fake.local_addr().unwrap();
+    let sw = sw.clone();
+    let dial = std::thread::spawn(move || sw.dial(addr));
+    let (mut s, _) = fake.accept().unwrap();
+    fake_handshake(&mut s, key);
+    (dial, s)
+}
+
 /// Test defaults: plain TCP (the encryption has its own tests), short timeouts.
 pub fn config() -> SwitchConfig {
     SwitchConfig::default()

@@ -231,4 +231,26 @@ mod tests {
         assert!(c.validate().is_ok());
         assert!(SwitchConfig::default().workers(0).validate().is_err());
     }
+
+    /// A zero duration, count or budget is refused with a message naming it, never
+    /// taken as "no wait" or "no room" (issue 11, item 4's other end).
+    #[test]
+    fn zero_settings_are_refused_by_name() {
+        let z = Duration::ZERO;
+        let d = SwitchConfig::default;
+        for (c, name) in [
+            (d().handshake_timeout(z), "handshake_timeout"),
+            (d().dial_timeout(z), "dial_timeout"),
+            (d().filter_timeout(z), "filter_timeout"),
+            (d().workers(0), "workers"),
+            (d().worker_queue_capacity(0), "worker_queue_capacity"),
+            (d().max_handshaking(0), "max_handshaking"),
+            (d().peer_queue_bytes(Some(0)), "peer_queue_bytes"),
+        ] {
+            match c.validate() {
+                Err(Error::InvalidConfig(why)) => assert!(why.contains(name), "{name}: {why}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
 }

@@ -73,12 +73,14 @@
 
 pub mod conn;
 pub mod error;
+mod gowire;
 mod latch;
 #[cfg(feature = "secret-connection")]
 pub mod secret;
 pub mod switch;
 mod threads;
 mod time;
+mod transport;
 
 pub use conn::wire;
 pub use conn::{

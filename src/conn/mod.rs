@@ -19,7 +19,6 @@ pub mod wire;
 
 mod channel;
 mod flowrate;
-mod gowire;
 mod keepalive;
 mod readbuf;
 mod recv;
@@ -27,7 +26,6 @@ mod schedule;
 mod send;
 mod shared;
 mod status;
-mod transport;
 
 use std::fmt;
 use std::net::{SocketAddr, TcpStream};
@@ -45,7 +43,7 @@ pub use self::recv::{OnError, OnReceive};
 use self::send::{count_written, SendCore};
 use self::shared::{ChannelHandle, Shared, SharedParts};
 pub use self::status::{ChannelStatus, ConnectionStatus};
-pub use self::transport::{Closer, Transport, TCP_WRITE_TIMEOUT};
+pub use crate::transport::{Closer, Transport, TCP_WRITE_TIMEOUT};
 use crate::error::{ChannelId, Error, SendError, TrySendError};
 use crate::{threads, time};
 

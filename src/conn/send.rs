@@ -21,9 +21,9 @@ use super::flowrate::{Grant, TokenBucket};
 use super::keepalive::{Action, Keepalive, PongLimiter};
 use super::schedule::{self, Decay, Schedulable};
 use super::shared::{Shared, FLUSHING, STOPPING};
-use super::transport::is_stall;
 use super::wire::{PACKET_TYPE_PING, PACKET_TYPE_PONG};
 use crate::error::Error;
+use crate::transport::is_stall;
 use crate::{threads, time};
 
 /// The most batch buffer an idle connection keeps...

@@ -17,11 +17,11 @@ use parking_lot::Mutex;
 use super::channel::ChannelCounters;
 use super::flowrate::RateMeter;
 use super::send::SendCore;
-use super::transport::Closer;
 use super::MConnConfig;
 use crate::error::{ChannelId, Error};
 use crate::latch::Latch;
 use crate::threads;
+use crate::transport::{Closer, TCP_WRITE_TIMEOUT};
 
 /// A `send` that comes sooner than this after the previous direct write goes through the
 /// send thread: a lone message saves a thread hop, a stream of them is batched.
@@ -106,7 +106,7 @@ impl Shared {
         let direct_min_timeout = p
             .config
             .send_timeout
-            .min(super::transport::TCP_WRITE_TIMEOUT);
+            .min(TCP_WRITE_TIMEOUT);
         Shared {
             max_total: super::wire::max_packet_total_size(p.config.max_packet_msg_payload_size),
             config: p.config,

@@ -24,8 +24,8 @@ use std::io::{self, Read};
 
 use bytes::Bytes;
 
-use super::gowire::parse_size_byte;
-pub use super::gowire::{
+use crate::gowire::parse_size_byte;
+pub use crate::gowire::{
     check_len, decode_varint, put_bytes, put_str, put_uvarint, put_varint, read_bytes, read_string,
     read_uvarint, read_varint, varint_len,
 };

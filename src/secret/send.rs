@@ -17,6 +17,7 @@ use super::frame::FrameCipher;
 use super::nonce::Nonce;
 use super::{DATA_MAX_SIZE, SEALED_FRAME_SIZE};
 use crate::error::Error;
+use crate::transport::is_stall;
 
 /// Most frames sealed by one `write` call (64 KiB of data, written in one system call
 /// where the socket takes it).
@@ -140,12 +141,4 @@ impl SendState {
         }
         w.flush()
     }
-}
-
-/// Whether an error only means the socket is not ready: the write may be retried.
-pub(crate) fn is_stall(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
-    )
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use super::connection::SecretConnection;
 use super::recv::RecvState;
-use super::send::{is_stall, SendState};
-use crate::conn::{Transport, TCP_WRITE_TIMEOUT};
+use super::send::SendState;
+use crate::transport::{configure_socket, is_stall, Transport, TCP_WRITE_TIMEOUT};
 
 /// The reading half of a split [`SecretConnection`]: reads and opens the peer's frames
 /// on its own clone of the socket, with the receiving nonce. Made by
@@ -100,11 +100,7 @@ impl SecretConnection<TcpStream> {
         write_timeout: Duration,
     ) -> io::Result<Transport> {
         let stream = self.get_ref();
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(None)?;
-        let t = write_timeout.clamp(Duration::from_millis(1), TCP_WRITE_TIMEOUT);
-        stream.set_write_timeout(Some(t))?;
-        let peer_addr = stream.peer_addr().ok();
+        let peer_addr = configure_socket(stream, write_timeout)?;
         let closer = stream.try_clone()?;
         // Bytes left by an unflushed write would otherwise wait for the MConnection's
         // first write; if the socket is still full they do.

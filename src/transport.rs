@@ -56,11 +56,7 @@ impl Transport {
     /// A plain TCP transport. Sets `TCP_NODELAY` (the connection batches writes itself)
     /// and a write timeout of `min(write_timeout, 250 ms)`.
     pub fn tcp(stream: TcpStream, write_timeout: Duration) -> io::Result<Self> {
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(None)?;
-        let t = write_timeout.clamp(Duration::from_millis(1), TCP_WRITE_TIMEOUT);
-        stream.set_write_timeout(Some(t))?;
-        let peer_addr = stream.peer_addr().ok();
+        let peer_addr = configure_socket(&stream, write_timeout)?;
         // One socket shared by the three: one file descriptor per connection.
         let stream = Arc::new(stream);
         let closer = stream.clone();
@@ -100,6 +96,21 @@ impl Write for Shared {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// Sets a socket up for a connection's two threads: `TCP_NODELAY` (the connection batches
+/// writes itself), no read timeout (the keepalive detects a dead peer), and a write
+/// timeout of `write_timeout` clamped to 1..=250 ms ([`TCP_WRITE_TIMEOUT`]), so a write
+/// that stalls comes back to look at keepalive and stop. Returns the remote address.
+pub(crate) fn configure_socket(
+    stream: &TcpStream,
+    write_timeout: Duration,
+) -> io::Result<Option<SocketAddr>> {
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(None)?;
+    let t = write_timeout.clamp(Duration::from_millis(1), TCP_WRITE_TIMEOUT);
+    stream.set_write_timeout(Some(t))?;
+    Ok(stream.peer_addr().ok())
 }
 
 /// Whether an I/O error only means "not now": the write may be retried.

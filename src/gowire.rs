@@ -3,7 +3,7 @@
 //! A go-wire varint is one size byte `n` (0..=8, or `0xF0 | n` for a negative number)
 //! followed by the magnitude in `n` big-endian bytes: 0 is `00`, 7 is `01 07`, 256 is
 //! `02 01 00`, -1 is `F1 01`. Byte slices and strings are a varint length then the bytes.
-//! Re-exported from [`wire`](super::wire) so applications can build messages a Go reactor
+//! Re-exported from [`wire`](crate::wire) so applications can build messages a Go reactor
 //! understands.
 
 use std::io::Read;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use crossbeam_channel::Receiver;
 
+use super::codec::PacketCodec;
 use super::schedule::Schedulable;
-use super::wire;
 use crate::error::{ChannelId, Error};
 
 /// Counters of one channel, shared between the I/O threads and `status()`.
@@ -83,7 +83,12 @@ impl SendChannel {
     /// Appends this channel's next packet to `out`: the next chunk of the current message,
     /// or the first chunk of the next queued one. Returns the packet's wire size, or
     /// `None` if the channel has nothing to send.
-    pub fn write_packet(&mut self, out: &mut Vec<u8>, max_payload: usize) -> Option<usize> {
+    pub fn write_packet(
+        &mut self,
+        out: &mut Vec<u8>,
+        codec: &dyn PacketCodec,
+        max_payload: usize,
+    ) -> Option<usize> {
         if self.current.is_none() {
             self.current = Some(self.queue.try_recv().ok()?);
             self.offset = 0;
@@ -92,8 +97,7 @@ impl SendChannel {
         let end = msg.len().min(self.offset + max_payload);
         let eof = end == msg.len();
         let before = out.len();
-        wire::encode_msg_header(out, self.id, eof, end - self.offset);
-        out.extend_from_slice(&msg[self.offset..end]);
+        codec.encode_msg(out, self.id, eof, &msg[self.offset..end]);
         let n = out.len() - before;
         self.offset = end;
         self.recently_sent = self.recently_sent.saturating_add(n as u64);
@@ -198,6 +202,7 @@ impl Reassembly {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conn::codec::GoWire;
     use crossbeam_channel::bounded;
 
     fn chan(cap: usize) -> (crossbeam_channel::Sender<Bytes>, SendChannel) {
@@ -207,7 +212,7 @@ mod tests {
 
     fn drain(ch: &mut SendChannel) -> Vec<u8> {
         let mut out = Vec::new();
-        while ch.write_packet(&mut out, 1024).is_some() {}
+        while ch.write_packet(&mut out, &GoWire, 1024).is_some() {}
         out
     }
 
@@ -233,13 +238,13 @@ mod tests {
         tx.send(Bytes::from_static(b"x")).unwrap();
         assert!(ch.pending());
         let mut out = Vec::new();
-        assert_eq!(ch.write_packet(&mut out, 1024), Some(4));
+        assert_eq!(ch.write_packet(&mut out, &GoWire, 1024), Some(4));
         assert_eq!(out, [0x03, 0x01, 0x01, 0x00]);
         assert!(ch.pending(), "the next message is still there");
-        assert_eq!(ch.write_packet(&mut out, 1024), Some(6));
+        assert_eq!(ch.write_packet(&mut out, &GoWire, 1024), Some(6));
         assert!(ch.is_idle());
         assert_eq!(ch.counters.msgs_sent.load(Relaxed), 2);
-        assert_eq!(ch.write_packet(&mut out, 1024), None);
+        assert_eq!(ch.write_packet(&mut out, &GoWire, 1024), None);
     }
 
     #[test]

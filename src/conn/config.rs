@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::codec::Codec;
 use crate::error::{ChannelId, Error};
 
 /// Go's default `SendQueueCapacity`.
@@ -121,6 +122,9 @@ pub struct MConnConfig {
     /// 512 KiB writes reach ~0.9 ×). The buffer grows only as needed and is given back
     /// when the connection goes idle.
     pub send_buffer_size: usize,
+    /// How packets look on the wire (default [`GoWire`](super::GoWire), Tendermint
+    /// v0.12's go-wire packets). Both peers must use the same.
+    pub codec: Codec,
 }
 
 impl Default for MConnConfig {
@@ -135,6 +139,7 @@ impl Default for MConnConfig {
             send_timeout: DEFAULT_SEND_TIMEOUT,
             io_thread_stack_size: DEFAULT_IO_THREAD_STACK_SIZE,
             send_buffer_size: DEFAULT_SEND_BUFFER_SIZE,
+            codec: Codec::default(),
         }
     }
 }
@@ -191,6 +196,12 @@ impl MConnConfig {
     /// Sets `send_buffer_size`.
     pub fn send_buffer_size(mut self, n: usize) -> Self {
         self.send_buffer_size = n;
+        self
+    }
+
+    /// Sets the packet `codec`.
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.codec = codec;
         self
     }
 

@@ -14,16 +14,20 @@
 //! stops the connection. A callback that needs the connection should hold a
 //! [`WeakMConnection`], so the connection does not keep itself alive.
 
+pub mod codec;
 pub mod config;
 pub mod wire;
 
 mod channel;
 mod flowrate;
+mod inbox;
 mod keepalive;
+mod outbox;
 mod readbuf;
 mod recv;
 mod schedule;
 mod send;
+mod send_timing;
 mod shared;
 mod status;
 
@@ -37,15 +41,17 @@ use bytes::Bytes;
 use crossbeam_channel::{bounded, select, SendTimeoutError, TrySendError as CbTrySendError};
 use parking_lot::Mutex;
 
-use self::channel::{ChannelCounters, Reassembly, SendChannel};
+use self::channel::{ChannelCounters, SendChannel};
+pub use self::codec::{Codec, Decoded, GoWire, PacketCodec};
 pub use self::config::{ChannelDescriptor, MConnConfig};
+pub use self::inbox::{Event, Inbox, Step};
+use self::outbox::{Outbox, OutboxParts};
 pub use self::recv::{OnError, OnReceive};
-use self::send::{count_written, SendCore};
 use self::shared::{ChannelHandle, Shared, SharedParts};
 pub use self::status::{ChannelStatus, ConnectionStatus};
-pub use crate::transport::{Closer, Transport, TCP_WRITE_TIMEOUT};
 use crate::error::{ChannelId, Error, SendError, TrySendError};
-use crate::{threads, time};
+use crate::threads;
+pub use crate::transport::{Closer, Transport, TCP_WRITE_TIMEOUT};
 
 /// A running multiplex connection. See the [module docs](self) for its threads.
 #[derive(Clone)]
@@ -110,17 +116,12 @@ impl MConnection {
         let now = Instant::now();
         let mut handles = Vec::new();
         let mut send_chans = Vec::new();
-        let mut recv_chans = Vec::new();
+        let mut all_counters = Vec::new();
         for d in &channels {
             let (tx, rx) = bounded(d.send_queue_capacity);
             let counters = Arc::new(ChannelCounters::default());
             send_chans.push(SendChannel::new(d.id, d.priority, rx, counters.clone()));
-            recv_chans.push(Reassembly::new(
-                d.id,
-                d.recv_buffer_capacity,
-                d.recv_message_capacity,
-                counters.clone(),
-            ));
+            all_counters.push(counters.clone());
             handles.push(ChannelHandle {
                 id: d.id,
                 priority: d.priority,
@@ -135,11 +136,15 @@ impl MConnection {
             closer,
             peer_addr,
         } = transport;
-        let core = SendCore::new(
-            send_chans,
-            writer,
-            config.max_packet_msg_payload_size,
-            config.send_buffer_size,
+        let inbox = Inbox::with_counters(&channels, &config, all_counters);
+        let outbox = Outbox::new(
+            OutboxParts {
+                channels: send_chans,
+                writer,
+                codec: config.codec.clone(),
+                max_payload: config.max_packet_msg_payload_size,
+                batch: config.send_buffer_size,
+            },
             now,
         );
         let (wake_tx, wake_rx) = bounded(1);
@@ -150,7 +155,7 @@ impl MConnection {
             config,
             peer_addr,
             wake_tx,
-            core,
+            outbox,
             channels: handles,
             closer,
             send_done,
@@ -176,7 +181,7 @@ impl MConnection {
         let on_error: OnError = Box::new(on_error);
         let recv_thread = threads::spawn("mconn-recv", Some(stack), move || {
             let _done = recv_done_tx;
-            recv::run(s, reader, recv_chans, on_receive, on_error);
+            recv::run(s, reader, inbox, on_receive, on_error);
         });
         let recv_thread = match recv_thread {
             Ok(h) => h,
@@ -221,7 +226,7 @@ impl MConnection {
         if !s.is_running() {
             return Err(SendError::Closed(msg));
         }
-        let msg = match self.try_direct(idx, msg, timeout) {
+        let msg = match send::direct(s, idx, msg, timeout) {
             Ok(result) => return result,
             Err(msg) => msg,
         };
@@ -240,60 +245,6 @@ impl MConnection {
             s.wake();
         }
         queued
-    }
-
-    /// Writes `msg` directly if the connection is idle, for at most `timeout` (what is
-    /// left then goes to the send thread). `Err(msg)` means "use the queue".
-    fn try_direct(
-        &self,
-        idx: usize,
-        msg: Bytes,
-        timeout: Duration,
-    ) -> Result<Result<(), SendError>, Bytes> {
-        let s = &self.inner.shared;
-        // One write may block for the transport's write timeout: only a caller that can
-        // wait that long writes directly.
-        if !s.direct_ok || timeout < s.direct_min_timeout {
-            return Err(msg);
-        }
-        let Some(mut core) = s.core.try_lock() else {
-            return Err(msg);
-        };
-        if !core.is_idle() || !s.is_running() {
-            return Err(msg);
-        }
-        // Read the clock only once the cheap checks passed.
-        let now = Instant::now();
-        if !s.direct_allowed(now) {
-            return Err(msg);
-        }
-        let keep = msg.clone();
-        let until = time::deadline(now, timeout);
-        let res = threads::catch(|| {
-            core.start(idx, msg);
-            core.fill(now);
-            core.write_some(usize::MAX, Some(until), |n| count_written(s, n))
-        });
-        s.direct_done(Instant::now());
-        let left = core.has_output() || core.has_pending();
-        drop(core);
-        match res {
-            Ok(Ok(_)) => {
-                if left {
-                    s.wake();
-                }
-                Ok(Ok(()))
-            }
-            Ok(Err(e)) => {
-                s.begin_stop(Some(e.into()));
-                Ok(Err(SendError::Closed(keep)))
-            }
-            Err(p) => {
-                let why = format!("the transport's writer (or mconn) panicked in send: {p}");
-                s.begin_stop(Some(Error::Panicked(why)));
-                Ok(Err(SendError::Closed(keep)))
-            }
-        }
     }
 
     /// Queues `msg` on channel `ch` if there is room right now; never blocks.
@@ -374,7 +325,7 @@ impl MConnection {
         let s = &self.inner.shared;
         if s.begin_flush() {
             select! {
-                recv(s.flushed_rx) -> _ => {}
+                recv(s.flushed.signal()) -> _ => {}
                 recv(s.send_done) -> _ => {}
                 default(s.config.send_timeout) => {}
             }

@@ -1,21 +1,21 @@
-//! The recv thread's loop: read, decode (limits checked), answer pings, reassemble, and
-//! deliver each complete message to `on_receive`, in order per channel.
+//! The recv thread's loop: read into the [`Inbox`] (which decodes, checks limits and
+//! reassembles), have pings answered, and deliver each complete message to
+//! `on_receive`, in order per channel.
 //!
 //! It never blocks on the send thread: a ping only sets a flag and wakes it.
 
 use std::io::{self, Read};
-use std::sync::atomic::Ordering::*;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use log::{debug, trace, warn};
 
-use super::channel::Reassembly;
 use super::flowrate::{Grant, TokenBucket};
-use super::readbuf::{ReadBuf, MAX_READ_BLOCK, MIN_READ_BLOCK};
-use super::shared::Shared;
-use super::wire::{self, PacketRef};
+use super::inbox::{Event, Inbox};
+use super::readbuf::MAX_READ_BLOCK;
+use super::shared::{ConnState, Shared};
 use crate::error::{ChannelId, Error};
 use crate::threads;
 
@@ -32,12 +32,12 @@ pub type OnError = Box<dyn FnOnce(Error) + Send>;
 pub(crate) fn run(
     shared: Arc<Shared>,
     mut reader: Box<dyn Read + Send>,
-    mut chans: Vec<Reassembly>,
+    mut inbox: Inbox,
     mut on_receive: OnReceive,
     on_error: OnError,
 ) {
     threads::mark_callback_thread();
-    let result = threads::catch(|| recv_loop(&shared, &mut *reader, &mut chans, &mut on_receive))
+    let result = threads::catch(|| recv_loop(&shared, &mut *reader, &mut inbox, &mut on_receive))
         .unwrap_or_else(|p| {
             Err(Error::Panicked(format!(
                 "the mconn-recv thread panicked: {p}"
@@ -67,45 +67,12 @@ pub(crate) fn run(
     }
 }
 
-/// A packet decoded from the read buffer, with its payload as offsets so the buffer can
-/// be mutated afterwards.
-enum Decoded {
-    Ping,
-    Pong,
-    Msg {
-        channel: ChannelId,
-        eof: bool,
-        header: usize,
-        len: usize,
-    },
-}
-
-fn next_packet(rb: &ReadBuf, max_total: usize) -> Result<Option<Decoded>, Error> {
-    Ok(
-        wire::decode_packet(rb.data(), max_total)?.map(|(p, used)| match p {
-            PacketRef::Ping => Decoded::Ping,
-            PacketRef::Pong => Decoded::Pong,
-            PacketRef::Msg {
-                channel,
-                eof,
-                payload,
-            } => Decoded::Msg {
-                channel,
-                eof,
-                header: used - payload.len(),
-                len: payload.len(),
-            },
-        }),
-    )
-}
-
 fn recv_loop(
     shared: &Shared,
     reader: &mut (dyn Read + Send),
-    chans: &mut [Reassembly],
+    inbox: &mut Inbox,
     on_receive: &mut OnReceive,
 ) -> Result<(), Error> {
-    let mut rb = ReadBuf::new(MIN_READ_BLOCK, MAX_READ_BLOCK);
     let mut rate = shared
         .config
         .recv_rate
@@ -113,10 +80,10 @@ fn recv_loop(
     loop {
         // Everything complete in the buffer first.
         shared.set_recv_busy(true);
-        let handled = handle_packets(shared, &mut rb, chans, on_receive);
+        let handled = deliver(shared, inbox, on_receive);
         shared.set_recv_busy(false);
         handled?;
-        if shared.state() == super::shared::STOPPING {
+        if shared.state() == ConnState::Stopping {
             return Ok(());
         }
 
@@ -130,7 +97,7 @@ fn recv_loop(
                 }
             }
         }
-        let n = match rb.read_from(reader, max) {
+        let n = match inbox.read_from(reader, max) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => return Err(e.into()),
@@ -138,11 +105,7 @@ fn recv_loop(
         let now = Instant::now();
         shared.mark_received(now);
         if n == 0 {
-            return Err(if rb.data().is_empty() {
-                Error::PeerClosed
-            } else {
-                io::Error::new(io::ErrorKind::UnexpectedEof, "peer closed inside a packet").into()
-            });
+            return Err(inbox.closed_error());
         }
         if let Some(bucket) = rate.as_mut() {
             bucket.consume(n);
@@ -152,55 +115,22 @@ fn recv_loop(
     }
 }
 
-/// Handles every complete packet in `rb`; returns when it needs more bytes.
-fn handle_packets(
-    shared: &Shared,
-    rb: &mut ReadBuf,
-    chans: &mut [Reassembly],
-    on_receive: &mut OnReceive,
-) -> Result<(), Error> {
-    while let Some(pkt) = next_packet(rb, shared.max_total)? {
-        match pkt {
-            Decoded::Ping => {
+/// Acts on every event the buffered bytes complete; returns when more bytes are needed.
+fn deliver(shared: &Shared, inbox: &mut Inbox, on_receive: &mut OnReceive) -> Result<(), Error> {
+    while let Some(event) = inbox.next_event()? {
+        match event {
+            Event::Ping => {
                 trace!("<- ping");
-                rb.consume(1);
-                if !shared.pong_wanted.swap(true, AcqRel) {
-                    shared.wake();
-                }
+                shared.want_pong();
             }
-            Decoded::Pong => {
-                trace!("<- pong");
-                rb.consume(1);
-            }
-            Decoded::Msg {
-                channel,
-                eof,
-                header,
-                len,
-            } => {
-                let idx = shared
-                    .channel_index(channel)
-                    .ok_or(Error::UnknownChannel { channel })?;
-                let ch = &mut chans[idx];
-                ch.check(len)?;
-                let msg = if eof && ch.is_empty() {
-                    // The whole message is this packet: hand out the bytes as read.
-                    rb.consume(header);
-                    Some(rb.take(len))
-                } else {
-                    ch.push(&rb.data()[header..header + len]);
-                    rb.consume(header + len);
-                    eof.then(|| ch.take())
-                };
-                if let Some(msg) = msg {
-                    trace!("<- msg on {channel:#04x}, {} bytes", msg.len());
-                    ch.count(msg.len());
-                    if shared.state() == super::shared::STOPPING {
-                        return Ok(());
-                    }
-                    threads::catch(|| on_receive(channel, msg))
-                        .map_err(|p| Error::Panicked(format!("on_receive panicked: {p}")))?;
+            Event::Pong => trace!("<- pong"),
+            Event::Message(channel, msg) => {
+                trace!("<- msg on {channel:#04x}, {} bytes", msg.len());
+                if shared.state() == ConnState::Stopping {
+                    return Ok(());
                 }
+                threads::catch(|| on_receive(channel, msg))
+                    .map_err(|p| Error::Panicked(format!("on_receive panicked: {p}")))?;
             }
         }
     }

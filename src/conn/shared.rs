@@ -1,9 +1,9 @@
 //! What the handle, the send thread and the recv thread share: the lifecycle state, the
-//! send core, the wake-up signal and the counters.
+//! outbox, the wake-up signal and the counters.
 //!
-//! Lifecycle: Running → (Flushing →) Stopping. The first transition to Stopping records
-//! the error that caused it (if any), shuts the transport down and wakes the send thread;
-//! later attempts change nothing, so exactly one cause wins.
+//! Lifecycle ([`ConnState`]): Running → (Flushing →) Stopping. The first transition to
+//! Stopping records the error that caused it (if any), shuts the transport down and wakes
+//! the send thread; later attempts change nothing, so exactly one cause wins.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
@@ -16,20 +16,34 @@ use parking_lot::Mutex;
 
 use super::channel::ChannelCounters;
 use super::flowrate::RateMeter;
-use super::send::SendCore;
+use super::outbox::Outbox;
 use super::MConnConfig;
 use crate::error::{ChannelId, Error};
 use crate::latch::Latch;
 use crate::threads;
-use crate::transport::{Closer, TCP_WRITE_TIMEOUT};
+use crate::transport::Closer;
 
-/// A `send` that comes sooner than this after the previous direct write goes through the
-/// send thread: a lone message saves a thread hop, a stream of them is batched.
-pub(crate) const DIRECT_GAP: Duration = Duration::from_micros(20);
+/// Where a connection is in its life. Moves only forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum ConnState {
+    /// Taking sends.
+    Running = 0,
+    /// `flush_stop`: writing what is queued, taking no more.
+    Flushing = 1,
+    /// Stopping or stopped: the transport is shut down.
+    Stopping = 2,
+}
 
-pub(crate) const RUNNING: u8 = 0;
-pub(crate) const FLUSHING: u8 = 1;
-pub(crate) const STOPPING: u8 = 2;
+impl ConnState {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            0 => ConnState::Running,
+            1 => ConnState::Flushing,
+            _ => ConnState::Stopping,
+        }
+    }
+}
 
 /// The caller-facing side of one channel.
 pub(crate) struct ChannelHandle {
@@ -42,8 +56,6 @@ pub(crate) struct ChannelHandle {
 
 pub(crate) struct Shared {
     pub config: MConnConfig,
-    /// Go's `maxMsgPacketTotalSize` for our payload limit.
-    pub max_total: usize,
     pub peer_addr: Option<SocketAddr>,
     state: AtomicU8,
     pub epoch: Instant,
@@ -53,9 +65,9 @@ pub(crate) struct Shared {
     /// not silent, we are busy.
     recv_busy: AtomicBool,
     /// The peer pinged us and the pong is not written yet.
-    pub pong_wanted: AtomicBool,
+    pong_wanted: AtomicBool,
     wake_tx: Sender<()>,
-    pub core: Mutex<SendCore>,
+    pub outbox: Mutex<Outbox>,
     pub channels: Vec<ChannelHandle>,
     index: [Option<u8>; 256],
     error: Mutex<Option<Error>>,
@@ -65,16 +77,8 @@ pub(crate) struct Shared {
     pub bytes_recv: AtomicU64,
     pub send_meter: Mutex<RateMeter>,
     pub recv_meter: Mutex<RateMeter>,
-    /// The send thread signals here when a flush_stop has written everything.
-    pub flushed_tx: Sender<()>,
-    pub flushed_rx: Receiver<()>,
-    /// Whether `send` may write directly on an idle connection (no throttle, no rate).
-    pub direct_ok: bool,
-    /// The shortest `send` timeout that may write directly: one write can block for the
-    /// transport's write timeout (`min(send_timeout, 250 ms)` for TCP).
-    pub direct_min_timeout: Duration,
-    /// Nanoseconds after `epoch` when the last direct write ended.
-    last_direct_ns: AtomicU64,
+    /// Open once a flush_stop has written everything.
+    pub flushed: Latch,
     /// Disconnected when the send (recv) thread has exited.
     pub send_done: Receiver<()>,
     pub recv_done: Receiver<()>,
@@ -87,7 +91,7 @@ pub(crate) struct SharedParts {
     pub config: MConnConfig,
     pub peer_addr: Option<SocketAddr>,
     pub wake_tx: Sender<()>,
-    pub core: SendCore,
+    pub outbox: Outbox,
     pub channels: Vec<ChannelHandle>,
     pub closer: Closer,
     pub send_done: Receiver<()>,
@@ -101,23 +105,16 @@ impl Shared {
         for (i, ch) in p.channels.iter().enumerate() {
             index[ch.id as usize] = Some(i as u8);
         }
-        let (flushed_tx, flushed_rx) = crossbeam_channel::bounded(1);
-        let direct_ok = p.config.flush_throttle.is_zero() && p.config.send_rate.is_none();
-        let direct_min_timeout = p
-            .config
-            .send_timeout
-            .min(TCP_WRITE_TIMEOUT);
         Shared {
-            max_total: super::wire::max_packet_total_size(p.config.max_packet_msg_payload_size),
             config: p.config,
             peer_addr: p.peer_addr,
-            state: AtomicU8::new(RUNNING),
+            state: AtomicU8::new(ConnState::Running as u8),
             epoch: now,
             last_recv_ns: AtomicU64::new(0),
             recv_busy: AtomicBool::new(false),
             pong_wanted: AtomicBool::new(false),
             wake_tx: p.wake_tx,
-            core: Mutex::new(p.core),
+            outbox: Mutex::new(p.outbox),
             channels: p.channels,
             index,
             error: Mutex::new(None),
@@ -127,23 +124,19 @@ impl Shared {
             bytes_recv: AtomicU64::new(0),
             send_meter: Mutex::new(RateMeter::new(now)),
             recv_meter: Mutex::new(RateMeter::new(now)),
-            flushed_tx,
-            flushed_rx,
-            direct_ok,
-            direct_min_timeout,
-            last_direct_ns: AtomicU64::new(0),
+            flushed: Latch::new(),
             send_done: p.send_done,
             recv_done: p.recv_done,
             stopping: Latch::new(),
         }
     }
 
-    pub fn state(&self) -> u8 {
-        self.state.load(Acquire)
+    pub fn state(&self) -> ConnState {
+        ConnState::from_u8(self.state.load(Acquire))
     }
 
     pub fn is_running(&self) -> bool {
-        self.state() == RUNNING
+        self.state() == ConnState::Running
     }
 
     /// The index of channel `id` in `channels`.
@@ -160,7 +153,12 @@ impl Shared {
     pub fn begin_flush(&self) -> bool {
         let ok = self
             .state
-            .compare_exchange(RUNNING, FLUSHING, AcqRel, Acquire)
+            .compare_exchange(
+                ConnState::Running as u8,
+                ConnState::Flushing as u8,
+                AcqRel,
+                Acquire,
+            )
             .is_ok();
         self.wake();
         ok
@@ -169,7 +167,8 @@ impl Shared {
     /// Moves to Stopping. The first caller records `cause`, shuts the transport down and
     /// wakes the send thread, and gets `true`; later callers change nothing.
     pub fn begin_stop(&self, cause: Option<Error>) -> bool {
-        if self.state.swap(STOPPING, AcqRel) == STOPPING {
+        let stopping = ConnState::Stopping as u8;
+        if self.state.swap(stopping, AcqRel) == stopping {
             return false;
         }
         if let Some(e) = cause {
@@ -226,20 +225,25 @@ impl Shared {
         self.epoch + Duration::from_nanos(self.last_recv_ns.load(Acquire))
     }
 
-    /// Whether a direct write may start at `now`: not within [`DIRECT_GAP`] of the end of
-    /// the previous one. A caller sending back to back is better served by the send
-    /// thread, which batches its messages into few writes.
-    pub fn direct_allowed(&self, now: Instant) -> bool {
-        let last = self.last_direct_ns.load(Relaxed);
-        last == 0 || self.nanos(now).saturating_sub(last) >= DIRECT_GAP.as_nanos() as u64
+    /// The peer pinged us; wakes the send thread to answer (once per unanswered ping).
+    pub fn want_pong(&self) {
+        if !self.pong_wanted.swap(true, AcqRel) {
+            self.wake();
+        }
     }
 
-    /// Records the end of a direct write.
-    pub fn direct_done(&self, now: Instant) {
-        self.last_direct_ns.store(self.nanos(now).max(1), Relaxed);
+    /// Whether the peer's ping still waits for our pong.
+    pub fn pong_wanted(&self) -> bool {
+        self.pong_wanted.load(Acquire)
     }
 
-    fn nanos(&self, t: Instant) -> u64 {
-        t.saturating_duration_since(self.epoch).as_nanos() as u64
+    /// The pong is going out.
+    pub fn pong_sent(&self) {
+        self.pong_wanted.store(false, Release);
+    }
+
+    /// A flush_stop has written everything.
+    pub fn flushed(&self) {
+        self.flushed.open();
     }
 }

@@ -24,12 +24,12 @@ use std::io::{self, Read};
 
 use bytes::Bytes;
 
+use crate::error::{ChannelId, Error};
 use crate::gowire::parse_size_byte;
 pub use crate::gowire::{
     check_len, decode_varint, put_bytes, put_str, put_uvarint, put_varint, read_bytes, read_string,
     read_uvarint, read_varint, varint_len,
 };
-use crate::error::{ChannelId, Error};
 
 /// Packet type byte of a Ping.
 pub const PACKET_TYPE_PING: u8 = 0x01;

@@ -13,6 +13,8 @@
 //! `(cap2 + 1) * 16` (16..=4096). Packets carry at most 1024 payload bytes (the default).
 #![no_main]
 
+mod recv_model;
+
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -21,8 +23,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use crossbeam_channel::unbounded;
 use libfuzzer_sys::fuzz_target;
-use mconn::wire::{self, PacketRef};
+use mconn::wire;
 use mconn::{ChannelDescriptor, Error, MConnConfig, MConnection, Transport};
+use recv_model::{end_of, model};
 
 struct FuzzReader {
     data: Vec<u8>,
@@ -49,65 +52,6 @@ impl Read for FuzzReader {
         buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
-    }
-}
-
-/// How the model expects the connection to end.
-#[derive(Debug, PartialEq)]
-enum End {
-    /// The stream ended between two packets.
-    PeerClosed,
-    /// The stream ended inside a packet.
-    Truncated,
-    /// A protocol error (compared by variant).
-    Protocol(std::mem::Discriminant<Error>, String),
-}
-
-fn end_of(e: &Error) -> End {
-    match e {
-        Error::PeerClosed => End::PeerClosed,
-        Error::Io(io) if io.kind() == io::ErrorKind::UnexpectedEof => End::Truncated,
-        other => End::Protocol(std::mem::discriminant(other), other.to_string()),
-    }
-}
-
-/// What a correct receiver delivers for `stream`, and how it ends.
-fn model(stream: &[u8], caps: &[(u8, usize)], max_total: usize) -> (Vec<(u8, Vec<u8>)>, End) {
-    let mut out = Vec::new();
-    let mut partial: Vec<Vec<u8>> = vec![Vec::new(); caps.len()];
-    let mut rest = stream;
-    loop {
-        let (pkt, used) = match wire::decode_packet(rest, max_total) {
-            Ok(Some(p)) => p,
-            Ok(None) if rest.is_empty() => return (out, End::PeerClosed),
-            Ok(None) => return (out, End::Truncated),
-            Err(e) => return (out, end_of(&e)),
-        };
-        rest = &rest[used..];
-        let PacketRef::Msg {
-            channel,
-            eof,
-            payload,
-        } = pkt
-        else {
-            continue;
-        };
-        let Some(i) = caps.iter().position(|c| c.0 == channel) else {
-            return (out, end_of(&Error::UnknownChannel { channel }));
-        };
-        let size = partial[i].len() + payload.len();
-        if size > caps[i].1 {
-            let e = Error::MessageTooLarge {
-                channel,
-                size,
-                limit: caps[i].1,
-            };
-            return (out, end_of(&e));
-        }
-        partial[i].extend_from_slice(payload);
-        if eof {
-            out.push((channel, std::mem::take(&mut partial[i])));
-        }
     }
 }
 

@@ -27,6 +27,7 @@ pub enum Event {
 }
 
 /// Everything one [`Inbox::step`] produced.
+#[cfg(any(test, fuzzing))]
 #[derive(Debug, Default)]
 pub struct Step {
     /// Complete messages, in order.
@@ -48,6 +49,7 @@ pub struct Inbox {
 
 impl Inbox {
     /// An inbox for a validated channel table and config (counters of its own).
+    #[cfg(any(test, fuzzing))]
     pub fn new(channels: &[ChannelDescriptor], config: &MConnConfig) -> Self {
         let counters = channels.iter().map(|_| Arc::default()).collect();
         Self::with_counters(channels, config, counters)
@@ -146,6 +148,7 @@ impl Inbox {
 
     /// Feeds `bytes` in and collects every event they complete, up to the first error.
     /// The pure form of the recv thread's work, for tests and fuzzing.
+    #[cfg(any(test, fuzzing))]
     pub fn step(&mut self, mut bytes: &[u8]) -> Step {
         let mut step = Step::default();
         loop {

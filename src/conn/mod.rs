@@ -44,7 +44,11 @@ use parking_lot::Mutex;
 use self::channel::{ChannelCounters, SendChannel};
 pub use self::codec::{Codec, Decoded, GoWire, PacketCodec};
 pub use self::config::{ChannelDescriptor, MConnConfig};
-pub use self::inbox::{Event, Inbox, Step};
+use self::inbox::Inbox;
+/// The pure receive step, reachable only from the fuzz targets (`--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use self::inbox::{Event, Inbox as FuzzInbox, Step};
 use self::outbox::{Outbox, OutboxParts};
 pub use self::recv::{OnError, OnReceive};
 use self::shared::{ChannelHandle, Shared, SharedParts};

@@ -311,6 +311,7 @@ mod tests {
 /// Why [`send`](crate::MConnection::send) did not queue a message. The message is handed
 /// back: `into_inner`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SendError {
     /// The channel's queue stayed full for `send_timeout`.
     Timeout(Bytes),
@@ -323,6 +324,7 @@ pub enum SendError {
 /// Why [`try_send`](crate::MConnection::try_send) did not queue a message. The message is
 /// handed back: `into_inner`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TrySendError {
     /// The channel's queue is full right now.
     Full(Bytes),

@@ -48,10 +48,15 @@
 //!
 //! # Layers
 //!
-//! * [`wire`]: go-wire primitives and the packet codec (pure).
-//! * [`conn`]: [`MConnection`] over any [`Transport`]; usable on its own.
-//! * `secret`: the SecretConnection (feature `secret-connection`).
-//! * [`switch`]: [`Switch`], [`Peer`], [`Reactor`], [`NodeInfo`].
+//! See ARCHITECTURE.md in the repository for the map of every file.
+//!
+//! * [`MConnection`] over any [`Transport`], usable on its own; [`wire`] holds the
+//!   go-wire primitives and packets, [`codec`] the seam where a protocol family's packet
+//!   format plugs in.
+//! * [`SecretConnection`] (feature `secret-connection`): the encrypted, authenticated
+//!   transport of Tendermint v0.12.
+//! * [`Switch`], [`Peer`], [`Reactor`], [`NodeInfo`]: peers found, handshaken and
+//!   dispatched to the reactors that own their channels.
 //!
 //! # Threads and blocking
 //!
@@ -71,8 +76,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod conn;
-pub mod error;
+mod conn;
+mod error;
 mod gowire;
 mod latch;
 #[cfg(feature = "secret-connection")]
@@ -82,11 +87,13 @@ mod threads;
 mod time;
 mod transport;
 
-pub use conn::wire;
+pub use bytes;
+pub use conn::{codec, wire};
 pub use conn::{
     ChannelDescriptor, ChannelStatus, ConnectionStatus, MConnConfig, MConnection, Transport,
     WeakMConnection,
 };
+pub use crossbeam_channel::Receiver;
 pub use error::{ChannelId, Error, RejectReason, SecretError, SendError, TrySendError};
 #[cfg(feature = "secret-connection")]
 pub use secret::SecretConnection;
@@ -94,6 +101,14 @@ pub use switch::{
     BroadcastResult, NodeInfo, NodeKey, Peer, PeerId, Reactor, ReconnectSchedule, Switch,
     SwitchConfig, WeakSwitch,
 };
+
+/// The pure receive step, reachable only from the fuzz targets (cargo-fuzz builds with
+/// `--cfg fuzzing`); not part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::conn::inbox::{Event, Inbox, Step};
+}
 
 /// Compile-time checks that handles can be shared between threads.
 #[allow(dead_code)]

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use bytes::Bytes;
-use mconn::conn::{Codec, Decoded, PacketCodec};
+use mconn::codec::{Codec, Decoded, PacketCodec};
 use mconn::{ChannelDescriptor, ChannelId, Error, MConnConfig};
 use support::*;
 

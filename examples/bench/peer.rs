@@ -78,7 +78,7 @@ impl PacketReader {
         let max_total = wire::max_packet_total_size(max_payload);
         PacketReader {
             stream,
-            buf: vec![0; (64 * 1024).max(2 * (max_total + wire::MAX_MSG_HEADER_LEN))],
+            buf: vec![0; (64 * 1024).max(2 * max_total)],
             start: 0,
             end: 0,
             msg: Vec::new(),
@@ -96,7 +96,8 @@ impl PacketReader {
             match decoded {
                 Some((PacketRef::Ping, used)) => {
                     self.start += used;
-                    self.stream.write_all(&[wire::PACKET_TYPE_PONG])?;
+                    // go-wire's pong packet is the one byte 0x02.
+                    self.stream.write_all(&[0x02])?;
                 }
                 Some((PacketRef::Pong, used)) => self.start += used,
                 Some((

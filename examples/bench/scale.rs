@@ -18,8 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{unbounded, Receiver};
-use mconn::conn::config::DEFAULT_IO_THREAD_STACK_SIZE;
-use mconn::{ChannelDescriptor, ChannelId, Peer, Reactor, Switch, SwitchConfig};
+use mconn::{ChannelDescriptor, ChannelId, MConnConfig, Peer, Reactor, Switch, SwitchConfig};
 use stats_alloc::Region;
 
 use crate::mc::CH;
@@ -36,7 +35,10 @@ const DRIVER_THREADS: usize = 4;
 /// The raw server's one-byte greeting.
 const RAW_HELLO: u8 = 0x21;
 /// Stack of the raw server's reader threads: the same as mconn's I/O threads.
-const RAW_STACK: usize = DEFAULT_IO_THREAD_STACK_SIZE;
+/// The raw baseline's reader threads get the stack mconn's I/O threads get by default.
+fn raw_stack() -> usize {
+    MConnConfig::default().io_thread_stack_size
+}
 
 pub fn scale(o: &Opts, out: &Out) -> Res<()> {
     let mut sizes = if o.quick { vec![100] } else { vec![100, 1000] };
@@ -53,8 +55,8 @@ pub fn scale(o: &Opts, out: &Out) -> Res<()> {
         "scale",
         &[
             format!("N peers connect to one server, then each sends a {MSG} B message every second, {rounds} times; {reps} repetitions per N, each in fresh processes, median [min–max]"),
-            format!("mconn: a Switch (auth_enc off, max_inbound_peers N, default MConnConfig: io_thread_stack_size {} KiB; {} dispatch workers with {} KiB stacks) and a reactor that checks and counts every message", DEFAULT_IO_THREAD_STACK_SIZE / 1024, SwitchConfig::default().workers, SwitchConfig::default().worker_stack_size / 1024),
-            format!("raw: an accept thread and one reader thread per connection ({} KiB stacks, 64 KiB BufReader, reused message buffer) that greets its peer with one byte: a minimal handshake", RAW_STACK / 1024),
+            format!("mconn: a Switch (auth_enc off, max_inbound_peers N, default MConnConfig: io_thread_stack_size {} KiB; {} dispatch workers with {} KiB stacks) and a reactor that checks and counts every message", MConnConfig::default().io_thread_stack_size / 1024, SwitchConfig::default().workers, SwitchConfig::default().worker_stack_size / 1024),
+            format!("raw: an accept thread and one reader thread per connection ({} KiB stacks, 64 KiB BufReader, reused message buffer) that greets its peer with one byte: a minimal handshake", raw_stack() / 1024),
             format!("the peers run in a separate driver process ({DRIVER_THREADS} threads connect them; mconn peers do the NodeInfo handshake by hand and write msg packets, no MConnection; each driver thread waits for the server's handshake or greeting before its next connect, so no connect waits on a full accept backlog), so the server process holds only the server"),
             "connect_ms: from the driver's first connect until the server counts N peers (Switch::num_peers: handshaken, added to reactors; raw: reader thread running)".into(),
             "rss_kib_per_peer: (VmRSS after the last round - VmRSS of the started, listening server with no peers) / N; threads and fds per peer the same way from /proc/self; heap_kib_per_peer: heap bytes live (allocated - freed, counting allocator) over the same span / N: requested, not necessarily resident".into(),
@@ -324,7 +326,7 @@ fn raw_server(n: usize) -> Res<Server> {
                 let c2 = c.clone();
                 let spawned = thread::Builder::new()
                     .name("raw-reader".into())
-                    .stack_size(RAW_STACK)
+                    .stack_size(raw_stack())
                     .spawn(move || raw_reader(s, &c2));
                 if spawned.is_err() {
                     c.bad.fetch_add(1, Relaxed);

@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
             (Ok(Some((pkt, used))), Ok(Some(owned))) => {
                 assert_eq!(pkt.to_packet(), owned);
                 if let Packet::Msg { payload, .. } = &owned {
-                    assert!(payload.len() <= max_payload + wire::MAX_PACKET_OVERHEAD);
+                    assert!(payload.len() <= max_total);
                 }
                 let mut re = Vec::new();
                 owned.encode(&mut re);

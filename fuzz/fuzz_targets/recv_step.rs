@@ -15,7 +15,7 @@
 mod recv_model;
 
 use libfuzzer_sys::fuzz_target;
-use mconn::conn::FuzzInbox;
+use mconn::fuzzing::Inbox as FuzzInbox;
 use mconn::wire;
 use mconn::{ChannelDescriptor, MConnConfig};
 use recv_model::{end_of, model};

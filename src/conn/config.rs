@@ -9,33 +9,34 @@ use super::codec::Codec;
 use crate::error::{ChannelId, Error};
 
 /// Go's default `SendQueueCapacity`.
-pub const DEFAULT_SEND_QUEUE_CAPACITY: usize = 1;
+pub(crate) const DEFAULT_SEND_QUEUE_CAPACITY: usize = 1;
 /// Go's default `RecvBufferCapacity`.
-pub const DEFAULT_RECV_BUFFER_CAPACITY: usize = 4096;
+pub(crate) const DEFAULT_RECV_BUFFER_CAPACITY: usize = 4096;
 /// Go's default `RecvMessageCapacity` (21 MiB).
-pub const DEFAULT_RECV_MESSAGE_CAPACITY: usize = 22_020_096;
+pub(crate) const DEFAULT_RECV_MESSAGE_CAPACITY: usize = 22_020_096;
 /// Go's default `maxMsgPacketPayloadSize`.
-pub const DEFAULT_MAX_PACKET_MSG_PAYLOAD_SIZE: usize = 1024;
+pub(crate) const DEFAULT_MAX_PACKET_MSG_PAYLOAD_SIZE: usize = 1024;
 /// Default `send_timeout` (Go's `defaultSendTimeout`).
-pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default `ping_interval` (CometBFT's).
-pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(60);
 /// Default `pong_timeout` (CometBFT's).
-pub const DEFAULT_PONG_TIMEOUT: Duration = Duration::from_secs(45);
+pub(crate) const DEFAULT_PONG_TIMEOUT: Duration = Duration::from_secs(45);
 /// Default stack size of the send and recv threads.
-pub const DEFAULT_IO_THREAD_STACK_SIZE: usize = 256 * 1024;
+pub(crate) const DEFAULT_IO_THREAD_STACK_SIZE: usize = 256 * 1024;
 /// Default most bytes the send thread gathers before one write.
-pub const DEFAULT_SEND_BUFFER_SIZE: usize = 512 * 1024;
+pub(crate) const DEFAULT_SEND_BUFFER_SIZE: usize = 512 * 1024;
 /// The largest `max_packet_msg_payload_size` accepted (16 MiB). A packet is read and
 /// written whole, so it bounds what one packet can make either side hold; beyond 1 KiB
 /// larger packets gain little (the bench's 1 KiB messages already run at raw TCP speed).
-pub const MAX_PACKET_MSG_PAYLOAD_SIZE: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_PACKET_MSG_PAYLOAD_SIZE: usize = 16 * 1024 * 1024;
 
 /// One channel of a connection: its id and how it is scheduled and bounded.
 ///
 /// Both ends of a connection must declare the same channel ids; a packet on an unknown
 /// channel is a protocol error that stops the connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ChannelDescriptor {
     /// The channel id (one byte on the wire).
     pub id: ChannelId,
@@ -99,7 +100,7 @@ pub struct MConnConfig {
     /// Most bytes per second read from the socket; `None` (default) is unlimited.
     pub recv_rate: Option<u64>,
     /// Most message bytes per packet (default 1024, at most
-    /// [`MAX_PACKET_MSG_PAYLOAD_SIZE`]). Both peers must agree: a packet over the
+    /// 16 MiB). Both peers must agree: a packet over the
     /// receiver's limit stops the connection. Memory follows the packets that actually
     /// arrive: an idle connection holds a few KiB whatever this is.
     pub max_packet_msg_payload_size: usize,
@@ -122,7 +123,7 @@ pub struct MConnConfig {
     /// 512 KiB writes reach ~0.9 ×). The buffer grows only as needed and is given back
     /// when the connection goes idle.
     pub send_buffer_size: usize,
-    /// How packets look on the wire (default [`GoWire`](super::GoWire), Tendermint
+    /// How packets look on the wire (default [`GoWire`](crate::codec::GoWire), Tendermint
     /// v0.12's go-wire packets). Both peers must use the same.
     pub codec: Codec,
 }

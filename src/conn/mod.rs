@@ -1,26 +1,14 @@
-//! The MConnection: many prioritised channels multiplexed over one connection.
-//!
-//! # Threads
-//!
-//! Each connection owns two named OS threads, `mconn-send` and `mconn-recv`, with
-//! `io_thread_stack_size` stacks. `on_receive` and `on_error` run on the recv thread.
-//! [`send`](MConnection::send) may write directly from the caller's thread when the
-//! connection is idle (nothing queued, nothing unwritten), which saves a thread hop for a
-//! lone message; otherwise it queues the message for the send thread.
-//!
-//! # Handles
-//!
-//! `MConnection` is a cheap `Clone` handle (`Send + Sync`). Dropping the last handle
-//! stops the connection. A callback that needs the connection should hold a
-//! [`WeakMConnection`], so the connection does not keep itself alive.
+//! The MConnection: many prioritised channels multiplexed over one connection. This file
+//! is the handle; the send side is `outbox.rs` + `send.rs` (+ `send_timing.rs`), the
+//! receive side `inbox.rs` + `recv.rs`, and what they share `shared.rs`.
 
 pub mod codec;
-pub mod config;
+pub(crate) mod config;
 pub mod wire;
 
 mod channel;
 mod flowrate;
-mod inbox;
+pub(crate) mod inbox;
 mod keepalive;
 mod outbox;
 mod readbuf;
@@ -42,22 +30,31 @@ use crossbeam_channel::{bounded, select, SendTimeoutError, TrySendError as CbTry
 use parking_lot::Mutex;
 
 use self::channel::{ChannelCounters, SendChannel};
-pub use self::codec::{Codec, Decoded, GoWire, PacketCodec};
 pub use self::config::{ChannelDescriptor, MConnConfig};
 use self::inbox::Inbox;
-/// The pure receive step, reachable only from the fuzz targets (`--cfg fuzzing`).
-#[cfg(fuzzing)]
-#[doc(hidden)]
-pub use self::inbox::{Event, Inbox as FuzzInbox, Step};
 use self::outbox::{Outbox, OutboxParts};
-pub use self::recv::{OnError, OnReceive};
+use self::recv::{OnError, OnReceive};
 use self::shared::{ChannelHandle, Shared, SharedParts};
 pub use self::status::{ChannelStatus, ConnectionStatus};
 use crate::error::{ChannelId, Error, SendError, TrySendError};
 use crate::threads;
-pub use crate::transport::{Closer, Transport, TCP_WRITE_TIMEOUT};
+pub use crate::transport::Transport;
 
-/// A running multiplex connection. See the [module docs](self) for its threads.
+/// A running multiplex connection: many prioritised channels over one stream.
+///
+/// # Threads
+///
+/// Each connection owns two named OS threads, `mconn-send` and `mconn-recv`, with
+/// `io_thread_stack_size` stacks. `on_receive` and `on_error` run on the recv thread.
+/// [`send`](MConnection::send) may write directly from the caller's thread when the
+/// connection is idle (nothing queued, nothing unwritten), which saves a thread hop for a
+/// lone message; otherwise it queues the message for the send thread.
+///
+/// # Handles
+///
+/// `MConnection` is a cheap `Clone` handle (`Send + Sync`). Dropping the last handle
+/// stops the connection. A callback that needs the connection should hold a
+/// [`WeakMConnection`], so the connection does not keep itself alive.
 #[derive(Clone)]
 pub struct MConnection {
     inner: Arc<Handle>,

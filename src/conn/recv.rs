@@ -20,9 +20,9 @@ use crate::error::{ChannelId, Error};
 use crate::threads;
 
 /// Called with each complete message.
-pub type OnReceive = Box<dyn FnMut(ChannelId, Bytes) + Send>;
+pub(crate) type OnReceive = Box<dyn FnMut(ChannelId, Bytes) + Send>;
 /// Called once with the error that stopped the connection.
-pub type OnError = Box<dyn FnOnce(Error) + Send>;
+pub(crate) type OnError = Box<dyn FnOnce(Error) + Send>;
 
 /// The recv thread: runs until the connection stops, then reports the error (if the
 /// connection stopped because of one) once the send thread has finished too.

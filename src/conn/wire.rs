@@ -27,20 +27,18 @@ use bytes::Bytes;
 use crate::error::{ChannelId, Error};
 use crate::gowire::parse_size_byte;
 pub use crate::gowire::{
-    check_len, decode_varint, put_bytes, put_str, put_uvarint, put_varint, read_bytes, read_string,
+    decode_varint, put_bytes, put_str, put_uvarint, put_varint, read_bytes, read_string,
     read_uvarint, read_varint, varint_len,
 };
 
 /// Packet type byte of a Ping.
-pub const PACKET_TYPE_PING: u8 = 0x01;
+pub(crate) const PACKET_TYPE_PING: u8 = 0x01;
 /// Packet type byte of a Pong.
-pub const PACKET_TYPE_PONG: u8 = 0x02;
+pub(crate) const PACKET_TYPE_PONG: u8 = 0x02;
 /// Packet type byte of a Msg.
-pub const PACKET_TYPE_MSG: u8 = 0x03;
+pub(crate) const PACKET_TYPE_MSG: u8 = 0x03;
 /// Go's `maxMsgPacketOverheadSize`: what a msg packet may add to its payload.
-pub const MAX_PACKET_OVERHEAD: usize = 10;
-/// The longest msg packet header: type, channel, eof, a 9-byte varint.
-pub const MAX_MSG_HEADER_LEN: usize = 3 + 9;
+pub(crate) const MAX_PACKET_OVERHEAD: usize = 10;
 
 /// The size limit Go checks for a msg packet (`maxMsgPacketTotalSize`) for a given
 /// `max_packet_msg_payload_size`: 1034 for the default 1024.

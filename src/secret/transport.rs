@@ -72,7 +72,7 @@ impl Write for SecretWriter {
 impl SecretConnection<TcpStream> {
     /// Splits the connection into a [`Transport`] for
     /// [`MConnection::with_transport`](crate::MConnection::with_transport), with a
-    /// write timeout of 250 ms ([`TCP_WRITE_TIMEOUT`]). See
+    /// write timeout of 250 ms. See
     /// [`into_transport_with_write_timeout`](Self::into_transport_with_write_timeout).
     ///
     /// Blocks and fails as that method does.

@@ -15,6 +15,7 @@
 //! switch. Reactors should keep a [`WeakSwitch`], so nothing keeps itself alive.
 
 mod admission;
+mod budget;
 mod config;
 mod core;
 mod dial;

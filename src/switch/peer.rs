@@ -11,7 +11,7 @@ use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
-use super::dispatch::Budget;
+use super::budget::Budget;
 use super::node_info::{NodeInfo, PeerId};
 use super::peer_set::Member;
 use crate::conn::{ConnectionStatus, MConnection};
@@ -189,7 +189,7 @@ pub struct Peer {
     pub(crate) life: PeerLife,
     pub(crate) rank: Rank,
     /// Bytes of this peer's messages handed to workers and not yet handled.
-    pub(crate) budget: Budget,
+    pub(super) budget: Budget,
     lifecycle: Sender<Lifecycle>,
     data: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
 }

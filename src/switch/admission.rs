@@ -21,7 +21,8 @@ use super::filter::run_filter;
 use super::handshake::{self, Deadline};
 use super::handshaking::Registered;
 use super::node_info::{NodeInfo, PeerId};
-use super::peer::{AfterRemoval, Lifecycle, Peer, Rank};
+use super::peer::{Peer, Rank};
+use super::peer_life::AfterRemoval;
 use crate::conn::{MConnection, Transport};
 use crate::error::{ChannelId, Error, RejectReason};
 use crate::latch::Latch;
@@ -193,7 +194,6 @@ impl SwitchCore {
         let slot = Arc::new(Slot::default());
         let conn = {
             let (gate, slot) = (gate.clone(), slot.clone());
-            let lifecycle = self.lifecycle_tx.clone();
             let running = running.clone();
             MConnection::with_transport(
                 transport,
@@ -207,9 +207,7 @@ impl SwitchCore {
                 move |err: Error| {
                     let mut s = slot.state.lock();
                     match &s.0 {
-                        Some(peer) => {
-                            let _ = lifecycle.send(Lifecycle::Remove(peer.clone(), err));
-                        }
+                        Some(peer) => peer.queue_removal(err),
                         None => s.1 = Some(err),
                     }
                 },
@@ -243,7 +241,7 @@ impl SwitchCore {
             let mut s = slot.state.lock();
             s.0 = Some(peer.clone());
             if let Some(err) = s.1.take() {
-                peer.request(Lifecycle::Remove(peer.clone(), err));
+                peer.queue_removal(err);
             }
         }
 
@@ -254,17 +252,14 @@ impl SwitchCore {
             OnAdded::new(move |added| {
                 gate.open(added.then(|| peer.clone()));
                 if peer.life.finish_admission() {
-                    peer.request(Lifecycle::Resume(peer.clone()));
+                    peer.queue_resume();
                 }
             })
         };
         if let Some(old) = added.replaced {
             // A second connection to the same node won over `old`.
             info!("{peer} replaces {old}: both connect the same nodes");
-            old.request(Lifecycle::Remove(
-                old.clone(),
-                Error::Rejected(RejectReason::Duplicate),
-            ));
+            old.queue_removal(Error::Rejected(RejectReason::Duplicate));
         }
         // Every earlier connection to this node (one just replaced, or one whose removal
         // is still running) is gone before this one's add_peer: every reactor sees the

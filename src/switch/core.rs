@@ -224,7 +224,7 @@ impl SwitchCore {
                 let p = peer.clone();
                 let spawned = self.spawn_owned("mconn-flush", None, move || {
                     p.conn.flush_stop();
-                    p.request(Lifecycle::Remove(p.clone(), Error::Stopped));
+                    p.queue_removal(Error::Stopped);
                 });
                 if spawned.is_err() {
                     self.remove(&peer, Error::Stopped);
@@ -236,7 +236,7 @@ impl SwitchCore {
 
     /// Stops `peer` and, behind all its queued messages, finishes its removal (once).
     /// If the peer is still being admitted, the rest waits for that (see
-    /// [`PeerLife::removal_may_proceed`](super::peer::PeerLife::removal_may_proceed)):
+    /// [`PeerLife::removal_may_proceed`](super::peer_life::PeerLife::removal_may_proceed)):
     /// this thread never waits for an admission, which may wait for another removal.
     fn remove(&self, peer: &Arc<Peer>, reason: Error) {
         if peer.life.request_removal(reason) && peer.life.removal_may_proceed() {
@@ -263,10 +263,9 @@ impl SwitchCore {
     /// connection to that node is added only after this one is gone), `remove_peer`,
     /// then the signal that the peer is gone.
     fn finish(&self, running: &Running, peer: &Arc<Peer>) {
-        if !peer.life.claim_finish() {
+        let Some(reason) = peer.life.claim_finish() else {
             return;
-        }
-        let reason = peer.life.take_reason();
+        };
         // A protocol violation was logged at WARN by the connection already.
         info!("removing peer {peer}: {reason}");
         self.peers.depart(peer);
@@ -366,7 +365,7 @@ impl Host for WorkerHost {
 
     fn reactor_panicked(&self, peer: &Arc<Peer>, what: String) {
         warn!("a reactor panicked handling {peer}: {what}; stopping that peer");
-        peer.request(Lifecycle::Remove(peer.clone(), Error::ReactorPanic(what)));
+        peer.queue_removal(Error::ReactorPanic(what));
     }
 
     fn finish_removal(&self, peer: &Arc<Peer>) {

@@ -27,6 +27,7 @@ mod key;
 mod listen;
 mod node_info;
 mod peer;
+mod peer_life;
 mod peer_set;
 mod reactor;
 
@@ -42,7 +43,6 @@ use self::core::SwitchCore;
 pub use self::filter::{AddrFilter, IdFilter};
 pub use self::key::NodeKey;
 pub use self::node_info::{NodeInfo, PeerId, MAX_NODE_INFO_SIZE};
-use self::peer::Lifecycle;
 pub use self::peer::Peer;
 pub use self::peer_set::{Member, PeerSet};
 pub use self::reactor::Reactor;
@@ -226,13 +226,13 @@ impl Switch {
     /// Stops `peer` and removes it, with `err` as the reason `remove_peer` sees. Returns
     /// at once; safe from inside reactor callbacks.
     pub fn stop_peer_for_error(&self, peer: &Arc<Peer>, err: Error) {
-        peer.request(Lifecycle::Remove(peer.clone(), err));
+        peer.queue_removal(err);
     }
 
     /// Writes what is queued for `peer` (bounded by `send_timeout`), then closes and
     /// removes it. Returns at once.
     pub fn stop_peer_gracefully(&self, peer: &Arc<Peer>) {
-        peer.request(Lifecycle::Graceful(peer.clone()));
+        peer.queue_graceful_removal();
     }
 
     /// Stops the switch: listeners, handshakes, dialers, every peer and every worker.

@@ -15,14 +15,12 @@ use bytes::Bytes;
 use crossbeam_channel::select;
 use log::{info, warn};
 
-use super::core::SwitchCore;
 use super::dispatch::OnAdded;
-use super::filter::run_filter;
 use super::handshake::{self, Deadline};
-use super::handshaking::Registered;
 use super::node_info::{NodeInfo, PeerId};
 use super::peer::{Peer, Rank};
 use super::peer_life::AfterRemoval;
+use super::state::SwitchState;
 use crate::conn::{MConnection, Transport};
 use crate::error::{ChannelId, Error, RejectReason};
 use crate::latch::Latch;
@@ -87,7 +85,7 @@ struct Handshaken {
     rank_key: Vec<u8>,
 }
 
-impl SwitchCore {
+impl SwitchState {
     /// Admits a connected socket as a peer. See the module docs for the steps. `learned`
     /// gets the peer's id as soon as the handshake tells it.
     pub(crate) fn admit(
@@ -123,20 +121,14 @@ impl SwitchCore {
     ) -> Result<Arc<Peer>, Error> {
         let running = self.ensure_started()?;
         let remote = stream.peer_addr()?;
-        let filter = self.addr_filter.read().clone();
-        if let Some(f) = filter {
-            run_filter(f, remote, self.config.filter_timeout, self.stop.signal())?;
-        }
+        self.filters()
+            .check_addr(remote, self.config().filter_timeout, self.stop_signal())?;
 
         // Handshake, registered so that stop (or a flood of newer inbound handshakes) can
         // end it.
-        let id = self.handshaking.lock().register(&stream, outbound)?;
-        let reg = Registered {
-            reg: &self.handshaking,
-            id,
-        };
-        let deadline = time::after(self.config.handshake_timeout);
-        let ours = self.info.lock().clone();
+        let reg = self.register_handshake(&stream, outbound)?;
+        let deadline = time::after(self.config().handshake_timeout);
+        let ours = self.node_info();
         let Handshaken {
             mut theirs,
             transport,
@@ -164,16 +156,14 @@ impl SwitchCore {
                 ))));
             }
         }
-        let our_id = PeerId(self.key.public_key());
+        let our_id = self.id();
         if their_id == our_id {
             return Err(Error::Rejected(RejectReason::SelfConnection));
         }
         ours.compatible_with(&theirs)
             .map_err(|why| Error::Rejected(RejectReason::Incompatible(why)))?;
-        let filter = self.id_filter.read().clone();
-        if let Some(f) = filter {
-            run_filter(f, their_id, self.config.filter_timeout, self.stop.signal())?;
-        }
+        self.filters()
+            .check_id(their_id, self.config().filter_timeout, self.stop_signal())?;
         let rank = Rank {
             dialled_by_higher_id: if outbound {
                 our_id > their_id
@@ -182,7 +172,7 @@ impl SwitchCore {
             },
             key: rank_key,
         };
-        if let Some(existing) = self.peers.get(&their_id) {
+        if let Some(existing) = self.peers().get(&their_id) {
             if rank >= existing.rank && existing.is_running() {
                 return Err(Error::Rejected(RejectReason::Duplicate));
             }
@@ -198,7 +188,7 @@ impl SwitchCore {
             MConnection::with_transport(
                 transport,
                 running.reactors.channels.clone(),
-                self.config.mconn.clone(),
+                self.config().mconn.clone(),
                 move |ch: ChannelId, msg: Bytes| {
                     if let Some(peer) = gate.wait() {
                         running.dispatch.send_msg(peer, ch, msg);
@@ -221,12 +211,12 @@ impl SwitchCore {
             conn,
             rank,
             running.peer_budget,
-            self.lifecycle_tx.clone(),
+            self.lifecycle_sender(),
         ));
-        let added = match self.peers.try_add(
+        let added = match self.peers().try_add(
             peer.clone(),
-            self.config.max_inbound_peers,
-            self.config.max_outbound_peers,
+            self.config().max_inbound_peers,
+            self.config().max_outbound_peers,
         ) {
             Ok(added) => added,
             Err(why) => {
@@ -265,7 +255,7 @@ impl SwitchCore {
         // is still running) is gone before this one's add_peer: every reactor sees the
         // node leave before it comes back. (Only earlier ones: waiting for a later one,
         // which may wait for this one, could wait for ever.)
-        let earlier = self.peers.departing_before(&their_id, added.stamp);
+        let earlier = self.peers().departing_before(&their_id, added.stamp);
         let dispatch = {
             let (running, peer) = (running.clone(), peer.clone());
             move || running.dispatch.add_peer(&peer, then)
@@ -276,12 +266,12 @@ impl SwitchCore {
         if !threads::on_callback_thread() {
             select! {
                 recv(peer.life.admitted()) -> _ => {}
-                recv(self.stop.signal()) -> _ => {}
+                recv(self.stop_signal()) -> _ => {}
             }
             if !peer.life.was_added() && !self.is_stopped() {
                 // Replaced meanwhile by a better-ranked connection, or gone.
                 let replaced = self
-                    .peers
+                    .peers()
                     .get(&peer.id())
                     .is_some_and(|p| !Arc::ptr_eq(&p, &peer));
                 return Err(if replaced {
@@ -311,8 +301,8 @@ impl SwitchCore {
         stream.set_nodelay(true)?;
         let d = Deadline { stream, deadline };
         #[cfg(feature = "secret-connection")]
-        if self.config.auth_enc {
-            let mut sc = crate::secret::SecretConnection::handshake(d, &self.key)?;
+        if self.config().auth_enc {
+            let mut sc = crate::secret::SecretConnection::handshake(d, self.key())?;
             let theirs = {
                 let (mut r, mut w, d) = sc.halves();
                 handshake::exchange(&mut r, &mut w, &d.stream, ours, handshake::Framing::Parts)
@@ -320,7 +310,8 @@ impl SwitchCore {
             let authenticated = sc.remote_pubkey();
             let rank_key = sc.challenge().to_vec();
             let sc = sc.map_stream(|d| d.stream);
-            let transport = sc.into_transport_with_write_timeout(self.config.mconn.send_timeout)?;
+            let transport =
+                sc.into_transport_with_write_timeout(self.config().mconn.send_timeout)?;
             return Ok(Handshaken {
                 theirs,
                 transport,
@@ -331,7 +322,7 @@ impl SwitchCore {
         let theirs = handshake::exchange_plain(&d, ours)?;
         let stream = d.stream;
         stream.set_read_timeout(None)?;
-        let transport = Transport::tcp(stream, self.config.mconn.send_timeout)?;
+        let transport = Transport::tcp(stream, self.config().mconn.send_timeout)?;
         Ok(Handshaken {
             theirs,
             transport,

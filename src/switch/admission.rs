@@ -17,8 +17,9 @@ use log::{info, warn};
 
 use super::dispatch::OnAdded;
 use super::handshake::{self, Deadline};
-use super::node_info::{NodeInfo, PeerId};
+use super::node_info::NodeInfo;
 use super::peer::{Peer, Rank};
+use super::peer_id::PeerId;
 use super::peer_life::AfterRemoval;
 use super::state::SwitchState;
 use crate::conn::{MConnection, Transport};

@@ -1,7 +1,7 @@
 //! [`Budget`]: the bytes of one peer's messages handed to workers and not yet handled.
 //!
-//! It lives apart from the dispatch pool because a [`Peer`](super::peer::Peer) owns one,
-//! and the pool in turn handles peers: each side names only this file, not the other.
+//! It lives apart from the dispatch pool because a `Peer` owns one, and the pool in turn
+//! handles peers: each side names only this file, not the other.
 
 use crossbeam_channel::{bounded, select, Receiver, Sender};
 use parking_lot::Mutex;

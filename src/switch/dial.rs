@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 use crossbeam_channel::{bounded, select};
 use log::{debug, info, warn};
 
-use super::node_info::PeerId;
 use super::peer::Peer;
+use super::peer_id::PeerId;
 use super::state::SwitchState;
 use crate::error::{Error, RejectReason};
 use crate::threads;

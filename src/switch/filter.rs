@@ -8,7 +8,7 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, select, Receiver};
 use parking_lot::RwLock;
 
-use super::node_info::PeerId;
+use super::peer_id::PeerId;
 use crate::error::{Error, RejectReason};
 use crate::threads;
 

@@ -28,6 +28,7 @@ mod listeners;
 mod node_info;
 mod owned_threads;
 mod peer;
+mod peer_id;
 mod peer_life;
 mod peer_set;
 mod reactor;
@@ -45,8 +46,9 @@ use bytes::Bytes;
 pub use self::config::{ReconnectSchedule, SwitchConfig};
 pub use self::filter::{AddrFilter, IdFilter};
 pub use self::key::NodeKey;
-pub use self::node_info::{NodeInfo, PeerId, MAX_NODE_INFO_SIZE};
+pub use self::node_info::{NodeInfo, MAX_NODE_INFO_SIZE};
 pub use self::peer::Peer;
+pub use self::peer_id::PeerId;
 pub use self::peer_set::{Member, PeerSet};
 pub use self::reactor::Reactor;
 use self::state::SwitchState;
@@ -144,7 +146,7 @@ impl Switch {
     /// `handshake_timeout`) and returns the running peer once every reactor's `add_peer`
     /// returned. Errors say why: [`Error::Io`] (unreachable),
     /// [`Error::HandshakeTimeout`], or [`Error::Rejected`] with the reason
-    /// ([`Duplicate`](crate::RejectReason::Duplicate) if a connection to that node
+    /// ([`Duplicate`](crate::error::RejectReason::Duplicate) if a connection to that node
     /// already stands and ranks better; see the README's Guarantees).
     ///
     /// If the new connection replaces a worse-ranked one to the same node, its
@@ -158,7 +160,7 @@ impl Switch {
 
     /// Like [`dial`](Self::dial), but the peer must be `id`: with encryption on, the key
     /// it proves must be `id`, or it is refused with
-    /// [`RejectReason::KeyMismatch`](crate::RejectReason::KeyMismatch). (Without
+    /// [`RejectReason::KeyMismatch`](crate::error::RejectReason::KeyMismatch). (Without
     /// encryption the id is only what the peer claims.)
     pub fn dial_expecting(&self, addr: impl ToSocketAddrs, id: PeerId) -> Result<Arc<Peer>, Error> {
         self.state().dial(resolve(addr)?, false, Some(id))

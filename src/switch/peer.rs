@@ -1,6 +1,6 @@
 //! [`Peer`]: a connected, handshaken node, and the requests it sends the switch's
 //! lifecycle thread about its removal. (Where it is in its life is
-//! [`PeerLife`](super::peer_life::PeerLife).)
+//! [`PeerLife`].)
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -13,7 +13,8 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use super::budget::Budget;
-use super::node_info::{NodeInfo, PeerId};
+use super::node_info::NodeInfo;
+use super::peer_id::PeerId;
 use super::peer_life::PeerLife;
 use super::peer_set::Member;
 use crate::conn::{ConnectionStatus, MConnection};

@@ -117,8 +117,7 @@ impl PeerLife {
     }
 
     /// Admission is over. True if a removal was waiting for that: the caller must have
-    /// it resumed (see [`Peer::queue_resume`](super::peer::Peer::queue_resume)). Only the
-    /// first call can return true.
+    /// it resumed (with `Peer::queue_resume`). Only the first call can return true.
     pub(super) fn finish_admission(&self) -> bool {
         let waiting = {
             let mut s = self.state.lock();

@@ -89,7 +89,7 @@ struct Handshaken {
 impl SwitchState {
     /// Admits a connected socket as a peer. See the module docs for the steps. `learned`
     /// gets the peer's id as soon as the handshake tells it.
-    pub(crate) fn admit(
+    pub(super) fn admit(
         self: &Arc<Self>,
         stream: TcpStream,
         outbound: bool,

@@ -16,7 +16,7 @@ use crate::threads;
 
 impl SwitchState {
     /// Connects to `addr` within `dial_timeout` and admits it as an outbound peer.
-    pub(crate) fn dial(
+    pub(super) fn dial(
         self: &Arc<Self>,
         addr: SocketAddr,
         persistent: bool,
@@ -66,7 +66,7 @@ impl SwitchState {
     }
 
     /// Starts the thread that keeps a persistent peer connected.
-    pub(crate) fn dial_persistent(self: &Arc<Self>, addr: SocketAddr) -> Result<(), Error> {
+    pub(super) fn dial_persistent(self: &Arc<Self>, addr: SocketAddr) -> Result<(), Error> {
         self.ensure_started()?;
         let state = self.clone();
         self.owned_threads()

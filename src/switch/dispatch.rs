@@ -39,7 +39,7 @@ const JOB_OVERHEAD: usize = 128;
 
 /// Bytes of a peer's budget held by one queued message; given back when dropped
 /// (handled, or dropped with its queue).
-pub(crate) struct Charge {
+pub(super) struct Charge {
     peer: Arc<Peer>,
     n: usize,
 }
@@ -51,7 +51,7 @@ impl Drop for Charge {
 }
 
 /// The reactors of a running switch, and which one owns each channel.
-pub(crate) struct Reactors {
+pub(super) struct Reactors {
     pub list: Vec<(String, Arc<dyn Reactor>)>,
     by_channel: [Option<u8>; 256],
     pub channels: Vec<ChannelDescriptor>,
@@ -92,7 +92,7 @@ impl Reactors {
 
 /// What to do once a peer's `add_peer` calls are over, or will never run: called once,
 /// with whether they ran. Dropped uncalled (its job never ran), it is called with false.
-pub(crate) struct OnAdded(Option<Box<dyn FnOnce(bool) + Send>>);
+pub(super) struct OnAdded(Option<Box<dyn FnOnce(bool) + Send>>);
 
 impl OnAdded {
     pub fn new(f: impl FnOnce(bool) + Send + 'static) -> Self {
@@ -117,7 +117,7 @@ impl Drop for OnAdded {
 }
 
 /// What workers need from the switch.
-pub(crate) trait Host: Send + Sync + 'static {
+pub(super) trait Host: Send + Sync + 'static {
     fn reactors(&self) -> &Reactors;
     /// Whether `peer` may still be added to reactors: it is the entry for its id in the
     /// peer set (not replaced by a better-ranked connection meanwhile). A peer whose
@@ -133,7 +133,7 @@ pub(crate) trait Host: Send + Sync + 'static {
     fn sweep(&self);
 }
 
-pub(crate) enum Job {
+pub(super) enum Job {
     Msg {
         charge: Charge,
         ch: ChannelId,
@@ -150,7 +150,7 @@ pub(crate) enum Job {
 }
 
 /// The senders of the worker queues.
-pub(crate) struct Dispatch {
+pub(super) struct Dispatch {
     /// Messages and fences, bounded.
     queues: Vec<Sender<Job>>,
     /// `add_peer` jobs, unbounded (one per admission at most).
@@ -339,7 +339,7 @@ fn run_add_peer(host: &dyn Host, peer: &Arc<Peer>) {
 
 /// Every reactor's `remove_peer` for `peer`, if its `add_peer` calls began. The caller
 /// makes sure this runs once per peer.
-pub(crate) fn run_remove_peer(reactors: &Reactors, peer: &Arc<Peer>, reason: &Error) {
+pub(super) fn run_remove_peer(reactors: &Reactors, peer: &Arc<Peer>, reason: &Error) {
     if !peer.life.was_added() {
         return;
     }

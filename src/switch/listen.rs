@@ -17,7 +17,7 @@ use crate::threads;
 
 impl SwitchState {
     /// Binds `addr` and starts its accept thread. Returns the bound address.
-    pub(crate) fn listen(self: &Arc<Self>, addr: SocketAddr) -> Result<SocketAddr, Error> {
+    pub(super) fn listen(self: &Arc<Self>, addr: SocketAddr) -> Result<SocketAddr, Error> {
         self.ensure_started()?;
         if self.is_stopped() {
             return Err(Error::Rejected(RejectReason::SwitchStopped));

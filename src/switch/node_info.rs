@@ -126,7 +126,7 @@ impl NodeInfo {
     /// Checks that a switch can use this as its own NodeInfo: a `major.minor.patch`
     /// version and a network (without them every peer refuses us, and we every peer),
     /// and an encoding within [`MAX_NODE_INFO_SIZE`] with room for a listen address.
-    pub(crate) fn check_own(&self) -> Result<(), String> {
+    pub(super) fn check_own(&self) -> Result<(), String> {
         split_version(&self.version).map_err(|why| format!("NodeInfo.version: {why}"))?;
         if self.network.is_empty() {
             return Err("NodeInfo.network is empty: peers must name the same network".into());

@@ -15,13 +15,13 @@ use bytes::Bytes;
 use crossbeam_channel::select;
 use log::{info, warn};
 
-use super::core::SwitchCore;
 use super::dispatch::OnAdded;
-use super::filter::run_filter;
 use super::handshake::{self, Deadline};
-use super::handshaking::Registered;
-use super::node_info::{NodeInfo, PeerId};
-use super::peer::{AfterRemoval, Lifecycle, Peer, Rank};
+use super::node_info::NodeInfo;
+use super::peer::{Peer, Rank};
+use super::peer_id::PeerId;
+use super::peer_life::AfterRemoval;
+use super::state::SwitchState;
 use crate::conn::{MConnection, Transport};
 use crate::error::{ChannelId, Error, RejectReason};
 use crate::latch::Latch;
@@ -86,10 +86,10 @@ struct Handshaken {
     rank_key: Vec<u8>,
 }
 
-impl SwitchCore {
+impl SwitchState {
     /// Admits a connected socket as a peer. See the module docs for the steps. `learned`
     /// gets the peer's id as soon as the handshake tells it.
-    pub(crate) fn admit(
+    pub(super) fn admit(
         self: &Arc<Self>,
         stream: TcpStream,
         outbound: bool,
@@ -122,20 +122,14 @@ impl SwitchCore {
     ) -> Result<Arc<Peer>, Error> {
         let running = self.ensure_started()?;
         let remote = stream.peer_addr()?;
-        let filter = self.addr_filter.read().clone();
-        if let Some(f) = filter {
-            run_filter(f, remote, self.config.filter_timeout, self.stop.signal())?;
-        }
+        self.filters()
+            .check_addr(remote, self.config().filter_timeout, self.stop_signal())?;
 
         // Handshake, registered so that stop (or a flood of newer inbound handshakes) can
         // end it.
-        let id = self.handshaking.lock().register(&stream, outbound)?;
-        let reg = Registered {
-            reg: &self.handshaking,
-            id,
-        };
-        let deadline = time::after(self.config.handshake_timeout);
-        let ours = self.info.lock().clone();
+        let reg = self.register_handshake(&stream, outbound)?;
+        let deadline = time::after(self.config().handshake_timeout);
+        let ours = self.node_info();
         let Handshaken {
             mut theirs,
             transport,
@@ -163,16 +157,14 @@ impl SwitchCore {
                 ))));
             }
         }
-        let our_id = PeerId(self.key.public_key());
+        let our_id = self.id();
         if their_id == our_id {
             return Err(Error::Rejected(RejectReason::SelfConnection));
         }
         ours.compatible_with(&theirs)
             .map_err(|why| Error::Rejected(RejectReason::Incompatible(why)))?;
-        let filter = self.id_filter.read().clone();
-        if let Some(f) = filter {
-            run_filter(f, their_id, self.config.filter_timeout, self.stop.signal())?;
-        }
+        self.filters()
+            .check_id(their_id, self.config().filter_timeout, self.stop_signal())?;
         let rank = Rank {
             dialled_by_higher_id: if outbound {
                 our_id > their_id
@@ -181,7 +173,7 @@ impl SwitchCore {
             },
             key: rank_key,
         };
-        if let Some(existing) = self.peers.get(&their_id) {
+        if let Some(existing) = self.peers().get(&their_id) {
             if rank >= existing.rank && existing.is_running() {
                 return Err(Error::Rejected(RejectReason::Duplicate));
             }
@@ -193,12 +185,11 @@ impl SwitchCore {
         let slot = Arc::new(Slot::default());
         let conn = {
             let (gate, slot) = (gate.clone(), slot.clone());
-            let lifecycle = self.lifecycle_tx.clone();
             let running = running.clone();
             MConnection::with_transport(
                 transport,
                 running.reactors.channels.clone(),
-                self.config.mconn.clone(),
+                self.config().mconn.clone(),
                 move |ch: ChannelId, msg: Bytes| {
                     if let Some(peer) = gate.wait() {
                         running.dispatch.send_msg(peer, ch, msg);
@@ -207,9 +198,7 @@ impl SwitchCore {
                 move |err: Error| {
                     let mut s = slot.state.lock();
                     match &s.0 {
-                        Some(peer) => {
-                            let _ = lifecycle.send(Lifecycle::Remove(peer.clone(), err));
-                        }
+                        Some(peer) => peer.queue_removal(err),
                         None => s.1 = Some(err),
                     }
                 },
@@ -223,12 +212,12 @@ impl SwitchCore {
             conn,
             rank,
             running.peer_budget,
-            self.lifecycle_tx.clone(),
+            self.lifecycle_sender(),
         ));
-        let added = match self.peers.try_add(
+        let added = match self.peers().try_add(
             peer.clone(),
-            self.config.max_inbound_peers,
-            self.config.max_outbound_peers,
+            self.config().max_inbound_peers,
+            self.config().max_outbound_peers,
         ) {
             Ok(added) => added,
             Err(why) => {
@@ -243,7 +232,7 @@ impl SwitchCore {
             let mut s = slot.state.lock();
             s.0 = Some(peer.clone());
             if let Some(err) = s.1.take() {
-                peer.request(Lifecycle::Remove(peer.clone(), err));
+                peer.queue_removal(err);
             }
         }
 
@@ -254,23 +243,20 @@ impl SwitchCore {
             OnAdded::new(move |added| {
                 gate.open(added.then(|| peer.clone()));
                 if peer.life.finish_admission() {
-                    peer.request(Lifecycle::Resume(peer.clone()));
+                    peer.queue_resume();
                 }
             })
         };
         if let Some(old) = added.replaced {
             // A second connection to the same node won over `old`.
             info!("{peer} replaces {old}: both connect the same nodes");
-            old.request(Lifecycle::Remove(
-                old.clone(),
-                Error::Rejected(RejectReason::Duplicate),
-            ));
+            old.queue_removal(Error::Rejected(RejectReason::Duplicate));
         }
         // Every earlier connection to this node (one just replaced, or one whose removal
         // is still running) is gone before this one's add_peer: every reactor sees the
         // node leave before it comes back. (Only earlier ones: waiting for a later one,
         // which may wait for this one, could wait for ever.)
-        let earlier = self.peers.departing_before(&their_id, added.stamp);
+        let earlier = self.peers().departing_before(&their_id, added.stamp);
         let dispatch = {
             let (running, peer) = (running.clone(), peer.clone());
             move || running.dispatch.add_peer(&peer, then)
@@ -281,12 +267,12 @@ impl SwitchCore {
         if !threads::on_callback_thread() {
             select! {
                 recv(peer.life.admitted()) -> _ => {}
-                recv(self.stop.signal()) -> _ => {}
+                recv(self.stop_signal()) -> _ => {}
             }
             if !peer.life.was_added() && !self.is_stopped() {
                 // Replaced meanwhile by a better-ranked connection, or gone.
                 let replaced = self
-                    .peers
+                    .peers()
                     .get(&peer.id())
                     .is_some_and(|p| !Arc::ptr_eq(&p, &peer));
                 return Err(if replaced {
@@ -316,8 +302,8 @@ impl SwitchCore {
         stream.set_nodelay(true)?;
         let d = Deadline { stream, deadline };
         #[cfg(feature = "secret-connection")]
-        if self.config.auth_enc {
-            let mut sc = crate::secret::SecretConnection::handshake(d, &self.key)?;
+        if self.config().auth_enc {
+            let mut sc = crate::secret::SecretConnection::handshake(d, self.key())?;
             let theirs = {
                 let (mut r, mut w, d) = sc.halves();
                 handshake::exchange(&mut r, &mut w, &d.stream, ours, handshake::Framing::Parts)
@@ -325,7 +311,8 @@ impl SwitchCore {
             let authenticated = sc.remote_pubkey();
             let rank_key = sc.challenge().to_vec();
             let sc = sc.map_stream(|d| d.stream);
-            let transport = sc.into_transport_with_write_timeout(self.config.mconn.send_timeout)?;
+            let transport =
+                sc.into_transport_with_write_timeout(self.config().mconn.send_timeout)?;
             return Ok(Handshaken {
                 theirs,
                 transport,
@@ -336,7 +323,7 @@ impl SwitchCore {
         let theirs = handshake::exchange_plain(&d, ours)?;
         let stream = d.stream;
         stream.set_read_timeout(None)?;
-        let transport = Transport::tcp(stream, self.config.mconn.send_timeout)?;
+        let transport = Transport::tcp(stream, self.config().mconn.send_timeout)?;
         Ok(Handshaken {
             theirs,
             transport,

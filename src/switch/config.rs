@@ -68,7 +68,7 @@ impl ReconnectSchedule {
     }
 }
 
-/// Settings of a [`Switch`](crate::Switch). `Default` is the README's Configuration table;
+/// Settings of a [`Switch`](super::Switch). `Default` is the README's Configuration table;
 /// setters chain.
 #[derive(Clone, Debug)]
 #[non_exhaustive]

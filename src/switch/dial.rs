@@ -1,5 +1,5 @@
 //! Dialling, and the redial loop of persistent peers (Go's schedule, see
-//! [`ReconnectSchedule`](super::ReconnectSchedule)).
+//! [`ReconnectSchedule`](super::config::ReconnectSchedule)).
 
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -8,15 +8,15 @@ use std::time::{Duration, SystemTime};
 use crossbeam_channel::{bounded, select};
 use log::{debug, info, warn};
 
-use super::core::SwitchCore;
-use super::node_info::PeerId;
 use super::peer::Peer;
+use super::peer_id::PeerId;
+use super::state::SwitchState;
 use crate::error::{Error, RejectReason};
 use crate::threads;
 
-impl SwitchCore {
+impl SwitchState {
     /// Connects to `addr` within `dial_timeout` and admits it as an outbound peer.
-    pub(crate) fn dial(
+    pub(super) fn dial(
         self: &Arc<Self>,
         addr: SocketAddr,
         persistent: bool,
@@ -38,8 +38,8 @@ impl SwitchCore {
         if self.is_stopped() {
             return Err(Error::Rejected(RejectReason::SwitchStopped));
         }
-        let (outbound, _) = self.peers.counts();
-        if outbound >= self.config.max_outbound_peers {
+        let (outbound, _) = self.peers().counts();
+        if outbound >= self.config().max_outbound_peers {
             return Err(Error::Rejected(RejectReason::TooManyOutbound));
         }
         let stream = self.connect(addr)?;
@@ -52,7 +52,7 @@ impl SwitchCore {
     /// closes what it got).
     fn connect(&self, addr: SocketAddr) -> Result<TcpStream, Error> {
         let (tx, rx) = bounded(1);
-        let timeout = self.config.dial_timeout;
+        let timeout = self.config().dial_timeout;
         threads::spawn("mconn-connect", Some(CONNECT_STACK), move || {
             let _ = tx.send(TcpStream::connect_timeout(&addr, timeout));
         })?;
@@ -61,15 +61,18 @@ impl SwitchCore {
                 Ok(r) => Ok(r?),
                 Err(_) => Err(Error::Malformed("the connect thread ended without a result".into())),
             },
-            recv(self.stop.signal()) -> _ => Err(Error::Rejected(RejectReason::SwitchStopped)),
+            recv(self.stop_signal()) -> _ => Err(Error::Rejected(RejectReason::SwitchStopped)),
         }
     }
 
     /// Starts the thread that keeps a persistent peer connected.
-    pub(crate) fn dial_persistent(self: &Arc<Self>, addr: SocketAddr) -> Result<(), Error> {
+    pub(super) fn dial_persistent(self: &Arc<Self>, addr: SocketAddr) -> Result<(), Error> {
         self.ensure_started()?;
-        let core = self.clone();
-        self.spawn_owned("mconn-persistent", None, move || core.persistent_loop(addr))
+        let state = self.clone();
+        self.owned_threads()
+            .spawn_short_lived("mconn-persistent", None, move || {
+                state.persistent_loop(addr)
+            })
     }
 
     /// Dials `addr` on the schedule until it connects, waits until that peer is removed,
@@ -82,22 +85,22 @@ impl SwitchCore {
         loop {
             let mut attempt = 0u32;
             let peer = loop {
-                if let Some(other) = known.and_then(|id| self.peers.get(&id)) {
+                if let Some(other) = known.and_then(|id| self.peers().get(&id)) {
                     debug!("persistent peer {addr} is connected as {other}; waiting");
                     break other;
                 }
-                let Some(pause) = self.config.reconnect.pause_before(attempt) else {
+                let Some(pause) = self.config().reconnect.pause_before(attempt) else {
                     warn!("persistent peer {addr}: giving up after {attempt} attempts");
                     return;
                 };
                 let pause = if attempt == 0 {
                     pause
                 } else {
-                    pause.saturating_add(rng.below(self.config.reconnect.jitter))
+                    pause.saturating_add(rng.below(self.config().reconnect.jitter))
                 };
                 if !pause.is_zero() {
                     select! {
-                        recv(self.stop.signal()) -> _ => return,
+                        recv(self.stop_signal()) -> _ => return,
                         default(pause) => {}
                     }
                 }
@@ -121,7 +124,7 @@ impl SwitchCore {
             known = Some(peer.id());
             select! {
                 recv(peer.life.removed()) -> _ => {}
-                recv(self.stop.signal()) -> _ => return,
+                recv(self.stop_signal()) -> _ => return,
             }
             info!("persistent peer {addr} dropped; redialling");
         }

@@ -4,10 +4,10 @@
 //! Every message of one (peer, channel) goes to the same worker, so a reactor sees them
 //! in order; different peers and channels spread over the workers. Two bounds hold the
 //! memory: each worker's queue holds at most `worker_queue_capacity` jobs, and each peer
-//! has a byte [`Budget`] for its messages waiting for (or inside) a reactor. When either
-//! is full, the sending peer's recv thread waits (TCP backpressure): nothing is dropped,
-//! and the wait ends as soon as that connection starts stopping, so a `stop()` from a
-//! callback never deadlocks on it.
+//! has a byte [`Budget`](super::budget::Budget) for its messages waiting for (or inside)
+//! a reactor. When either is full, the sending peer's recv thread waits (TCP
+//! backpressure): nothing is dropped, and the wait ends as soon as that connection starts
+//! stopping, so a `stop()` from a callback never deadlocks on it.
 //!
 //! `add_peer` jobs travel on a second, unbounded queue per worker, so handing one over
 //! never blocks (it may come from a worker, or from a peer's removal finishing): at most
@@ -26,7 +26,6 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender, TryRecvError, TrySendError};
 use log::warn;
-use parking_lot::Mutex;
 
 use super::peer::Peer;
 use super::reactor::Reactor;
@@ -38,61 +37,9 @@ use crate::threads::{self, catch};
 /// job and its handles), so that a flood of empty messages is bounded too.
 const JOB_OVERHEAD: usize = 128;
 
-/// One peer's bytes handed to workers and not yet handled: at most `limit`, except that
-/// one message of any size passes when none is waiting (so the limit may be below a
-/// channel's `recv_message_capacity`; the peer then holds at most one such message).
-pub(crate) struct Budget {
-    limit: usize,
-    used: Mutex<usize>,
-    /// A token after each release; only the peer's recv thread waits on it.
-    freed_tx: Sender<()>,
-    freed_rx: Receiver<()>,
-}
-
-impl Budget {
-    pub fn new(limit: usize) -> Self {
-        let (freed_tx, freed_rx) = bounded(1);
-        Budget {
-            limit,
-            used: Mutex::new(0),
-            freed_tx,
-            freed_rx,
-        }
-    }
-
-    /// Takes `n` bytes, waiting while they do not fit. False (nothing taken) if `stop`
-    /// fires first.
-    fn acquire(&self, n: usize, stop: &Receiver<()>) -> bool {
-        loop {
-            {
-                let mut used = self.used.lock();
-                if *used == 0 || used.saturating_add(n) <= self.limit {
-                    *used += n;
-                    return true;
-                }
-            }
-            select! {
-                recv(self.freed_rx) -> _ => {}
-                recv(stop) -> _ => return false,
-            }
-        }
-    }
-
-    fn release(&self, n: usize) {
-        *self.used.lock() -= n;
-        let _ = self.freed_tx.try_send(());
-    }
-
-    /// Bytes taken now.
-    #[cfg(test)]
-    fn used(&self) -> usize {
-        *self.used.lock()
-    }
-}
-
 /// Bytes of a peer's budget held by one queued message; given back when dropped
 /// (handled, or dropped with its queue).
-pub(crate) struct Charge {
+pub(super) struct Charge {
     peer: Arc<Peer>,
     n: usize,
 }
@@ -104,7 +51,7 @@ impl Drop for Charge {
 }
 
 /// The reactors of a running switch, and which one owns each channel.
-pub(crate) struct Reactors {
+pub(super) struct Reactors {
     pub list: Vec<(String, Arc<dyn Reactor>)>,
     by_channel: [Option<u8>; 256],
     pub channels: Vec<ChannelDescriptor>,
@@ -145,7 +92,7 @@ impl Reactors {
 
 /// What to do once a peer's `add_peer` calls are over, or will never run: called once,
 /// with whether they ran. Dropped uncalled (its job never ran), it is called with false.
-pub(crate) struct OnAdded(Option<Box<dyn FnOnce(bool) + Send>>);
+pub(super) struct OnAdded(Option<Box<dyn FnOnce(bool) + Send>>);
 
 impl OnAdded {
     pub fn new(f: impl FnOnce(bool) + Send + 'static) -> Self {
@@ -170,7 +117,7 @@ impl Drop for OnAdded {
 }
 
 /// What workers need from the switch.
-pub(crate) trait Host: Send + Sync + 'static {
+pub(super) trait Host: Send + Sync + 'static {
     fn reactors(&self) -> &Reactors;
     /// Whether `peer` may still be added to reactors: it is the entry for its id in the
     /// peer set (not replaced by a better-ranked connection meanwhile). A peer whose
@@ -186,7 +133,7 @@ pub(crate) trait Host: Send + Sync + 'static {
     fn sweep(&self);
 }
 
-pub(crate) enum Job {
+pub(super) enum Job {
     Msg {
         charge: Charge,
         ch: ChannelId,
@@ -203,7 +150,7 @@ pub(crate) enum Job {
 }
 
 /// The senders of the worker queues.
-pub(crate) struct Dispatch {
+pub(super) struct Dispatch {
     /// Messages and fences, bounded.
     queues: Vec<Sender<Job>>,
     /// `add_peer` jobs, unbounded (one per admission at most).
@@ -392,7 +339,7 @@ fn run_add_peer(host: &dyn Host, peer: &Arc<Peer>) {
 
 /// Every reactor's `remove_peer` for `peer`, if its `add_peer` calls began. The caller
 /// makes sure this runs once per peer.
-pub(crate) fn run_remove_peer(reactors: &Reactors, peer: &Arc<Peer>, reason: &Error) {
+pub(super) fn run_remove_peer(reactors: &Reactors, peer: &Arc<Peer>, reason: &Error) {
     if !peer.life.was_added() {
         return;
     }
@@ -400,35 +347,5 @@ pub(crate) fn run_remove_peer(reactors: &Reactors, peer: &Arc<Peer>, reason: &Er
         if let Err(p) = catch(|| r.remove_peer(peer, reason)) {
             warn!("reactor {name:?} panicked in remove_peer for {peer}: {p}");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn the_budget_lets_one_message_of_any_size_through_and_then_waits() {
-        let b = Arc::new(Budget::new(100));
-        let (_keep, stop) = bounded::<()>(0);
-        assert!(b.acquire(1000, &stop), "nothing in flight: any size passes");
-        assert_eq!(b.used(), 1000);
-        // The next one waits until the first is given back.
-        let (b2, stop2) = (b.clone(), stop.clone());
-        let waiter = std::thread::spawn(move || b2.acquire(60, &stop2));
-        std::thread::sleep(Duration::from_millis(20));
-        assert!(!waiter.is_finished(), "it waits while the budget is used");
-        b.release(1000);
-        assert!(waiter.join().unwrap());
-        assert!(b.acquire(40, &stop), "60 + 40 fit in 100");
-        assert_eq!(b.used(), 100);
-        // A stop ends a wait with nothing taken.
-        let (stop_tx, stop) = bounded::<()>(0);
-        let (b3, stop3) = (b.clone(), stop.clone());
-        let waiter = std::thread::spawn(move || b3.acquire(1, &stop3));
-        drop(stop_tx);
-        assert!(!waiter.join().unwrap());
-        assert_eq!(b.used(), 100);
     }
 }

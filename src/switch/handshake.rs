@@ -20,7 +20,7 @@ use crate::threads::panic_text;
 const WRITER_STACK: usize = 64 * 1024;
 
 /// A `TcpStream` whose every read and write must finish before `deadline`.
-pub(crate) struct Deadline {
+pub(super) struct Deadline {
     pub stream: TcpStream,
     pub deadline: Instant,
 }
@@ -82,7 +82,7 @@ impl Write for Deadline {
 
 /// How our NodeInfo goes out.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Framing {
+pub(super) enum Framing {
     /// In one write (plain TCP).
     Whole,
     /// One write per go-wire write, each its own encrypted frame (as Go reads it).
@@ -93,7 +93,7 @@ pub(crate) enum Framing {
 /// Writes `ours` with `writer` on a thread of its own while this thread reads the
 /// peer's NodeInfo from `reader`. If reading fails, `socket` is shut down so a write
 /// blocked on a peer that does not read ends at once.
-pub(crate) fn exchange<R: Read, W: Write + Send>(
+pub(super) fn exchange<R: Read, W: Write + Send>(
     reader: &mut R,
     writer: &mut W,
     socket: &TcpStream,
@@ -130,7 +130,7 @@ pub(crate) fn exchange<R: Read, W: Write + Send>(
 }
 
 /// [`exchange`] over a plain TCP stream with a deadline.
-pub(crate) fn exchange_plain(d: &Deadline, ours: &NodeInfo) -> Result<NodeInfo, Error> {
+pub(super) fn exchange_plain(d: &Deadline, ours: &NodeInfo) -> Result<NodeInfo, Error> {
     let (mut r, mut w) = (d, d);
     exchange(&mut r, &mut w, &d.stream, ours, Framing::Whole)
 }

@@ -13,7 +13,7 @@ use crate::error::{Error, RejectReason};
 /// oldest inbound one is shut down to make room, so silent connections cannot lock good
 /// peers out. Outbound ones (our own dials, each on its caller's thread) are never
 /// evicted, so a connect flood cannot cut our dials or persistent-peer redials.
-pub(crate) struct Handshaking {
+pub(super) struct Handshaking {
     cap_inbound: usize,
     next: u64,
     inbound: BTreeMap<u64, TcpStream>,
@@ -22,7 +22,8 @@ pub(crate) struct Handshaking {
 }
 
 impl Handshaking {
-    pub fn new(cap_inbound: usize) -> Self {
+    /// Room for `cap_inbound` inbound handshakes.
+    pub(super) fn new(cap_inbound: usize) -> Self {
         Handshaking {
             cap_inbound,
             next: 0,
@@ -33,7 +34,7 @@ impl Handshaking {
     }
 
     /// Tracks `s` (a clone of it) until unregistered.
-    pub fn register(&mut self, s: &TcpStream, outbound: bool) -> Result<u64, Error> {
+    fn register(&mut self, s: &TcpStream, outbound: bool) -> Result<u64, Error> {
         if self.closed {
             return Err(Error::Rejected(RejectReason::SwitchStopped));
         }
@@ -54,12 +55,14 @@ impl Handshaking {
         Ok(id)
     }
 
-    pub fn unregister(&mut self, id: u64) {
+    /// Stops tracking handshake `id`.
+    fn unregister(&mut self, id: u64) {
         self.inbound.remove(&id);
         self.outbound.remove(&id);
     }
 
-    pub fn shutdown_all(&mut self) {
+    /// Shuts every tracked handshake down and refuses new ones (the switch stops).
+    pub(super) fn shutdown_all(&mut self) {
         self.closed = true;
         let all = std::mem::take(&mut self.inbound)
             .into_values()
@@ -70,10 +73,22 @@ impl Handshaking {
     }
 }
 
-/// Unregisters a handshake when dropped.
-pub(crate) struct Registered<'a> {
-    pub reg: &'a Mutex<Handshaking>,
-    pub id: u64,
+/// A handshake in progress, tracked in a [`Handshaking`] until dropped.
+pub(super) struct Registered<'a> {
+    reg: &'a Mutex<Handshaking>,
+    id: u64,
+}
+
+impl<'a> Registered<'a> {
+    /// Tracks `s` in `reg` (see [`Handshaking::register`]) until the result is dropped.
+    pub(super) fn new(
+        reg: &'a Mutex<Handshaking>,
+        s: &TcpStream,
+        outbound: bool,
+    ) -> Result<Self, Error> {
+        let id = reg.lock().register(s, outbound)?;
+        Ok(Registered { reg, id })
+    }
 }
 
 impl Drop for Registered<'_> {

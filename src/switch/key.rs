@@ -16,6 +16,7 @@ mod plain {
     use std::io::Read;
 
     use crate::error::Error;
+    use crate::switch::peer_id::PeerId;
 
     /// A node's identity key (32 bytes; the public key is the peer id). Unproven without
     /// the `secret-connection` feature.
@@ -47,7 +48,7 @@ mod plain {
 
     impl fmt::Debug for NodeKey {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(f, "NodeKey({})", crate::PeerId(self.public).short())
+            write!(f, "NodeKey({})", PeerId(self.public).short())
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Listening: an accept thread per listener hands each connection to its own handshake
 //! thread, so a slow or silent connection never holds up the accept loop or other
-//! handshakes.
+//! handshakes. (The listeners' addresses, and how a stop wakes their accept threads, are
+//! in `listeners.rs`.)
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -9,32 +10,28 @@ use std::time::Duration;
 
 use log::{debug, info, warn};
 
-use super::core::{wake_addr, SwitchCore};
+use super::listeners;
+use super::state::SwitchState;
 use crate::error::{Error, RejectReason};
 use crate::threads;
 
-impl SwitchCore {
+impl SwitchState {
     /// Binds `addr` and starts its accept thread. Returns the bound address.
-    pub(crate) fn listen(self: &Arc<Self>, addr: SocketAddr) -> Result<SocketAddr, Error> {
+    pub(super) fn listen(self: &Arc<Self>, addr: SocketAddr) -> Result<SocketAddr, Error> {
         self.ensure_started()?;
         if self.is_stopped() {
             return Err(Error::Rejected(RejectReason::SwitchStopped));
         }
         let listener = TcpListener::bind(addr)?;
         let local = listener.local_addr()?;
-        {
-            let mut info = self.info.lock();
-            if info.listen_addr.is_empty() {
-                info.listen_addr = local.to_string();
-            }
-        }
-        self.listeners.lock().push(local);
-        let core = self.clone();
-        let h = threads::spawn("mconn-accept", None, move || core.accept_loop(listener))?;
-        self.own_thread(h);
+        self.note_listen_addr(local);
+        self.listeners().add(local);
+        let state = self.clone();
+        let h = threads::spawn("mconn-accept", None, move || state.accept_loop(listener))?;
+        self.owned_threads().own(h);
         // A stop that raced with us may have missed this listener's wake-up call.
         if self.is_stopped() {
-            let _ = std::net::TcpStream::connect_timeout(&wake_addr(local), Duration::from_secs(1));
+            listeners::wake(local);
             return Err(Error::Rejected(RejectReason::SwitchStopped));
         }
         info!("listening on {local}");
@@ -56,20 +53,20 @@ impl SwitchCore {
                     continue;
                 }
             };
-            let (_, inbound) = self.peers.counts();
-            if inbound >= self.config.max_inbound_peers {
+            let (_, inbound) = self.peers().counts();
+            if inbound >= self.config().max_inbound_peers {
                 info!(
                     "inbound {remote} refused: {} inbound peers already",
                     inbound
                 );
                 continue;
             }
-            let core = self.clone();
-            let spawned = self.spawn_owned(
+            let state = self.clone();
+            let spawned = self.owned_threads().spawn_short_lived(
                 "mconn-handshake",
-                Some(self.config.mconn.io_thread_stack_size),
+                Some(self.config().mconn.io_thread_stack_size),
                 move || {
-                    let _ = core.admit(stream, false, false, None, &mut None);
+                    let _ = state.admit(stream, false, false, None, &mut None);
                 },
             );
             if let Err(e) = spawned {

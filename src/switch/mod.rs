@@ -15,8 +15,8 @@
 //! switch. Reactors should keep a [`WeakSwitch`], so nothing keeps itself alive.
 
 mod admission;
+mod budget;
 mod config;
-mod core;
 mod dial;
 mod dispatch;
 mod filter;
@@ -24,10 +24,17 @@ mod handshake;
 mod handshaking;
 mod key;
 mod listen;
+mod listeners;
 mod node_info;
+mod owned_threads;
 mod peer;
+mod peer_id;
+mod peer_life;
 mod peer_set;
 mod reactor;
+mod removal;
+mod state;
+mod stop;
 
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -37,14 +44,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 pub use self::config::{ReconnectSchedule, SwitchConfig};
-use self::core::SwitchCore;
 pub use self::filter::{AddrFilter, IdFilter};
 pub use self::key::NodeKey;
-pub use self::node_info::{NodeInfo, PeerId, MAX_NODE_INFO_SIZE};
-use self::peer::Lifecycle;
+pub use self::node_info::{NodeInfo, MAX_NODE_INFO_SIZE};
 pub use self::peer::Peer;
+pub use self::peer_id::PeerId;
 pub use self::peer_set::{Member, PeerSet};
 pub use self::reactor::Reactor;
+use self::state::SwitchState;
 use crate::error::{ChannelId, Error, SendError, TrySendError};
 
 /// A running node: reactors, listeners, peers. See the [module docs](self).
@@ -60,12 +67,12 @@ pub struct WeakSwitch {
 }
 
 struct Handle {
-    core: Arc<SwitchCore>,
+    state: Arc<SwitchState>,
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.core.stop();
+        self.state.stop();
     }
 }
 
@@ -89,41 +96,30 @@ impl Switch {
     pub fn new(config: SwitchConfig, node_info: NodeInfo) -> Result<Switch, Error> {
         Ok(Switch {
             inner: Arc::new(Handle {
-                core: SwitchCore::new(config, node_info)?,
+                state: SwitchState::new(config, node_info)?,
             }),
         })
     }
 
-    fn core(&self) -> &Arc<SwitchCore> {
-        &self.inner.core
+    fn state(&self) -> &Arc<SwitchState> {
+        &self.inner.state
     }
 
     /// This node's id (its public key).
     pub fn id(&self) -> PeerId {
-        PeerId(self.core().key.public_key())
+        self.state().id()
     }
 
     /// This node's NodeInfo, as sent in handshakes.
     pub fn node_info(&self) -> NodeInfo {
-        self.core().info.lock().clone()
+        self.state().node_info()
     }
 
     /// Adds a reactor for the channels it declares. Only before the first `listen` or
     /// `dial`. Errors: [`Error::InvalidConfig`] if a channel is already claimed or the
     /// switch has started.
     pub fn add_reactor<R: Reactor>(&self, name: &str, reactor: Arc<R>) -> Result<(), Error> {
-        let core = self.core();
-        if core.running.get().is_some() {
-            return Err(Error::InvalidConfig(format!(
-                "reactor {name:?} added after the switch started"
-            )));
-        }
-        let mut pending = core.pending_reactors.lock();
-        let mut all = pending.clone();
-        all.push((name.to_string(), reactor));
-        dispatch::Reactors::new(all.clone())?;
-        *pending = all;
-        Ok(())
+        self.state().add_reactor(name, reactor)
     }
 
     /// Refuses peers whose address the filter rejects (it may take up to
@@ -132,25 +128,25 @@ impl Switch {
         &self,
         f: impl Fn(&SocketAddr) -> Result<(), String> + Send + Sync + 'static,
     ) {
-        *self.core().addr_filter.write() = Some(Arc::new(f));
+        self.state().filters().set_addr(Arc::new(f));
     }
 
     /// Refuses peers whose id the filter rejects (bounded by `filter_timeout`).
     pub fn set_id_filter(&self, f: impl Fn(&PeerId) -> Result<(), String> + Send + Sync + 'static) {
-        *self.core().id_filter.write() = Some(Arc::new(f));
+        self.state().filters().set_id(Arc::new(f));
     }
 
     /// Listens on `addr` (port 0 picks one) on an accept thread of its own; several
     /// listeners are allowed. Returns the bound address. Starts the switch if needed.
     pub fn listen(&self, addr: impl ToSocketAddrs) -> Result<SocketAddr, Error> {
-        self.core().listen(resolve(addr)?)
+        self.state().listen(resolve(addr)?)
     }
 
     /// Connects to `addr` (within `dial_timeout`), handshakes (within
     /// `handshake_timeout`) and returns the running peer once every reactor's `add_peer`
     /// returned. Errors say why: [`Error::Io`] (unreachable),
     /// [`Error::HandshakeTimeout`], or [`Error::Rejected`] with the reason
-    /// ([`Duplicate`](crate::RejectReason::Duplicate) if a connection to that node
+    /// ([`Duplicate`](crate::error::RejectReason::Duplicate) if a connection to that node
     /// already stands and ranks better; see the README's Guarantees).
     ///
     /// If the new connection replaces a worse-ranked one to the same node, its
@@ -159,36 +155,36 @@ impl Switch {
     /// `add_peer` calls follow on a worker after the callback returns (they could need
     /// the very thread that is waiting).
     pub fn dial(&self, addr: impl ToSocketAddrs) -> Result<Arc<Peer>, Error> {
-        self.core().dial(resolve(addr)?, false, None)
+        self.state().dial(resolve(addr)?, false, None)
     }
 
     /// Like [`dial`](Self::dial), but the peer must be `id`: with encryption on, the key
     /// it proves must be `id`, or it is refused with
-    /// [`RejectReason::KeyMismatch`](crate::RejectReason::KeyMismatch). (Without
+    /// [`RejectReason::KeyMismatch`](crate::error::RejectReason::KeyMismatch). (Without
     /// encryption the id is only what the peer claims.)
     pub fn dial_expecting(&self, addr: impl ToSocketAddrs, id: PeerId) -> Result<Arc<Peer>, Error> {
-        self.core().dial(resolve(addr)?, false, Some(id))
+        self.state().dial(resolve(addr)?, false, Some(id))
     }
 
     /// Keeps a connection to `addr`: dials it now and again whenever it drops, on the
     /// [`ReconnectSchedule`], until the switch stops. Returns at once.
     pub fn dial_persistent(&self, addr: impl ToSocketAddrs) -> Result<(), Error> {
-        self.core().dial_persistent(resolve(addr)?)
+        self.state().dial_persistent(resolve(addr)?)
     }
 
     /// Every connected peer.
     pub fn peers(&self) -> Vec<Arc<Peer>> {
-        self.core().peers.list()
+        self.state().peers().list()
     }
 
     /// The peer with this id.
     pub fn peer(&self, id: &PeerId) -> Option<Arc<Peer>> {
-        self.core().peers.get(id)
+        self.state().peers().get(id)
     }
 
     /// (outbound, inbound) peer counts.
     pub fn num_peers(&self) -> (usize, usize) {
-        self.core().peers.counts()
+        self.state().peers().counts()
     }
 
     /// Sends `msg` on channel `ch` to every peer. The message is shared, not copied. A
@@ -196,7 +192,7 @@ impl Switch {
     /// slow peer cannot hold the call longer than that; the result says who took it.
     pub fn broadcast(&self, ch: ChannelId, msg: impl Into<Bytes>) -> BroadcastResult {
         let msg = msg.into();
-        let deadline = crate::time::after(self.core().config.mconn.send_timeout);
+        let deadline = crate::time::after(self.state().config().mconn.send_timeout);
         let mut result = BroadcastResult::default();
         let mut full = Vec::new();
         for p in self.peers() {
@@ -225,13 +221,13 @@ impl Switch {
     /// Stops `peer` and removes it, with `err` as the reason `remove_peer` sees. Returns
     /// at once; safe from inside reactor callbacks.
     pub fn stop_peer_for_error(&self, peer: &Arc<Peer>, err: Error) {
-        peer.request(Lifecycle::Remove(peer.clone(), err));
+        peer.queue_removal(err);
     }
 
     /// Writes what is queued for `peer` (bounded by `send_timeout`), then closes and
     /// removes it. Returns at once.
     pub fn stop_peer_gracefully(&self, peer: &Arc<Peer>) {
-        peer.request(Lifecycle::Graceful(peer.clone()));
+        peer.queue_graceful_removal();
     }
 
     /// Stops the switch: listeners, handshakes, dialers, every peer and every worker.
@@ -244,12 +240,12 @@ impl Switch {
     /// threads that run callbacks, which might be waiting for this one; they are joined
     /// by the next `stop()` outside a callback, or when the last handle is dropped.
     pub fn stop(&self) {
-        self.core().stop();
+        self.state().stop();
     }
 
     /// Whether the switch has not been stopped.
     pub fn is_running(&self) -> bool {
-        !self.core().is_stopped()
+        !self.state().is_stopped()
     }
 
     /// A handle that does not keep the switch alive.

@@ -1,11 +1,11 @@
 //! [`NodeInfo`]: what two nodes tell each other in the handshake, go-wire encoded exactly
-//! as a Go v0.12 Switch writes it, and [`PeerId`], a node's identity.
+//! as a Go v0.12 Switch writes it.
 
-use std::fmt;
 use std::io::{self, Read};
 
+use super::peer_id::PeerId;
+use crate::conn::wire;
 use crate::error::Error;
-use crate::wire;
 
 /// The most bytes a NodeInfo may take on the wire (Go's `maxNodeInfoSize`).
 pub const MAX_NODE_INFO_SIZE: usize = 10240;
@@ -13,51 +13,6 @@ pub const MAX_NODE_INFO_SIZE: usize = 10240;
 /// Bytes kept free for a listen address the switch fills in (the longest socket address
 /// text is 47 characters, plus its length).
 const LISTEN_ADDR_ROOM: usize = 64;
-
-/// A node's identity: its 32-byte public key. Shown as 64 upper-case hex digits, the way
-/// Go prints a peer key.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PeerId(pub [u8; 32]);
-
-impl PeerId {
-    /// The key bytes.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// Parses 64 hex digits (either case).
-    pub fn from_hex(s: &str) -> Option<PeerId> {
-        let s = s.trim();
-        if s.len() != 64 || !s.is_ascii() {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-        }
-        Some(PeerId(out))
-    }
-
-    /// A short form for logs: the first 12 hex digits.
-    pub fn short(&self) -> String {
-        self.to_string()[..12].to_string()
-    }
-}
-
-impl fmt::Display for PeerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02X}")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for PeerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PeerId({})", self.short())
-    }
-}
 
 /// What a node says about itself in the handshake (Go v0.12 `p2p.NodeInfo`).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -171,7 +126,7 @@ impl NodeInfo {
     /// Checks that a switch can use this as its own NodeInfo: a `major.minor.patch`
     /// version and a network (without them every peer refuses us, and we every peer),
     /// and an encoding within [`MAX_NODE_INFO_SIZE`] with room for a listen address.
-    pub(crate) fn check_own(&self) -> Result<(), String> {
+    pub(super) fn check_own(&self) -> Result<(), String> {
         split_version(&self.version).map_err(|why| format!("NodeInfo.version: {why}"))?;
         if self.network.is_empty() {
             return Err("NodeInfo.network is empty: peers must name the same network".into());
@@ -399,13 +354,5 @@ mod tests {
         n.other.truncate(10);
         assert!(n.encode().len() <= MAX_NODE_INFO_SIZE);
         assert_eq!(NodeInfo::decode(&mut &n.encode()[..]).unwrap(), n);
-    }
-
-    #[test]
-    fn peer_id_is_upper_hex() {
-        let id = PeerId([0xAB; 32]);
-        assert_eq!(id.to_string(), "AB".repeat(32));
-        assert_eq!(PeerId::from_hex(&"ab".repeat(32)), Some(id));
-        assert_eq!(PeerId::from_hex("abc"), None);
     }
 }

@@ -1,160 +1,36 @@
-//! [`Peer`]: a connected, handshaken node, and the bookkeeping of its life in the switch.
+//! [`Peer`]: a connected, handshaken node, and the requests it sends the switch's
+//! lifecycle thread about its removal. (Where it is in its life is
+//! [`PeerLife`].)
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::*};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
-use super::dispatch::Budget;
-use super::node_info::{NodeInfo, PeerId};
+use super::budget::Budget;
+use super::node_info::NodeInfo;
+use super::peer_id::PeerId;
+use super::peer_life::PeerLife;
 use super::peer_set::Member;
 use crate::conn::{ConnectionStatus, MConnection};
 use crate::error::{ChannelId, Error, SendError, TrySendError};
-use crate::latch::Latch;
 
-/// A request to the switch's lifecycle thread.
-pub(crate) enum Lifecycle {
+/// A request to the switch's lifecycle thread (served in `removal.rs`). It is defined
+/// here, beside the [`Peer`] that sends it, because it holds an `Arc<Peer>`: defined in
+/// the removal file, peer.rs and that file would import each other. Send one with
+/// [`Peer::queue_removal`], [`Peer::queue_graceful_removal`] or [`Peer::queue_resume`].
+pub(super) enum Lifecycle {
     /// The peer is gone or must go, for this reason.
     Remove(Arc<Peer>, Error),
     /// Flush the peer's queues, then remove it.
     Graceful(Arc<Peer>),
     /// The peer's admission is over; go on with its removal, which waited for that.
     Resume(Arc<Peer>),
-}
-
-/// Where a peer is in its life: admitted → (added to reactors) → removal requested →
-/// finished (out of the peer set, `remove_peer` run) → removed.
-pub(crate) struct PeerLife {
-    /// Open when admission is over (the peer was added to reactors, or not).
-    admitted: Latch,
-    /// (admission over, a removal waits for it): decided together, so a removal
-    /// requested while the peer is admitted is resumed exactly once.
-    admission: Mutex<(bool, bool)>,
-    /// Set just before the reactors' `add_peer` calls.
-    added: AtomicBool,
-    /// LIVE, REMOVAL_REQUESTED or FINISHING.
-    removal: AtomicU8,
-    /// Why the peer is being removed (the first request's reason, for `remove_peer`).
-    reason: Mutex<Option<Error>>,
-    /// Open when the peer is fully removed (after `remove_peer` returned).
-    removed: Latch,
-    /// What runs once the peer is fully removed (`None` once it has been).
-    after_removal: Mutex<Option<Vec<AfterRemoval>>>,
-}
-
-/// Something to do once a peer is fully removed.
-pub(crate) type AfterRemoval = Box<dyn FnOnce() + Send>;
-
-const LIVE: u8 = 0;
-const REMOVAL_REQUESTED: u8 = 1;
-const FINISHING: u8 = 2;
-
-impl PeerLife {
-    fn new() -> Self {
-        PeerLife {
-            admitted: Latch::new(),
-            admission: Mutex::new((false, false)),
-            added: AtomicBool::new(false),
-            removal: AtomicU8::new(LIVE),
-            reason: Mutex::new(None),
-            removed: Latch::new(),
-            after_removal: Mutex::new(Some(Vec::new())),
-        }
-    }
-
-    /// Admission is over. True if a removal was waiting for that: the caller must have
-    /// it resumed ([`Lifecycle::Resume`]).
-    pub fn finish_admission(&self) -> bool {
-        let waiting = {
-            let mut a = self.admission.lock();
-            a.0 = true;
-            std::mem::take(&mut a.1)
-        };
-        self.admitted.open();
-        waiting
-    }
-
-    /// Whether a removal may go on now; if admission is not over, the removal is noted
-    /// as waiting (and resumed by whoever finishes the admission), and this is false.
-    /// The removal must not wait itself: the admission may wait for another removal.
-    pub fn removal_may_proceed(&self) -> bool {
-        let mut a = self.admission.lock();
-        if !a.0 {
-            a.1 = true;
-        }
-        a.0
-    }
-
-    /// Ready once admission is over.
-    pub fn admitted(&self) -> &Receiver<()> {
-        self.admitted.signal()
-    }
-
-    /// The reactors' `add_peer` calls begin (so `remove_peer` is owed).
-    pub fn mark_added(&self) {
-        self.added.store(true, Release);
-    }
-
-    /// Whether the reactors' `add_peer` calls began.
-    pub fn was_added(&self) -> bool {
-        self.added.load(Acquire)
-    }
-
-    /// The first request to remove the peer: true, and `reason` is kept. Later requests
-    /// change nothing.
-    pub fn request_removal(&self, reason: Error) -> bool {
-        let first = self
-            .removal
-            .compare_exchange(LIVE, REMOVAL_REQUESTED, AcqRel, Acquire)
-            .is_ok();
-        if first {
-            *self.reason.lock() = Some(reason);
-        }
-        first
-    }
-
-    /// Claims the last step of the removal: exactly one caller ever gets true.
-    pub fn claim_finish(&self) -> bool {
-        self.removal.swap(FINISHING, AcqRel) != FINISHING
-    }
-
-    /// The removal's reason (`Stopped` if none was given).
-    pub fn take_reason(&self) -> Error {
-        self.reason.lock().take().unwrap_or(Error::Stopped)
-    }
-
-    /// The peer is gone: out of the peer set, `remove_peer` returned. Runs what waited
-    /// for that.
-    pub fn mark_removed(&self) {
-        self.removed.open();
-        let waiting = self.after_removal.lock().take().unwrap_or_default();
-        for f in waiting {
-            f();
-        }
-    }
-
-    /// Runs `f` once the peer is fully removed: now, if it is.
-    pub fn when_removed(&self, f: AfterRemoval) {
-        let mut waiting = self.after_removal.lock();
-        match waiting.as_mut() {
-            Some(list) => list.push(f),
-            None => {
-                drop(waiting);
-                f();
-            }
-        }
-    }
-
-    /// Ready once the peer is fully removed.
-    pub fn removed(&self) -> &Receiver<()> {
-        self.removed.signal()
-    }
 }
 
 /// How a connection ranks against another between the same two nodes (lower wins). Both
@@ -167,7 +43,7 @@ impl PeerLife {
 /// (the same on both ends unless a NAT rewrites them). A connection that already failed
 /// loses to any new one.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Rank {
+pub(super) struct Rank {
     pub dialled_by_higher_id: bool,
     pub key: Vec<u8>,
 }
@@ -183,20 +59,20 @@ pub struct Peer {
     outbound: bool,
     persistent: bool,
     remote_addr: SocketAddr,
-    pub(crate) conn: MConnection,
-    pub(crate) stopping: Receiver<()>,
-    pub(crate) route: u64,
-    pub(crate) life: PeerLife,
-    pub(crate) rank: Rank,
+    pub(super) conn: MConnection,
+    pub(super) stopping: Receiver<()>,
+    pub(super) route: u64,
+    pub(super) life: PeerLife,
+    pub(super) rank: Rank,
     /// Bytes of this peer's messages handed to workers and not yet handled.
-    pub(crate) budget: Budget,
+    pub(super) budget: Budget,
     lifecycle: Sender<Lifecycle>,
     data: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Peer {
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
+    pub(super) fn new(
         info: NodeInfo,
         outbound: bool,
         persistent: bool,
@@ -284,9 +160,7 @@ impl Peer {
     /// on a worker.
     pub fn flush_stop(self: &Arc<Self>) {
         self.conn.flush_stop();
-        let _ = self
-            .lifecycle
-            .send(Lifecycle::Remove(self.clone(), Error::Stopped));
+        self.queue_removal(Error::Stopped);
     }
 
     /// Attaches `value` to this peer under `key`, replacing what was there.
@@ -300,7 +174,27 @@ impl Peer {
         v.downcast::<T>().ok()
     }
 
-    pub(crate) fn request(&self, req: Lifecycle) {
+    /// Asks the lifecycle thread to stop and remove this peer, with `reason` as the
+    /// reason `remove_peer` sees (unless an earlier request's). Returns at once.
+    pub(super) fn queue_removal(self: &Arc<Self>, reason: Error) {
+        self.request(Lifecycle::Remove(self.clone(), reason));
+    }
+
+    /// Asks the lifecycle thread to flush this peer's queues, then remove it. Returns at
+    /// once.
+    pub(super) fn queue_graceful_removal(self: &Arc<Self>) {
+        self.request(Lifecycle::Graceful(self.clone()));
+    }
+
+    /// Tells the lifecycle thread that this peer's admission is over, so a removal that
+    /// waited for that goes on (see
+    /// [`PeerLife::finish_admission`](super::peer_life::PeerLife::finish_admission)).
+    pub(super) fn queue_resume(self: &Arc<Self>) {
+        self.request(Lifecycle::Resume(self.clone()));
+    }
+
+    fn request(&self, req: Lifecycle) {
+        // Fails only once the switch is gone, and then so is every peer's removal.
         let _ = self.lifecycle.send(req);
     }
 }

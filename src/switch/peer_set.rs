@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::node_info::PeerId;
+use super::peer_id::PeerId;
 use crate::error::RejectReason;
 
 /// What the set needs to know about an entry.

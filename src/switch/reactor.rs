@@ -15,7 +15,7 @@ use crate::error::{ChannelId, Error};
 /// that peer; the switch goes on.
 ///
 /// A reactor that needs the switch (to broadcast, or to stop peers) should keep a
-/// [`WeakSwitch`](crate::WeakSwitch) from [`Switch::downgrade`](crate::Switch::downgrade),
+/// [`WeakSwitch`](super::WeakSwitch) from [`Switch::downgrade`](super::Switch::downgrade),
 /// so the switch and its reactors do not keep each other alive.
 pub trait Reactor: Send + Sync + 'static {
     /// The channels this reactor owns. No two reactors may claim one id.

@@ -51,7 +51,7 @@
 //! See ARCHITECTURE.md in the repository for the map of every file.
 //!
 //! * [`MConnection`] over any [`Transport`], usable on its own; [`wire`] holds the
-//!   go-wire primitives and packets, [`codec`] the seam where a protocol family's packet
+//!   go-wire primitives and packets, [`protocol`] the seam where a protocol family's packet
 //!   format plugs in.
 //! * [`SecretConnection`] (feature `secret-connection`): the encrypted, authenticated
 //!   transport of Tendermint v0.12.
@@ -61,7 +61,7 @@
 //! # Threads and blocking
 //!
 //! A connection owns `mconn-send` and `mconn-recv`; a switch owns accept, handshake,
-//! worker, lifecycle and redial threads (see [`switch`]). `send` blocks up to
+//! worker, lifecycle and redial threads (see [`Switch`]). `send` blocks up to
 //! `send_timeout`; `try_send` never blocks; `stop` joins the threads it owns and is safe
 //! from inside callbacks. Handles are `Send + Sync` and cheap to clone; dropping the last
 //! one stops what it owns.
@@ -82,13 +82,13 @@ mod gowire;
 mod latch;
 #[cfg(feature = "secret-connection")]
 pub mod secret;
-pub mod switch;
+mod switch;
 mod threads;
 mod time;
 mod transport;
 
 pub use bytes;
-pub use conn::{codec, wire};
+pub use conn::wire;
 pub use conn::{
     ChannelDescriptor, ChannelStatus, ConnectionStatus, MConnConfig, MConnection, Transport,
     WeakMConnection,
@@ -96,11 +96,24 @@ pub use conn::{
 pub use crossbeam_channel::Receiver;
 pub use error::{ChannelId, Error, RejectReason, SecretError, SendError, TrySendError};
 #[cfg(feature = "secret-connection")]
-pub use secret::SecretConnection;
+pub use secret::{SecretConnection, SecretReader, SecretWriter};
 pub use switch::{
     BroadcastResult, NodeInfo, NodeKey, Peer, PeerId, Reactor, ReconnectSchedule, Switch,
     SwitchConfig, WeakSwitch,
 };
+
+pub mod protocol {
+    //! The seam where a protocol family plugs in. A family is a [`Protocol`]: a
+    //! [`PacketCodec`] (how pings, pongs and message chunks look on the wire) and a
+    //! [`Handshake`] (how a connected socket becomes an authenticated connection with the
+    //! peer's [`NodeInfo`](crate::NodeInfo)). Everything else (threads, scheduler,
+    //! reassembly, limits, dispatch, lifecycle) is shared. Tendermint v0.12
+    //! ([`Protocol::tendermint_v012`], with [`GoWire`] packets) is the default; choose
+    //! another with [`SwitchConfig::protocol`](crate::SwitchConfig::protocol), or a codec
+    //! alone with [`MConnConfig::codec`](crate::MConnConfig::codec).
+    pub use crate::conn::codec::{Codec, Decoded, GoWire, PacketCodec};
+    pub use crate::switch::{Handshake, HandshakeSetup, Handshaken, Protocol};
+}
 
 /// The pure receive step, reachable only from the fuzz targets (cargo-fuzz builds with
 /// `--cfg fuzzing`); not part of the API.

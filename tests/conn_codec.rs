@@ -10,61 +10,12 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use bytes::Bytes;
-use mconn::codec::{Codec, Decoded, PacketCodec};
-use mconn::{ChannelDescriptor, ChannelId, Error, MConnConfig};
+use mconn::protocol::Codec;
+use mconn::{ChannelDescriptor, Error, MConnConfig};
+use support::codec::Framed;
 use support::*;
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// `len (u32 BE, of what follows) | kind | body`: kind `P` ping, `Q` pong, `M` a chunk
-/// whose body is `payload | channel | eof`.
-struct Framed;
-
-impl PacketCodec for Framed {
-    fn name(&self) -> &'static str {
-        "test-framed"
-    }
-    fn encode_ping(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&[0, 0, 0, 1, b'P']);
-    }
-    fn encode_pong(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&[0, 0, 0, 1, b'Q']);
-    }
-    fn encode_msg(&self, out: &mut Vec<u8>, channel: ChannelId, eof: bool, payload: &[u8]) {
-        let len = 1 + payload.len() + 2;
-        out.extend_from_slice(&(len as u32).to_be_bytes());
-        out.push(b'M');
-        out.extend_from_slice(payload);
-        out.extend_from_slice(&[channel, eof as u8]);
-    }
-    fn decode(&self, buf: &[u8], max_payload: usize) -> Result<Option<(Decoded, usize)>, Error> {
-        let Some(head) = buf.get(..4) else {
-            return Ok(None);
-        };
-        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
-        // The claim is checked before the bytes arrive.
-        if len == 0 || len > max_payload + 3 {
-            return Err(Error::Malformed(format!("framed packet of {len} bytes")));
-        }
-        let Some(body) = buf.get(4..4 + len) else {
-            return Ok(None);
-        };
-        let used = 4 + len;
-        match (body[0], len) {
-            (b'P', 1) => Ok(Some((Decoded::Ping, used))),
-            (b'Q', 1) => Ok(Some((Decoded::Pong, used))),
-            (b'M', 3..) => Ok(Some((
-                Decoded::Msg {
-                    channel: body[len - 2],
-                    eof: body[len - 1] == 1,
-                    payload: 5..used - 2,
-                },
-                used,
-            ))),
-            (kind, _) => Err(Error::Malformed(format!("framed packet kind {kind:#04x}"))),
-        }
-    }
-}
 
 fn channels() -> Vec<ChannelDescriptor> {
     vec![

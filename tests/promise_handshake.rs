@@ -6,7 +6,6 @@ mod support;
 
 use std::time::Duration;
 
-use mconn::switch::MAX_NODE_INFO_SIZE;
 use mconn::{Error, NodeInfo, Switch};
 use support::switch::*;
 use support::*;
@@ -54,7 +53,7 @@ fn exchange(enc: bool, entries: usize) {
     let a = Switch::new(cfg.clone(), big_info("a", entries)).unwrap();
     a.add_reactor("r", Recorder::new(&[0x01])).unwrap();
     let a_addr = a.listen("127.0.0.1:0").unwrap();
-    assert!(a.node_info().encode().len() <= MAX_NODE_INFO_SIZE);
+    assert!(a.node_info().encode().len() <= mconn::NodeInfo::MAX_SIZE);
     let b = Switch::new(cfg, big_info("b", entries)).unwrap();
     b.add_reactor("r", Recorder::new(&[0x01])).unwrap();
     b.listen("127.0.0.1:0").unwrap();

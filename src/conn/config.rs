@@ -123,7 +123,7 @@ pub struct MConnConfig {
     /// 512 KiB writes reach ~0.9 ×). The buffer grows only as needed and is given back
     /// when the connection goes idle.
     pub send_buffer_size: usize,
-    /// How packets look on the wire (default [`GoWire`](crate::codec::GoWire), Tendermint
+    /// How packets look on the wire (default [`GoWire`](crate::protocol::GoWire), Tendermint
     /// v0.12's go-wire packets). Both peers must use the same.
     pub codec: Codec,
 }

@@ -8,7 +8,7 @@
 //! `add_peer` → only then are its messages delivered. Each refusal closes the socket, is
 //! logged with its reason and is a distinct error.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -16,13 +16,12 @@ use crossbeam_channel::select;
 use log::{info, warn};
 
 use super::dispatch::OnAdded;
-use super::handshake::{self, Deadline};
-use super::node_info::NodeInfo;
 use super::peer::{Peer, Rank};
 use super::peer_id::PeerId;
 use super::peer_life::AfterRemoval;
+use super::protocol::{HandshakeSetup, Handshaken};
 use super::state::SwitchState;
-use crate::conn::{MConnection, Transport};
+use crate::conn::MConnection;
 use crate::error::{ChannelId, Error, RejectReason};
 use crate::latch::Latch;
 use crate::{threads, time};
@@ -76,16 +75,6 @@ struct Slot {
     state: parking_lot::Mutex<(Option<Arc<Peer>>, Option<Error>)>,
 }
 
-/// What the handshake yields: the peer's NodeInfo, the transport for its connection,
-/// the key the secret connection authenticated (when encrypted), and the connection's
-/// key for [`Rank`].
-struct Handshaken {
-    theirs: NodeInfo,
-    transport: Transport,
-    authenticated: Option<[u8; 32]>,
-    rank_key: Vec<u8>,
-}
-
 impl SwitchState {
     /// Admits a connected socket as a peer. See the module docs for the steps. `learned`
     /// gets the peer's id as soon as the handshake tells it.
@@ -130,12 +119,21 @@ impl SwitchState {
         let reg = self.register_handshake(&stream, outbound)?;
         let deadline = time::after(self.config().handshake_timeout);
         let ours = self.node_info();
+        let setup = HandshakeSetup {
+            ours: &ours,
+            key: self.key(),
+            deadline,
+            outbound,
+            encrypt: self.config().auth_enc,
+            write_timeout: self.config().mconn.send_timeout,
+        };
         let Handshaken {
             mut theirs,
             transport,
             authenticated,
             rank_key,
-        } = self.handshake(stream, &ours, deadline, outbound)?;
+            ..
+        } = self.config().protocol.handshake().run(stream, &setup)?;
         drop(reg);
         theirs.remote_addr = remote.to_string();
 
@@ -189,7 +187,10 @@ impl SwitchState {
             MConnection::with_transport(
                 transport,
                 running.reactors.channels.clone(),
-                self.config().mconn.clone(),
+                self.config()
+                    .mconn
+                    .clone()
+                    .codec(self.config().protocol.codec().clone()),
                 move |ch: ChannelId, msg: Bytes| {
                     if let Some(peer) = gate.wait() {
                         running.dispatch.send_msg(peer, ch, msg);
@@ -287,50 +288,6 @@ impl SwitchState {
         }
         Ok(peer)
     }
-
-    /// Runs the handshake over `stream`: plain, or encrypted when `auth_enc` is on.
-    fn handshake(
-        &self,
-        stream: TcpStream,
-        ours: &NodeInfo,
-        deadline: std::time::Instant,
-        outbound: bool,
-    ) -> Result<Handshaken, Error> {
-        let addrs = (stream.local_addr()?, stream.peer_addr()?);
-        // As Go does for every TCP connection: without it, the encrypted NodeInfo's many
-        // small frames wait for delayed ACKs (Nagle), tens of milliseconds each.
-        stream.set_nodelay(true)?;
-        let d = Deadline { stream, deadline };
-        #[cfg(feature = "secret-connection")]
-        if self.config().auth_enc {
-            let mut sc = crate::secret::SecretConnection::handshake(d, self.key())?;
-            let theirs = {
-                let (mut r, mut w, d) = sc.halves();
-                handshake::exchange(&mut r, &mut w, &d.stream, ours, handshake::Framing::Parts)
-            }?;
-            let authenticated = sc.remote_pubkey();
-            let rank_key = sc.challenge().to_vec();
-            let sc = sc.map_stream(|d| d.stream);
-            let transport =
-                sc.into_transport_with_write_timeout(self.config().mconn.send_timeout)?;
-            return Ok(Handshaken {
-                theirs,
-                transport,
-                authenticated: Some(authenticated),
-                rank_key,
-            });
-        }
-        let theirs = handshake::exchange_plain(&d, ours)?;
-        let stream = d.stream;
-        stream.set_read_timeout(None)?;
-        let transport = Transport::tcp(stream, self.config().mconn.send_timeout)?;
-        Ok(Handshaken {
-            theirs,
-            transport,
-            authenticated: None,
-            rank_key: addr_key(addrs, outbound),
-        })
-    }
 }
 
 /// Runs `f` once every peer in `peers` is fully removed (now, if they are).
@@ -341,24 +298,4 @@ fn after_all_removed(mut peers: Vec<Arc<Peer>>, f: AfterRemoval) {
             .life
             .when_removed(Box::new(move || after_all_removed(peers, f))),
     }
-}
-
-/// A plain connection's key for [`Rank`]: the dialler's address, then the listener's,
-/// which both ends see alike (unless a NAT rewrites them).
-fn addr_key((local, remote): (SocketAddr, SocketAddr), outbound: bool) -> Vec<u8> {
-    let (dialler, listener) = if outbound {
-        (local, remote)
-    } else {
-        (remote, local)
-    };
-    let mut key = Vec::with_capacity(36);
-    for a in [dialler, listener] {
-        let ip = match a.ip() {
-            std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped(),
-            std::net::IpAddr::V6(v6) => v6,
-        };
-        key.extend_from_slice(&ip.octets());
-        key.extend_from_slice(&a.port().to_be_bytes());
-    }
-    key
 }

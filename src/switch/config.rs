@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::key::NodeKey;
+use super::protocol::Protocol;
 use crate::conn::MConnConfig;
 use crate::error::Error;
 
@@ -109,6 +110,9 @@ pub struct SwitchConfig {
     /// Whether to encrypt and authenticate connections with the SecretConnection (default
     /// true when the `secret-connection` feature is on; always false without it).
     pub auth_enc: bool,
+    /// The protocol family (default [`Protocol::tendermint_v012`]): its handshake, and the
+    /// packet codec every peer's connection uses (it replaces `mconn.codec`).
+    pub protocol: Protocol,
 }
 
 impl Default for SwitchConfig {
@@ -132,6 +136,7 @@ impl Default for SwitchConfig {
             reconnect: ReconnectSchedule::default(),
             node_key: None,
             auth_enc: cfg!(feature = "secret-connection"),
+            protocol: Protocol::default(),
         }
     }
 }
@@ -172,6 +177,8 @@ impl SwitchConfig {
         node_key: Option<NodeKey>,
         /// Sets `auth_enc` (ignored, i.e. false, without the `secret-connection` feature).
         auth_enc: bool,
+        /// Sets `protocol`.
+        protocol: Protocol,
     }
 
     /// Checks the values (the channel table is checked when reactors are added).

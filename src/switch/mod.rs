@@ -1,18 +1,6 @@
-//! The Switch: owns peers, runs handshakes, and dispatches messages to reactors.
-//!
-//! # Threads
-//!
-//! A switch owns: one accept thread per listener, one short-lived handshake thread per
-//! incoming connection, `workers` dispatch workers (reactor callbacks run here, on
-//! normal-size stacks), one lifecycle thread that removes peers, and one thread per
-//! persistent peer that redials it. Each peer adds its connection's two I/O threads.
-//! [`stop`](Switch::stop) ends all of them in bounded time, and is safe from inside any
-//! callback.
-//!
-//! # Handles
-//!
-//! `Switch` is a cheap `Clone` handle (`Send + Sync`). Dropping the last one stops the
-//! switch. Reactors should keep a [`WeakSwitch`], so nothing keeps itself alive.
+//! The Switch: owns peers, runs handshakes, and dispatches messages to reactors. This
+//! file is the handle; `state.rs` holds what the switch's threads share, and each
+//! concern (admission, dispatch, dialling, removal, stopping) has a file of its own.
 
 mod admission;
 mod budget;
@@ -31,10 +19,12 @@ mod peer;
 mod peer_id;
 mod peer_life;
 mod peer_set;
+pub(crate) mod protocol;
 mod reactor;
 mod removal;
 mod state;
 mod stop;
+mod tendermint_v012;
 
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -44,17 +34,31 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 pub use self::config::{ReconnectSchedule, SwitchConfig};
-pub use self::filter::{AddrFilter, IdFilter};
 pub use self::key::NodeKey;
-pub use self::node_info::{NodeInfo, MAX_NODE_INFO_SIZE};
+pub use self::node_info::NodeInfo;
 pub use self::peer::Peer;
 pub use self::peer_id::PeerId;
-pub use self::peer_set::{Member, PeerSet};
+pub use self::protocol::{Handshake, HandshakeSetup, Handshaken, Protocol};
 pub use self::reactor::Reactor;
 use self::state::SwitchState;
 use crate::error::{ChannelId, Error, SendError, TrySendError};
 
-/// A running node: reactors, listeners, peers. See the [module docs](self).
+/// A running node: reactors, listeners, peers.
+///
+/// # Threads
+///
+/// A switch owns: one accept thread per listener, one short-lived handshake thread per
+/// incoming connection, `workers` dispatch workers (reactor callbacks run here, on
+/// normal-size stacks), one lifecycle thread that removes peers, and one thread per
+/// persistent peer that redials it; also a short-lived thread per user filter call and
+/// per graceful peer removal. Each peer adds its connection's two I/O threads.
+/// [`stop`](Switch::stop) ends all of them in bounded time, and is safe from inside any
+/// callback.
+///
+/// # Handles
+///
+/// `Switch` is a cheap `Clone` handle (`Send + Sync`). Dropping the last one stops the
+/// switch. Reactors should keep a [`WeakSwitch`], so nothing keeps itself alive.
 #[derive(Clone)]
 pub struct Switch {
     inner: Arc<Handle>,
@@ -92,7 +96,7 @@ impl Switch {
     ///
     /// Errors: [`Error::InvalidConfig`] for a bad config, or a NodeInfo that no peer
     /// could accept: a version that is not `major.minor.patch`, an empty network, or an
-    /// encoding over [`MAX_NODE_INFO_SIZE`].
+    /// encoding over [`NodeInfo::MAX_SIZE`].
     pub fn new(config: SwitchConfig, node_info: NodeInfo) -> Result<Switch, Error> {
         Ok(Switch {
             inner: Arc::new(Handle {

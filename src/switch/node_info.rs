@@ -8,7 +8,7 @@ use crate::conn::wire;
 use crate::error::Error;
 
 /// The most bytes a NodeInfo may take on the wire (Go's `maxNodeInfoSize`).
-pub const MAX_NODE_INFO_SIZE: usize = 10240;
+const MAX_NODE_INFO_SIZE: usize = 10240;
 
 /// Bytes kept free for a listen address the switch fills in (the longest socket address
 /// text is 47 characters, plus its length).
@@ -34,6 +34,9 @@ pub struct NodeInfo {
 }
 
 impl NodeInfo {
+    /// The most bytes a NodeInfo may take on the wire (Go's `maxNodeInfoSize`, 10240).
+    pub const MAX_SIZE: usize = MAX_NODE_INFO_SIZE;
+
     /// The node's id (its public key).
     pub fn id(&self) -> PeerId {
         PeerId(self.pub_key)
@@ -73,7 +76,7 @@ impl NodeInfo {
         out
     }
 
-    /// Reads a NodeInfo of at most [`MAX_NODE_INFO_SIZE`] bytes. Every length is checked
+    /// Reads a NodeInfo of at most [`MAX_SIZE`](Self::MAX_SIZE) bytes. Every length is checked
     /// against what is left of that budget before anything is allocated; strings must be
     /// UTF-8.
     pub fn decode<R: Read + ?Sized>(r: &mut R) -> Result<NodeInfo, Error> {
@@ -125,7 +128,7 @@ impl NodeInfo {
 
     /// Checks that a switch can use this as its own NodeInfo: a `major.minor.patch`
     /// version and a network (without them every peer refuses us, and we every peer),
-    /// and an encoding within [`MAX_NODE_INFO_SIZE`] with room for a listen address.
+    /// and an encoding within [`MAX_SIZE`](Self::MAX_SIZE) with room for a listen address.
     pub(super) fn check_own(&self) -> Result<(), String> {
         split_version(&self.version).map_err(|why| format!("NodeInfo.version: {why}"))?;
         if self.network.is_empty() {

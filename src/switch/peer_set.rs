@@ -178,6 +178,7 @@ impl<P: Member> PeerSet<P> {
     }
 
     /// Whether a peer with this id is present.
+    #[cfg(test)]
     pub fn contains(&self, id: &PeerId) -> bool {
         self.inner.lock().map.contains_key(id)
     }

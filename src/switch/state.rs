@@ -100,7 +100,6 @@ impl SwitchState {
 
     /// The node key, which the secret connection proves. (Without encryption only its
     /// public half, the id, is ever used.)
-    #[cfg(feature = "secret-connection")]
     pub(super) fn key(&self) -> &NodeKey {
         &self.key
     }

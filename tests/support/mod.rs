@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod codec;
 pub mod proxy;
 #[cfg(feature = "secret-connection")]
 pub mod secret;

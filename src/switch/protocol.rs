@@ -1,0 +1,130 @@
+//! The protocol seam on the switch's side: how a connected socket becomes an
+//! authenticated, handshaken connection, for one protocol family. A family is a
+//! [`Protocol`]: its packet codec (the connection's side of the seam) and its
+//! [`Handshake`] (the secure transport, if any, and the node-info exchange). Admission,
+//! the threads, the scheduler, the dispatch pool and the lifecycle are the same for all.
+//!
+//! Tendermint v0.12 ([`Protocol::tendermint_v012`], the default) is the first family:
+//! `tendermint_v012.rs` puts it together from `handshake.rs` (its node-info exchange) and
+//! `crate::secret` (its SecretConnection).
+
+use std::fmt;
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::key::NodeKey;
+use super::node_info::NodeInfo;
+use crate::conn::codec::Codec;
+use crate::error::Error;
+use crate::transport::Transport;
+
+/// What a handshake is given.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct HandshakeSetup<'a> {
+    /// Our NodeInfo, to send.
+    pub ours: &'a NodeInfo,
+    /// Our node key, to authenticate with.
+    pub key: &'a NodeKey,
+    /// When the whole handshake must be over (every read and write bounded by it).
+    pub deadline: Instant,
+    /// Whether we dialled.
+    pub outbound: bool,
+    /// Whether to encrypt and authenticate (`SwitchConfig::auth_enc`).
+    pub encrypt: bool,
+    /// The write timeout the connection's transport should have (the connection's
+    /// `send_timeout`; a transport clamps it as [`Transport::tcp`] does).
+    pub write_timeout: Duration,
+}
+
+/// What a handshake yields.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Handshaken {
+    /// The NodeInfo the peer sent (checked by the switch afterwards: id, network,
+    /// version, limits).
+    pub theirs: NodeInfo,
+    /// The stream the peer's connection runs over.
+    pub transport: Transport,
+    /// The public key the transport authenticated, if it authenticates: the switch
+    /// refuses a peer whose NodeInfo claims another.
+    pub authenticated: Option<[u8; 32]>,
+    /// Bytes both ends compute alike for this connection (a shared secret's digest, or
+    /// the dialler's and listener's addresses): when two connections between the same
+    /// nodes meet, both ends keep the one with the lower key.
+    pub rank_key: Vec<u8>,
+}
+
+impl Handshaken {
+    /// A handshake's result (the fields are public to read; this builds one).
+    pub fn new(
+        theirs: NodeInfo,
+        transport: Transport,
+        authenticated: Option<[u8; 32]>,
+        rank_key: Vec<u8>,
+    ) -> Self {
+        Handshaken {
+            theirs,
+            transport,
+            authenticated,
+            rank_key,
+        }
+    }
+}
+
+/// How one protocol family turns a connected socket into a handshaken connection.
+///
+/// Runs on a short-lived handshake thread; must finish by `setup.deadline` (set socket
+/// timeouts from it) and fail cleanly on anything the peer sends. The switch shuts the
+/// socket down to end it early (stop, or eviction by newer inbound handshakes).
+pub trait Handshake: Send + Sync + 'static {
+    /// Runs the handshake over `stream`.
+    fn run(&self, stream: TcpStream, setup: &HandshakeSetup<'_>) -> Result<Handshaken, Error>;
+}
+
+/// A protocol family: its packet codec and its handshake. Chosen by
+/// [`SwitchConfig::protocol`](super::config::SwitchConfig::protocol).
+#[derive(Clone)]
+pub struct Protocol {
+    name: &'static str,
+    codec: Codec,
+    handshake: Arc<dyn Handshake>,
+}
+
+impl Protocol {
+    /// A family from its parts.
+    pub fn new(name: &'static str, codec: Codec, handshake: impl Handshake) -> Self {
+        Protocol {
+            name,
+            codec,
+            handshake: Arc::new(handshake),
+        }
+    }
+
+    /// The family's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The packet codec its connections use.
+    pub fn codec(&self) -> &Codec {
+        &self.codec
+    }
+
+    pub(super) fn handshake(&self) -> &dyn Handshake {
+        &*self.handshake
+    }
+}
+
+impl Default for Protocol {
+    fn default() -> Self {
+        Protocol::tendermint_v012()
+    }
+}
+
+impl fmt::Debug for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Protocol({})", self.name)
+    }
+}

@@ -292,32 +292,7 @@ impl MConnection {
 
     /// A snapshot of the connection and its channels. Never waits for the I/O threads.
     pub fn status(&self) -> ConnectionStatus {
-        let s = &self.inner.shared;
-        let now = Instant::now();
-        use std::sync::atomic::Ordering::Relaxed;
-        ConnectionStatus {
-            duration: now.duration_since(s.epoch),
-            running: s.is_running(),
-            bytes_sent: s.bytes_sent.load(Relaxed),
-            bytes_received: s.bytes_recv.load(Relaxed),
-            send_rate: s.send_meter.lock().rate(now),
-            recv_rate: s.recv_meter.lock().rate(now),
-            channels: s
-                .channels
-                .iter()
-                .map(|c| ChannelStatus {
-                    id: c.id,
-                    priority: c.priority,
-                    send_queue_capacity: c.capacity,
-                    send_queue_size: c.tx.len(),
-                    recently_sent: c.counters.recently_sent.load(Relaxed),
-                    messages_sent: c.counters.msgs_sent.load(Relaxed),
-                    bytes_sent: c.counters.bytes_sent.load(Relaxed),
-                    messages_received: c.counters.msgs_recv.load(Relaxed),
-                    bytes_received: c.counters.bytes_recv.load(Relaxed),
-                })
-                .collect(),
-        }
+        status::snapshot(&self.inner.shared, Instant::now())
     }
 
     /// Stops taking sends, writes everything already queued (waiting at most

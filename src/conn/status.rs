@@ -1,7 +1,9 @@
 //! What `status()` reports about a connection and its channels.
 
-use std::time::Duration;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
 
+use super::shared::Shared;
 use crate::error::ChannelId;
 
 /// A snapshot of one connection. Taking it never waits for the I/O threads.
@@ -46,4 +48,31 @@ pub struct ChannelStatus {
     pub messages_received: u64,
     /// Message bytes received.
     pub bytes_received: u64,
+}
+
+/// Reads a connection's status from what its threads share, at `now`.
+pub(crate) fn snapshot(s: &Shared, now: Instant) -> ConnectionStatus {
+    ConnectionStatus {
+        duration: now.duration_since(s.epoch),
+        running: s.is_running(),
+        bytes_sent: s.bytes_sent.load(Relaxed),
+        bytes_received: s.bytes_recv.load(Relaxed),
+        send_rate: s.send_meter.lock().rate(now),
+        recv_rate: s.recv_meter.lock().rate(now),
+        channels: s
+            .channels
+            .iter()
+            .map(|c| ChannelStatus {
+                id: c.id,
+                priority: c.priority,
+                send_queue_capacity: c.capacity,
+                send_queue_size: c.tx.len(),
+                recently_sent: c.counters.recently_sent.load(Relaxed),
+                messages_sent: c.counters.msgs_sent.load(Relaxed),
+                bytes_sent: c.counters.bytes_sent.load(Relaxed),
+                messages_received: c.counters.msgs_recv.load(Relaxed),
+                bytes_received: c.counters.bytes_recv.load(Relaxed),
+            })
+            .collect(),
+    }
 }

@@ -15,9 +15,9 @@ use log::error;
 use parking_lot::Mutex;
 
 use super::channel::ChannelCounters;
+use super::config::MConnConfig;
 use super::flowrate::RateMeter;
 use super::outbox::Outbox;
-use super::MConnConfig;
 use crate::error::{ChannelId, Error};
 use crate::latch::Latch;
 use crate::threads;

@@ -99,19 +99,9 @@ impl NodeInfo {
         let remote_addr = r.string("remote_addr")?;
         let listen_addr = r.string("listen_addr")?;
         let version = r.string("version")?;
-        let count = wire::read_varint(&mut r)?;
-        if count < 0 {
-            return Err(Error::InvalidLength { length: count });
-        }
         // Each string takes at least one byte: more entries than bytes left is a lie.
-        if count as u64 > r.left as u64 {
-            return Err(Error::FieldOverLimit {
-                field: "other",
-                length: count as u64,
-                limit: r.left,
-            });
-        }
-        let mut other = Vec::with_capacity(count as usize);
+        let count = r.length("other")?;
+        let mut other = Vec::with_capacity(count);
         for _ in 0..count {
             other.push(r.string("other")?);
         }
@@ -216,7 +206,9 @@ struct Budget<'a, R: Read + ?Sized> {
 }
 
 impl<R: Read + ?Sized> Budget<'_, R> {
-    fn string(&mut self, field: &'static str) -> Result<String, Error> {
+    /// A varint length (of a string, or a count of strings) that the bytes left can
+    /// hold: negative is `InvalidLength`, more than is left `FieldOverLimit`.
+    fn length(&mut self, field: &'static str) -> Result<usize, Error> {
         let len = wire::read_varint(self)?;
         if len < 0 {
             return Err(Error::InvalidLength { length: len });
@@ -228,7 +220,12 @@ impl<R: Read + ?Sized> Budget<'_, R> {
                 limit: self.left,
             });
         }
-        let mut buf = vec![0u8; len as usize];
+        Ok(len as usize)
+    }
+
+    fn string(&mut self, field: &'static str) -> Result<String, Error> {
+        let len = self.length(field)?;
+        let mut buf = vec![0u8; len];
         self.read_exact(&mut buf)?;
         String::from_utf8(buf).map_err(|_| Error::InvalidUtf8 { field })
     }

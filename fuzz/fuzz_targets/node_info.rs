@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let Ok(info) = whole else { return };
     let consumed = data.len() - rest.len();
-    assert!(consumed <= mconn::switch::MAX_NODE_INFO_SIZE);
+    assert!(consumed <= NodeInfo::MAX_SIZE);
     let enc = info.encode();
     // go-wire accepts non-minimal varints; we always write minimal ones.
     assert!(enc.len() <= consumed, "{} > {consumed}", enc.len());

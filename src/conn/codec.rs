@@ -39,9 +39,14 @@ pub enum Decoded {
 /// The contract the connection relies on, which a test codec in `tests/` exercises:
 /// - `decode` looks only at the front of `buf` and returns `Ok(None)` while `buf` holds
 ///   only a prefix of a packet, `Ok(Some((packet, used)))` once it holds a whole one
-///   (`used` ≤ `buf.len()`, payload within `..used`), and an error as soon as the bytes
-///   seen prove one. It must bound what a packet may claim by `max_payload` before the
-///   payload has arrived, so the read buffer never grows beyond one legal packet.
+///   (1 ≤ `used` ≤ `buf.len()`, payload within `..used`), and an error as soon as the
+///   bytes seen prove one. It must bound what a packet may claim by `max_payload` before
+///   the payload has arrived, so the read buffer never grows beyond one legal packet.
+/// - A packet takes at most `max_payload + 74` bytes (go-wire's `max_payload + 10`, and
+///   room for other framings).
+///
+/// The connection checks all of this itself: a codec that breaks it stops the
+/// connection with an error (`Malformed` or `PacketTooLarge`), never a hang or a panic.
 /// - `encode_msg` writes a packet that `decode` reads back as the same chunk, for any
 ///   payload up to `max_payload` bytes.
 pub trait PacketCodec: Send + Sync + 'static {

@@ -15,6 +15,13 @@ use super::config::{ChannelDescriptor, MConnConfig};
 use super::readbuf::{ReadBuf, MAX_READ_BLOCK, MIN_READ_BLOCK};
 use crate::error::{ChannelId, Error};
 
+/// The most bytes any codec's packet may take for a payload limit: go-wire's own limit
+/// (`max_payload + 10`, Go's `maxMsgPacketTotalSize`) plus room for another family's
+/// framing. The inbox enforces it whatever the codec says.
+pub(crate) fn max_packet_size(max_payload: usize) -> usize {
+    super::wire::max_packet_total_size(max_payload).saturating_add(64)
+}
+
 /// What the bytes received so far amount to, one at a time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -91,9 +98,26 @@ impl Inbox {
     /// An error is final: the bytes prove the peer broke the protocol.
     pub fn next_event(&mut self) -> Result<Option<Event>, Error> {
         loop {
+            let held = self.buf.data().len();
             let Some((packet, used)) = self.codec.decode(self.buf.data(), self.max_payload)? else {
+                // A codec must bound a packet before its bytes arrive; one that keeps
+                // asking for more must not grow the buffer for ever.
+                let limit = max_packet_size(self.max_payload);
+                if held > limit {
+                    return Err(Error::PacketTooLarge {
+                        size: held as u64,
+                        limit,
+                    });
+                }
                 return Ok(None);
             };
+            // A codec that breaks its contract must not hang (0 bytes used) or panic.
+            if used == 0 || used > held {
+                return Err(Error::Malformed(format!(
+                    "codec {} reported a {used}-byte packet in {held} bytes",
+                    self.codec.name()
+                )));
+            }
             let (channel, eof, payload) = match packet {
                 Decoded::Ping => {
                     self.buf.consume(used);
@@ -109,11 +133,17 @@ impl Inbox {
                     payload,
                 } => (channel, eof, payload),
             };
-            if payload.start > payload.end || payload.end > used || used > self.buf.data().len() {
+            if payload.start > payload.end || payload.end > used {
                 return Err(Error::Malformed(format!(
                     "codec {} reported payload {payload:?} in a {used}-byte packet",
                     self.codec.name()
                 )));
+            }
+            if used > max_packet_size(self.max_payload) {
+                return Err(Error::PacketTooLarge {
+                    size: used as u64,
+                    limit: max_packet_size(self.max_payload),
+                });
             }
             let idx = self.index[channel as usize].ok_or(Error::UnknownChannel { channel })?;
             let ch = &mut self.channels[idx as usize];
@@ -182,6 +212,7 @@ impl Inbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conn::codec::PacketCodec;
     use crate::conn::wire::Packet;
 
     fn inbox(caps: &[(u8, usize)]) -> Inbox {
@@ -277,5 +308,103 @@ mod tests {
         assert!(
             matches!(ib.closed_error(), Error::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof)
         );
+    }
+
+    /// What a [`Broken`] codec answers for a buffer.
+    type Answer = fn(&[u8]) -> Option<(Decoded, usize)>;
+
+    /// A codec that breaks its contract in a chosen way.
+    struct Broken(Answer);
+
+    impl PacketCodec for Broken {
+        fn name(&self) -> &'static str {
+            "broken"
+        }
+        fn encode_ping(&self, _: &mut Vec<u8>) {}
+        fn encode_pong(&self, _: &mut Vec<u8>) {}
+        fn encode_msg(&self, _: &mut Vec<u8>, _: ChannelId, _: bool, _: &[u8]) {}
+        fn decode(&self, buf: &[u8], _: usize) -> Result<Option<(Decoded, usize)>, Error> {
+            Ok((self.0)(buf))
+        }
+    }
+
+    fn broken(f: Answer) -> Inbox {
+        let chans = [ChannelDescriptor::new(1, 1).recv_message_capacity(1 << 20)];
+        Inbox::new(&chans, &MConnConfig::default().codec(Codec::new(Broken(f))))
+    }
+
+    #[test]
+    fn a_codec_that_uses_no_bytes_or_more_than_it_has_is_an_error_not_a_hang() {
+        let cases: [Answer; 4] = [
+            |_| Some((Decoded::Ping, 0)),
+            |b| Some((Decoded::Pong, b.len() + 1)),
+            |_| {
+                Some((
+                    Decoded::Msg {
+                        channel: 1,
+                        eof: false,
+                        payload: 0..0,
+                    },
+                    0,
+                ))
+            },
+            |_| {
+                Some((
+                    Decoded::Msg {
+                        channel: 1,
+                        eof: true,
+                        payload: 0..0,
+                    },
+                    0,
+                ))
+            },
+        ];
+        for (i, f) in cases.into_iter().enumerate() {
+            let step = broken(f).step(&[0xAA]);
+            assert!(step.messages.is_empty(), "case {i}");
+            assert!(
+                matches!(step.error, Some(Error::Malformed(_))),
+                "case {i}: {step:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_codec_that_never_completes_a_packet_cannot_grow_the_buffer() {
+        let mut ib = broken(|_| None);
+        let step = ib.step(&vec![0u8; 64 * 1024]);
+        assert!(
+            matches!(step.error, Some(Error::PacketTooLarge { .. })),
+            "{step:?}"
+        );
+        assert!(ib.held() < 64 * 1024);
+    }
+
+    #[test]
+    fn a_codec_that_ignores_the_payload_limit_is_stopped_by_the_inbox() {
+        // One 3000-byte chunk, when the 1024-byte default allows at most 1034 + 64.
+        let mut ib = broken(|b| {
+            let msg = Decoded::Msg {
+                channel: 1,
+                eof: true,
+                payload: 0..3000,
+            };
+            (b.len() >= 3000).then_some((msg, 3000))
+        });
+        let step = ib.step(&vec![7u8; 3000]);
+        assert!(
+            matches!(step.error, Some(Error::PacketTooLarge { .. })),
+            "{step:?}"
+        );
+        assert!(step.messages.is_empty());
+    }
+
+    #[test]
+    fn go_wire_packets_up_to_gos_limit_still_pass() {
+        // Go accepts 2 + varint + len <= 1034: a 1029-byte payload with the default 1024.
+        let mut ib = inbox(&[(1, 1 << 20)]);
+        let step = ib.step(&msg(1, true, &[5u8; 1029]));
+        assert!(step.error.is_none(), "{step:?}");
+        assert_eq!(step.messages[0].1.len(), 1029);
     }
 }

@@ -43,6 +43,8 @@ mod key;
 mod nonce;
 mod recv;
 mod send;
+#[cfg(test)]
+mod tests;
 mod transport;
 
 pub use self::auth::{verify_signature, AuthSigMessage, AUTH_SIG_MSG_SIZE};

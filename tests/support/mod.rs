@@ -4,7 +4,6 @@
 pub mod proxy;
 #[cfg(feature = "secret-connection")]
 pub mod secret;
-pub mod secret_vectors;
 pub mod switch;
 pub mod vectors;
 

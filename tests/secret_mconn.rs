@@ -15,12 +15,16 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::unbounded;
-use mconn::secret::SEALED_FRAME_SIZE;
 use mconn::{ChannelDescriptor, ChannelId, Error, MConnConfig, MConnection, SecretError};
 use support::secret::secret_pair;
 use support::{conn_pair, pattern, start_on, watchdog, TestConn};
 
 const LIMIT: Duration = Duration::from_secs(120);
+
+/// The protocol's sealed frame size on the wire: a 16-byte Poly1305 tag and the
+/// encrypted 1026-byte padded plaintext (2-byte length + 1024 data bytes) = 1042. Not
+/// public API, so restated here.
+const SEALED_FRAME_SIZE: usize = 1042;
 
 fn secret_conn_pair(chans: Vec<ChannelDescriptor>, cfg: MConnConfig) -> (TestConn, TestConn) {
     let (a, b, _, _) = secret_pair();

@@ -12,12 +12,17 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use mconn::secret::{SecretReader, SecretWriter, SEALED_FRAME_SIZE};
+use mconn::secret::{SecretReader, SecretWriter};
 use mconn::{NodeKey, SecretConnection};
 use support::secret::{is_stall, secret_pair, write_like_mconn, Recorder};
 use support::{pattern, tcp_pair, watchdog, Rng};
 
 const LIMIT: Duration = Duration::from_secs(120);
+
+/// The protocol's sealed frame size on the wire: a 16-byte Poly1305 tag and the
+/// encrypted 1026-byte padded plaintext (2-byte length + 1024 data bytes) = 1042. Not
+/// public API, so restated here.
+const SEALED_FRAME_SIZE: usize = 1042;
 
 /// Messages of 0..=5000 bytes, then 1 MiB, each a distinct pattern.
 fn messages() -> Vec<Vec<u8>> {

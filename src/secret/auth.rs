@@ -6,14 +6,14 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use crate::error::SecretError;
 
 /// Size of the encoded message: `01 || pubkey(32) || 01 || signature(64)`.
-pub const AUTH_SIG_MSG_SIZE: usize = 98;
+pub(crate) const AUTH_SIG_MSG_SIZE: usize = 98;
 
 /// go-wire's registered type byte of an Ed25519 `PubKey` and `Signature`.
 const TYPE_ED25519: u8 = 0x01;
 
 /// A peer's public key and its signature of the challenge.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct AuthSigMessage {
+pub(crate) struct AuthSigMessage {
     /// The sender's Ed25519 public key.
     pub public_key: [u8; 32],
     /// The sender's signature of the challenge.
@@ -78,7 +78,7 @@ impl AuthSigMessage {
 /// Errors: [`SecretError::WeakKey`] for a small-order public key;
 /// [`SecretError::BadSignature`] if the signature does not verify or the key is not a
 /// valid point.
-pub fn verify_signature(
+pub(crate) fn verify_signature(
     public_key: &[u8; 32],
     msg: &[u8],
     signature: &[u8; 64],

@@ -13,7 +13,7 @@ use crate::error::SecretError;
 
 /// The X25519 public key of an ephemeral secret (`curve25519.ScalarBaseMult`). The
 /// secret is used as it is; X25519 clamps it inside the multiplication.
-pub fn ephemeral_public(eph_secret: &[u8; 32]) -> [u8; 32] {
+pub(crate) fn ephemeral_public(eph_secret: &[u8; 32]) -> [u8; 32] {
     x25519(*eph_secret, X25519_BASEPOINT_BYTES)
 }
 
@@ -23,7 +23,7 @@ pub fn ephemeral_public(eph_secret: &[u8; 32]) -> [u8; 32] {
 /// Errors: [`SecretError::LowOrderKey`] if the X25519 result is all zero, meaning the
 /// peer sent a low-order point and the key would be known to anyone. Go v0.12 does not
 /// check this; a real peer never sends such a key.
-pub fn shared_secret(
+pub(crate) fn shared_secret(
     loc_eph_secret: &[u8; 32],
     rem_eph_public: &[u8; 32],
 ) -> Result<[u8; 32], SecretError> {
@@ -42,7 +42,7 @@ pub fn shared_secret(
 
 /// The two ephemeral public keys in byte order, `(lo, hi)` (Go's `sort32`). Equal keys
 /// give `(b, a)`, as in Go.
-pub fn sort_keys<'a>(a: &'a [u8; 32], b: &'a [u8; 32]) -> (&'a [u8; 32], &'a [u8; 32]) {
+pub(crate) fn sort_keys<'a>(a: &'a [u8; 32], b: &'a [u8; 32]) -> (&'a [u8; 32], &'a [u8; 32]) {
     if a < b {
         (a, b)
     } else {
@@ -51,7 +51,7 @@ pub fn sort_keys<'a>(a: &'a [u8; 32], b: &'a [u8; 32]) -> (&'a [u8; 32], &'a [u8
 }
 
 /// `nonce1` = RIPEMD-160(lo || hi) followed by four zero bytes (Go's `hash24`).
-pub fn base_nonce(lo: &[u8; 32], hi: &[u8; 32]) -> Nonce {
+pub(crate) fn base_nonce(lo: &[u8; 32], hi: &[u8; 32]) -> Nonce {
     let digest = Ripemd160::new()
         .chain_update(lo)
         .chain_update(hi)
@@ -62,7 +62,7 @@ pub fn base_nonce(lo: &[u8; 32], hi: &[u8; 32]) -> Nonce {
 }
 
 /// The challenge both sides sign: SHA-256(lo || hi) (Go's `hash32`).
-pub fn challenge(lo: &[u8; 32], hi: &[u8; 32]) -> [u8; 32] {
+pub(crate) fn challenge(lo: &[u8; 32], hi: &[u8; 32]) -> [u8; 32] {
     Sha256::new()
         .chain_update(lo)
         .chain_update(hi)
@@ -72,7 +72,7 @@ pub fn challenge(lo: &[u8; 32], hi: &[u8; 32]) -> [u8; 32] {
 
 /// Everything one side derives from the two ephemeral keys.
 #[derive(Clone)]
-pub struct Derived {
+pub(crate) struct Derived {
     /// The symmetric key of both directions.
     pub shared: Zeroizing<[u8; 32]>,
     /// The nonce of the first frame we receive.
@@ -83,13 +83,15 @@ pub struct Derived {
     pub challenge: [u8; 32],
     /// Whether our ephemeral key sorts first. The side that is lo receives with
     /// `nonce1` and sends with `nonce2` (= `nonce1` with its last byte XOR 1).
+    // Read only by the tests since it stopped being public API.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub loc_is_lo: bool,
 }
 
 /// Steps 2 to 5 for one side: shared secret, sort, nonces, challenge.
 ///
 /// Errors: [`SecretError::LowOrderKey`] as for [`shared_secret`].
-pub fn derive_keys(
+pub(crate) fn derive_keys(
     loc_eph_secret: &[u8; 32],
     loc_eph_public: &[u8; 32],
     rem_eph_public: &[u8; 32],

@@ -17,7 +17,9 @@ const TAG_SIZE: usize = SEALED_FRAME_SIZE - TOTAL_FRAME_SIZE;
 /// The padded plaintext of one frame: `BE16(len) || chunk || zero bytes` (1026 bytes).
 ///
 /// Errors: [`SecretError::FrameLength`] if `chunk` is longer than 1024 bytes.
-pub fn padded_frame(chunk: &[u8]) -> Result<[u8; TOTAL_FRAME_SIZE], SecretError> {
+// Used only by the tests since it stopped being public API.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn padded_frame(chunk: &[u8]) -> Result<[u8; TOTAL_FRAME_SIZE], SecretError> {
     let mut out = [0u8; TOTAL_FRAME_SIZE];
     pad_into(chunk, &mut out)?;
     Ok(out)
@@ -41,7 +43,7 @@ fn pad_into(chunk: &[u8], out: &mut [u8]) -> Result<(), SecretError> {
 
 /// The connection's secretbox: seals and opens frames with the shared key. The key is
 /// wiped when it is dropped and never shown by `Debug`.
-pub struct FrameCipher {
+pub(crate) struct FrameCipher {
     aead: XSalsa20Poly1305,
 }
 
@@ -56,6 +58,8 @@ impl FrameCipher {
     /// Seals `chunk` (at most 1024 bytes) into one 1042-byte frame under `nonce`.
     ///
     /// Errors: [`SecretError::FrameLength`] if `chunk` is longer than 1024 bytes.
+    // Used only by the tests since it stopped being public API.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn seal(
         &self,
         nonce: &Nonce,
@@ -90,6 +94,8 @@ impl FrameCipher {
     /// Errors: [`SecretError::FrameAuthFailed`] if the frame was altered or sealed with
     /// another key or nonce (the frame is left as it was); [`SecretError::FrameLength`]
     /// if it decrypts but declares more than 1024 data bytes.
+    // Used only by the tests since it stopped being public API.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn open<'a>(
         &self,
         nonce: &Nonce,

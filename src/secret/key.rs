@@ -76,7 +76,7 @@ impl NodeKey {
 }
 
 /// A public key's id as Go v0.12 prints it: 64 upper-case hex characters.
-pub fn key_id(public_key: &[u8; 32]) -> String {
+pub(crate) fn key_id(public_key: &[u8; 32]) -> String {
     use fmt::Write;
     let mut s = String::with_capacity(64);
     for b in public_key {

@@ -6,11 +6,11 @@
 //!
 //! 1. Each side writes a fresh 32-byte X25519 ephemeral public key and reads the peer's.
 //! 2. Shared key = HSalsa20(X25519(our ephemeral secret, their ephemeral key), 0^16)
-//!    ([`shared_secret`]); one key for both directions.
+//!    (`shared_secret`); one key for both directions.
 //! 3. The two ephemeral keys sorted, `lo || hi`, give the nonces (RIPEMD-160, see
-//!    [`derive_keys`]) and the challenge (SHA-256).
+//!    `derive_keys`) and the challenge (SHA-256).
 //! 4. Each side sends its Ed25519 public key and its signature of the challenge in one
-//!    frame ([`AuthSigMessage`]) and checks the peer's.
+//!    frame (`AuthSigMessage`) and checks the peer's.
 //! 5. From then on every frame is `BE16(len) || data (<= 1024) || zero padding`, 1026
 //!    bytes sealed with XSalsa20-Poly1305 into 1042 bytes; each direction's nonce
 //!    advances by 2 per frame.
@@ -29,7 +29,7 @@
 //!   ([`NonceExhausted`](crate::SecretError::NonceExhausted)); Go wraps.
 //! * A `write` of many frames is one system call, not one per frame; the bytes on the
 //!   wire are the same.
-//! * Signatures are verified strictly ([`verify_signature`]): an identity key of small
+//! * Signatures are verified strictly (`verify_signature`): an identity key of small
 //!   order is refused with [`WeakKey`](crate::SecretError::WeakKey) (with the identity
 //!   point as key, the signature R = identity, s = 0 "verifies" any challenge, so anyone
 //!   could claim that identity under Go v0.12), and so are signatures with a small-order
@@ -43,25 +43,21 @@ mod key;
 mod nonce;
 mod recv;
 mod send;
+#[cfg(test)]
+mod tests;
 mod transport;
 
-pub use self::auth::{verify_signature, AuthSigMessage, AUTH_SIG_MSG_SIZE};
 pub use self::connection::SecretConnection;
-pub use self::derive::{
-    base_nonce, challenge, derive_keys, ephemeral_public, shared_secret, sort_keys, Derived,
-};
-pub use self::frame::{padded_frame, FrameCipher};
-pub use self::key::{key_id, NodeKey};
-pub use self::nonce::Nonce;
+pub use self::key::NodeKey;
 pub use self::transport::{SecretReader, SecretWriter};
 
 /// Bytes of the big-endian length in front of each frame's data.
-pub const DATA_LEN_SIZE: usize = 2;
+pub(crate) const DATA_LEN_SIZE: usize = 2;
 /// Most data bytes in one frame.
-pub const DATA_MAX_SIZE: usize = 1024;
+pub(crate) const DATA_MAX_SIZE: usize = 1024;
 /// Size of a frame's padded plaintext: length, data and zero padding.
-pub const TOTAL_FRAME_SIZE: usize = DATA_LEN_SIZE + DATA_MAX_SIZE;
+pub(crate) const TOTAL_FRAME_SIZE: usize = DATA_LEN_SIZE + DATA_MAX_SIZE;
 /// Size of a frame on the wire: 16-byte tag and the encrypted 1026 bytes.
-pub const SEALED_FRAME_SIZE: usize = TOTAL_FRAME_SIZE + 16;
+pub(crate) const SEALED_FRAME_SIZE: usize = TOTAL_FRAME_SIZE + 16;
 /// Size of a frame nonce.
-pub const NONCE_SIZE: usize = 24;
+pub(crate) const NONCE_SIZE: usize = 24;

@@ -8,7 +8,7 @@ use crate::error::SecretError;
 /// A frame nonce. Each direction of a connection has its own; they start one apart and
 /// both advance by 2 per frame, so the two directions never use the same nonce.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Nonce([u8; NONCE_SIZE]);
+pub(crate) struct Nonce([u8; NONCE_SIZE]);
 
 impl Nonce {
     /// A nonce from its 24 bytes.

@@ -5,7 +5,6 @@ pub mod codec;
 pub mod proxy;
 #[cfg(feature = "secret-connection")]
 pub mod secret;
-pub mod secret_vectors;
 pub mod switch;
 pub mod vectors;
 

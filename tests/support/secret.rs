@@ -106,34 +106,3 @@ pub fn flush_like_mconn<W: Write + ?Sized>(w: &mut W) -> io::Result<usize> {
         }
     }
 }
-
-/// A stream that reads from a fixed input and collects what is written.
-pub struct Scripted {
-    pub input: io::Cursor<Vec<u8>>,
-    pub output: Vec<u8>,
-}
-
-impl Scripted {
-    pub fn new(input: Vec<u8>) -> Self {
-        Scripted {
-            input: io::Cursor::new(input),
-            output: Vec::new(),
-        }
-    }
-}
-
-impl Read for Scripted {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.input.read(buf)
-    }
-}
-
-impl Write for Scripted {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.output.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}

@@ -1,64 +1,91 @@
 //! Parser for `tests/vectors/secret-connection-v0.12.1.txt`, the SecretConnection bytes
-//! recorded from the Go original (its header explains every line). Nothing is retyped.
-#![allow(dead_code)]
+//! recorded from the Go original (its header explains every line), compiled into the
+//! test binary. Nothing is retyped. Also the helpers both vector test files use.
 
 use std::collections::BTreeMap;
 
-use super::vectors::{hex, read_vector_file};
+use super::support::hex;
+use crate::secret::NodeKey;
 
-pub const FILE: &str = "secret-connection-v0.12.1.txt";
+/// The vector file, as recorded.
+const TEXT: &str = include_str!("../../../tests/vectors/secret-connection-v0.12.1.txt");
+
+/// The two sides of every recorded session.
+pub(super) const SIDES: [&str; 2] = ["alice", "bob"];
+
+pub(super) fn other(side: &str) -> &'static str {
+    if side == "alice" {
+        "bob"
+    } else {
+        "alice"
+    }
+}
+
+/// The name of `side`'s fact `name`.
+pub(super) fn f(side: &str, name: &str) -> String {
+    format!("{side}.{name}")
+}
+
+pub(super) fn node_key(v: &SecretVectors, side: &str) -> NodeKey {
+    NodeKey::from_secret(v.get(&f(side, "node_secret")).as_bytes())
+}
+
+/// byte j = j % 251, the vectors' data pattern.
+pub(super) fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|j| (j % 251) as u8).collect()
+}
 
 /// One `<sess>.<side>.frame` line.
 #[derive(Debug, Clone)]
-pub struct Frame {
-    pub session: String,
-    pub side: String,
-    pub index: usize,
-    pub what: String,
-    pub nonce: Vec<u8>,
-    pub len: usize,
-    pub plain: Vec<u8>,
-    pub sealed: Vec<u8>,
+pub(super) struct Frame {
+    pub(super) session: String,
+    pub(super) side: String,
+    pub(super) index: usize,
+    pub(super) what: String,
+    pub(super) nonce: Vec<u8>,
+    pub(super) len: usize,
+    pub(super) plain: Vec<u8>,
+    pub(super) sealed: Vec<u8>,
 }
 
 /// Every fact of the file: `name value` lines and frame lines.
 #[derive(Debug)]
-pub struct SecretVectors {
+pub(super) struct SecretVectors {
     facts: BTreeMap<String, String>,
-    pub frames: Vec<Frame>,
+    frames: Vec<Frame>,
 }
 
 impl SecretVectors {
     /// The raw value of fact `name`; panics (naming it) if it is missing.
-    pub fn get(&self, name: &str) -> &str {
+    pub(super) fn get(&self, name: &str) -> &str {
         self.facts
             .get(name)
             .unwrap_or_else(|| panic!("vector fact {name:?} is missing"))
     }
 
-    pub fn has(&self, name: &str) -> bool {
+    pub(super) fn has(&self, name: &str) -> bool {
         self.facts.contains_key(name)
     }
 
-    pub fn bytes(&self, name: &str) -> Vec<u8> {
+    pub(super) fn bytes(&self, name: &str) -> Vec<u8> {
         hex(self.get(name))
     }
 
-    pub fn arr32(&self, name: &str) -> [u8; 32] {
+    pub(super) fn arr32(&self, name: &str) -> [u8; 32] {
         let b = self.bytes(name);
         b.as_slice()
             .try_into()
             .unwrap_or_else(|_| panic!("{name} is {} bytes, not 32", b.len()))
     }
 
-    pub fn arr24(&self, name: &str) -> [u8; 24] {
+    pub(super) fn arr24(&self, name: &str) -> [u8; 24] {
         let b = self.bytes(name);
         b.as_slice()
             .try_into()
             .unwrap_or_else(|_| panic!("{name} is {} bytes, not 24", b.len()))
     }
 
-    pub fn usize(&self, name: &str) -> usize {
+    pub(super) fn usize(&self, name: &str) -> usize {
         self.get(name)
             .parse()
             .unwrap_or_else(|_| panic!("{name} is not a number"))
@@ -66,7 +93,7 @@ impl SecretVectors {
 
     /// The frames one side wrote in one session, in order; checks they are numbered
     /// 0, 1, 2, ...
-    pub fn frames(&self, session: &str, side: &str) -> Vec<&Frame> {
+    pub(super) fn frames(&self, session: &str, side: &str) -> Vec<&Frame> {
         let v: Vec<&Frame> = self
             .frames
             .iter()
@@ -80,11 +107,10 @@ impl SecretVectors {
     }
 }
 
-pub fn load() -> SecretVectors {
-    let text = read_vector_file(FILE);
+pub(super) fn load() -> SecretVectors {
     let mut facts = BTreeMap::new();
     let mut frames = Vec::new();
-    for (no, line) in text.lines().enumerate() {
+    for (no, line) in TEXT.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;

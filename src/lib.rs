@@ -81,7 +81,7 @@ mod error;
 mod gowire;
 mod latch;
 #[cfg(feature = "secret-connection")]
-pub mod secret;
+mod secret;
 mod switch;
 mod threads;
 mod time;

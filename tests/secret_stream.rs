@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use mconn::secret::{SecretReader, SecretWriter};
 use mconn::{NodeKey, SecretConnection};
+use mconn::{SecretReader, SecretWriter};
 use support::secret::{is_stall, secret_pair, write_like_mconn, Recorder};
 use support::{pattern, tcp_pair, watchdog, Rng};
 

@@ -8,7 +8,7 @@ use x25519_dalek::{x25519, X25519_BASEPOINT_BYTES};
 use zeroize::Zeroizing;
 
 use super::nonce::Nonce;
-use super::NONCE_SIZE;
+use super::nonce::NONCE_SIZE;
 use crate::error::SecretError;
 
 /// The X25519 public key of an ephemeral secret (`curve25519.ScalarBaseMult`). The

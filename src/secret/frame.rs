@@ -8,8 +8,16 @@ use crypto_secretbox::aead::{AeadInPlace, KeyInit};
 use crypto_secretbox::{Tag, XSalsa20Poly1305};
 
 use super::nonce::Nonce;
-use super::{DATA_LEN_SIZE, DATA_MAX_SIZE, SEALED_FRAME_SIZE, TOTAL_FRAME_SIZE};
 use crate::error::SecretError;
+
+/// Bytes of the big-endian length in front of each frame's data.
+pub(crate) const DATA_LEN_SIZE: usize = 2;
+/// Most data bytes in one frame.
+pub(crate) const DATA_MAX_SIZE: usize = 1024;
+/// Size of a frame's padded plaintext: length, data and zero padding.
+pub(crate) const TOTAL_FRAME_SIZE: usize = DATA_LEN_SIZE + DATA_MAX_SIZE;
+/// Size of a frame on the wire: 16-byte tag and the encrypted 1026 bytes.
+pub(crate) const SEALED_FRAME_SIZE: usize = TOTAL_FRAME_SIZE + 16;
 
 /// Size of the Poly1305 tag in front of each frame.
 const TAG_SIZE: usize = SEALED_FRAME_SIZE - TOTAL_FRAME_SIZE;
@@ -17,8 +25,8 @@ const TAG_SIZE: usize = SEALED_FRAME_SIZE - TOTAL_FRAME_SIZE;
 /// The padded plaintext of one frame: `BE16(len) || chunk || zero bytes` (1026 bytes).
 ///
 /// Errors: [`SecretError::FrameLength`] if `chunk` is longer than 1024 bytes.
-// Used only by the tests since it stopped being public API.
-#[cfg_attr(not(test), allow(dead_code))]
+// The tests' oracle for the in-place path (`pad_into`).
+#[cfg(test)]
 pub(crate) fn padded_frame(chunk: &[u8]) -> Result<[u8; TOTAL_FRAME_SIZE], SecretError> {
     let mut out = [0u8; TOTAL_FRAME_SIZE];
     pad_into(chunk, &mut out)?;
@@ -58,8 +66,8 @@ impl FrameCipher {
     /// Seals `chunk` (at most 1024 bytes) into one 1042-byte frame under `nonce`.
     ///
     /// Errors: [`SecretError::FrameLength`] if `chunk` is longer than 1024 bytes.
-    // Used only by the tests since it stopped being public API.
-    #[cfg_attr(not(test), allow(dead_code))]
+    // The tests' oracle for the in-place path.
+    #[cfg(test)]
     pub fn seal(
         &self,
         nonce: &Nonce,
@@ -94,8 +102,8 @@ impl FrameCipher {
     /// Errors: [`SecretError::FrameAuthFailed`] if the frame was altered or sealed with
     /// another key or nonce (the frame is left as it was); [`SecretError::FrameLength`]
     /// if it decrypts but declares more than 1024 data bytes.
-    // Used only by the tests since it stopped being public API.
-    #[cfg_attr(not(test), allow(dead_code))]
+    // The tests' oracle for the in-place path.
+    #[cfg(test)]
     pub fn open<'a>(
         &self,
         nonce: &Nonce,

@@ -50,14 +50,3 @@ mod transport;
 pub use self::connection::SecretConnection;
 pub use self::key::NodeKey;
 pub use self::transport::{SecretReader, SecretWriter};
-
-/// Bytes of the big-endian length in front of each frame's data.
-pub(crate) const DATA_LEN_SIZE: usize = 2;
-/// Most data bytes in one frame.
-pub(crate) const DATA_MAX_SIZE: usize = 1024;
-/// Size of a frame's padded plaintext: length, data and zero padding.
-pub(crate) const TOTAL_FRAME_SIZE: usize = DATA_LEN_SIZE + DATA_MAX_SIZE;
-/// Size of a frame on the wire: 16-byte tag and the encrypted 1026 bytes.
-pub(crate) const SEALED_FRAME_SIZE: usize = TOTAL_FRAME_SIZE + 16;
-/// Size of a frame nonce.
-pub(crate) const NONCE_SIZE: usize = 24;

@@ -2,8 +2,10 @@
 
 use std::fmt;
 
-use super::NONCE_SIZE;
 use crate::error::SecretError;
+
+/// Size of a frame nonce.
+pub(crate) const NONCE_SIZE: usize = 24;
 
 /// A frame nonce. Each direction of a connection has its own; they start one apart and
 /// both advance by 2 per frame, so the two directions never use the same nonce.

@@ -11,8 +11,8 @@ use std::io::{self, Read};
 use std::ops::Range;
 
 use super::frame::FrameCipher;
+use super::frame::SEALED_FRAME_SIZE;
 use super::nonce::Nonce;
-use super::SEALED_FRAME_SIZE;
 use crate::error::{Error, SecretError};
 
 /// Size of the read-ahead buffer, in frames.

@@ -14,8 +14,8 @@
 use std::io::{self, Write};
 
 use super::frame::FrameCipher;
+use super::frame::{DATA_MAX_SIZE, SEALED_FRAME_SIZE};
 use super::nonce::Nonce;
-use super::{DATA_MAX_SIZE, SEALED_FRAME_SIZE};
 use crate::error::Error;
 use crate::transport::is_stall;
 

@@ -13,7 +13,8 @@ use super::vector_file::load;
 use crate::secret::auth::AuthSigMessage;
 use crate::secret::derive::{derive_keys, ephemeral_public, shared_secret};
 use crate::secret::frame::FrameCipher;
-use crate::secret::{NodeKey, SecretConnection, SEALED_FRAME_SIZE};
+use crate::secret::frame::SEALED_FRAME_SIZE;
+use crate::secret::{NodeKey, SecretConnection};
 use crate::{Error, SecretError};
 
 const LIMIT: Duration = Duration::from_secs(60);

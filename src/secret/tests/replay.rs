@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::support::{tcp_pair, watchdog, Recorder, Scripted};
 use super::vector_file::{f, load, node_key, other, pattern, SecretVectors, SIDES};
-use crate::secret::{SecretConnection, SEALED_FRAME_SIZE};
+use crate::secret::frame::SEALED_FRAME_SIZE;
+use crate::secret::SecretConnection;
 
 const LIMIT: Duration = Duration::from_secs(60);
 

@@ -12,9 +12,10 @@ use crate::secret::auth::AuthSigMessage;
 use crate::secret::derive::{
     base_nonce, challenge, derive_keys, ephemeral_public, shared_secret, sort_keys,
 };
+use crate::secret::frame::SEALED_FRAME_SIZE;
 use crate::secret::frame::{padded_frame, FrameCipher};
 use crate::secret::nonce::Nonce;
-use crate::secret::{NodeKey, SEALED_FRAME_SIZE};
+use crate::secret::NodeKey;
 
 fn sha256_hex(b: &[u8]) -> String {
     Sha256::digest(b)

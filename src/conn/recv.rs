@@ -32,7 +32,7 @@ pub(crate) type OnError = Box<dyn FnOnce(Error) + Send>;
 pub(crate) fn run(
     shared: Arc<Shared>,
     mut reader: Box<dyn Read + Send>,
-    mut inbox: Inbox,
+    mut inbox: Box<Inbox>,
     mut on_receive: OnReceive,
     on_error: OnError,
 ) {

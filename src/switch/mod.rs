@@ -82,6 +82,7 @@ impl Drop for Handle {
 
 /// What [`Switch::broadcast`] did.
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct BroadcastResult {
     /// Peers whose queue took the message.
     pub sent: Vec<PeerId>,

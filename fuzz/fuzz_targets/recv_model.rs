@@ -4,7 +4,7 @@
 use std::io;
 
 use mconn::wire::{self, PacketRef};
-use mconn::Error;
+use mconn::{ChannelDescriptor, Error};
 
 /// How the model expects the connection to end.
 #[derive(Debug, PartialEq)]
@@ -65,3 +65,21 @@ pub fn model(stream: &[u8], caps: &[(u8, usize)], max_total: usize) -> (Vec<(u8,
     }
 }
 
+
+/// The two channels both targets use, from the input's capacity bytes: 0x01 accepts
+/// messages of up to `(cap1 + 1) * 16` bytes, 0x02 up to `(cap2 + 1) * 16`.
+pub fn channels(cap1: u8, cap2: u8) -> ([(u8, usize); 2], Vec<ChannelDescriptor>) {
+    let caps = [
+        (0x01u8, (cap1 as usize + 1) * 16),
+        (0x02u8, (cap2 as usize + 1) * 16),
+    ];
+    let channels = caps
+        .iter()
+        .map(|&(id, cap)| {
+            ChannelDescriptor::new(id, 1)
+                .recv_buffer_capacity(64)
+                .recv_message_capacity(cap)
+        })
+        .collect();
+    (caps, channels)
+}

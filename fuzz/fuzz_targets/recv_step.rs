@@ -17,25 +17,14 @@ mod recv_model;
 use libfuzzer_sys::fuzz_target;
 use mconn::fuzzing::Inbox as FuzzInbox;
 use mconn::wire;
-use mconn::{ChannelDescriptor, MConnConfig};
-use recv_model::{end_of, model};
+use mconn::MConnConfig;
+use recv_model::{channels, end_of, model};
 
 fuzz_target!(|data: &[u8]| {
     let [read, cap1, cap2, stream @ ..] = data else {
         return;
     };
-    let caps = [
-        (0x01u8, (*cap1 as usize + 1) * 16),
-        (0x02u8, (*cap2 as usize + 1) * 16),
-    ];
-    let channels: Vec<_> = caps
-        .iter()
-        .map(|&(id, cap)| {
-            ChannelDescriptor::new(id, 1)
-                .recv_buffer_capacity(64)
-                .recv_message_capacity(cap)
-        })
-        .collect();
+    let (caps, channels) = channels(*cap1, *cap2);
     let config = MConnConfig::default();
     config.validate(&channels).expect("valid channels");
     let max_total = wire::max_packet_total_size(config.max_packet_msg_payload_size);

@@ -2,58 +2,23 @@
 #![allow(dead_code)]
 
 pub mod codec;
+pub mod common;
 pub mod proxy;
 #[cfg(feature = "secret-connection")]
 pub mod secret;
 pub mod switch;
 pub mod vectors;
 
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+// Each test binary uses a different subset.
+#[allow(unused_imports)]
+pub use common::{tcp_pair, watchdog, Rng, Watchdog};
+
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{unbounded, Receiver};
 use mconn::{ChannelDescriptor, ChannelId, Error, MConnConfig, MConnection, Transport};
-
-/// Aborts the whole test process if it is still alive after `limit`, so a hang fails fast
-/// instead of eating CI's time. Dropping the guard disarms it.
-pub struct Watchdog(Arc<AtomicBool>);
-
-pub fn watchdog(name: &'static str, limit: Duration) -> Watchdog {
-    let done = Arc::new(AtomicBool::new(false));
-    let d = done.clone();
-    std::thread::Builder::new()
-        .name(format!("watchdog-{name}"))
-        .spawn(move || {
-            let start = Instant::now();
-            while start.elapsed() < limit {
-                if d.load(Ordering::Acquire) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            eprintln!("WATCHDOG: test {name} still running after {limit:?}; aborting");
-            std::process::abort();
-        })
-        .expect("spawn watchdog");
-    Watchdog(done)
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
-    }
-}
-
-/// A connected pair of loopback sockets.
-pub fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let a = TcpStream::connect(l.local_addr().unwrap()).expect("connect");
-    let (b, _) = l.accept().expect("accept");
-    (a, b)
-}
 
 /// An MConnection whose callbacks feed channels the test can wait on.
 pub struct TestConn {
@@ -177,21 +142,6 @@ pub fn pattern(seq: u64, len: usize) -> Vec<u8> {
             x as u8
         })
         .collect()
-}
-
-/// A small xorshift generator for tests that want reproducible randomness.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
 }
 
 /// An example binary `cargo test` built next to this test's own binary (a filtered

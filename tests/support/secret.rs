@@ -1,7 +1,7 @@
 //! Helpers for the SecretConnection tests.
 #![allow(dead_code)]
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -29,40 +29,8 @@ pub fn secret_pair() -> (
     (a, b, ka, kb)
 }
 
-/// A stream that records every byte written through it, and the size of each write.
-pub struct Recorder<S> {
-    pub inner: S,
-    pub log: Vec<u8>,
-    pub sizes: Vec<usize>,
-}
-
-impl<S> Recorder<S> {
-    pub fn new(inner: S) -> Self {
-        Recorder {
-            inner,
-            log: Vec::new(),
-            sizes: Vec::new(),
-        }
-    }
-}
-
-impl<S: Read> Read for Recorder<S> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf)
-    }
-}
-
-impl<S: Write> Write for Recorder<S> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.log.extend_from_slice(&buf[..n]);
-        self.sizes.push(n);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
+#[allow(unused_imports)]
+pub use super::common::Recorder;
 
 /// Whether an error only means "retry later" (as the MConnection treats it).
 pub fn is_stall(e: &io::Error) -> bool {

@@ -36,16 +36,7 @@ pub enum RecvOutcome {
     Error(String),
 }
 
-pub fn hex(s: &str) -> Vec<u8> {
-    if s == "-" {
-        return Vec::new();
-    }
-    assert!(s.len() % 2 == 0, "odd-length hex {s:?}");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or_else(|_| panic!("bad hex {s:?}")))
-        .collect()
-}
+pub use super::common::hex;
 
 pub fn vectors_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

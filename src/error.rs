@@ -81,6 +81,8 @@ pub enum Error {
     PongTimeout,
     /// A configuration value is invalid; the text says which and why.
     InvalidConfig(String),
+    /// A string that should be a [`PeerId`](crate::PeerId) (64 hex digits) is not.
+    InvalidPeerId(String),
     /// A string field is not valid UTF-8.
     InvalidUtf8 {
         /// Which field.
@@ -219,6 +221,7 @@ impl fmt::Display for Error {
             ),
             Error::PongTimeout => f.write_str("peer did not answer our ping within pong_timeout"),
             Error::InvalidConfig(why) => write!(f, "invalid configuration: {why}"),
+            Error::InvalidPeerId(why) => write!(f, "invalid peer id: {why}"),
             Error::InvalidUtf8 { field } => write!(f, "field {field} is not valid UTF-8"),
             Error::Malformed(why) => write!(f, "malformed input: {why}"),
             Error::HandshakeTimeout => f.write_str("handshake did not finish in time"),

@@ -80,6 +80,7 @@ mod conn;
 mod error;
 mod gowire;
 mod latch;
+mod peer_id;
 #[cfg(feature = "secret-connection")]
 mod secret;
 mod switch;
@@ -95,11 +96,12 @@ pub use conn::{
 };
 pub use crossbeam_channel::Receiver;
 pub use error::{ChannelId, Error, RejectReason, SecretError, SendError, TrySendError};
+pub use peer_id::PeerId;
 #[cfg(feature = "secret-connection")]
 pub use secret::{SecretConnection, SecretReader, SecretWriter};
 pub use switch::{
-    BroadcastResult, NodeInfo, NodeKey, Peer, PeerId, Reactor, ReconnectSchedule, Switch,
-    SwitchConfig, WeakSwitch,
+    BroadcastResult, NodeInfo, NodeKey, Peer, Reactor, ReconnectSchedule, Switch, SwitchConfig,
+    WeakSwitch,
 };
 
 pub mod protocol {
@@ -109,8 +111,9 @@ pub mod protocol {
     //! peer's [`NodeInfo`](crate::NodeInfo)). Everything else (threads, scheduler,
     //! reassembly, limits, dispatch, lifecycle) is shared. Tendermint v0.12
     //! ([`Protocol::tendermint_v012`], with [`GoWire`] packets) is the default; choose
-    //! another with [`SwitchConfig::protocol`](crate::SwitchConfig::protocol), or a codec
-    //! alone with [`MConnConfig::codec`](crate::MConnConfig::codec).
+    //! another with [`SwitchConfig::protocol`](crate::SwitchConfig::protocol) (a switch's
+    //! connections use its protocol's codec), or, for a standalone connection, a codec
+    //! with [`MConnConfig::codec`](crate::MConnConfig::codec).
     pub use crate::conn::codec::{Codec, Decoded, GoWire, PacketCodec};
     pub use crate::switch::{Handshake, HandshakeSetup, Handshaken, Protocol};
 }

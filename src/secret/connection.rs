@@ -10,10 +10,11 @@ use zeroize::Zeroizing;
 use super::auth::{AuthSigMessage, AUTH_SIG_MSG_SIZE};
 use super::derive::{derive_keys, ephemeral_public};
 use super::frame::FrameCipher;
-use super::key::{key_id, NodeKey};
+use super::key::NodeKey;
 use super::recv::RecvState;
 use super::send::SendState;
 use crate::error::Error;
+use crate::peer_id::PeerId;
 
 /// An authenticated, encrypted stream over `S` (usually a `TcpStream`), byte-compatible
 /// with Tendermint v0.12's `SecretConnection`.
@@ -114,9 +115,10 @@ impl<S> SecretConnection<S> {
         self.remote_pubkey
     }
 
-    /// The peer's id: its public key in upper-case hex, as Go's `peer.Key()`.
-    pub fn remote_id(&self) -> String {
-        key_id(&self.remote_pubkey)
+    /// The peer's id: its authenticated public key (printed as Go's `peer.Key()`, 64
+    /// upper-case hex digits).
+    pub fn remote_id(&self) -> PeerId {
+        PeerId(self.remote_pubkey)
     }
 
     /// The same connection over another stream type (for example, the `TcpStream` inside

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::Error;
+use crate::peer_id::PeerId;
 
 /// A node's Ed25519 key pair. It signs the SecretConnection's handshake challenge; its
 /// public key is the peer's identity (see [`id`](Self::id)).
@@ -63,10 +64,10 @@ impl NodeKey {
         self.signing.verifying_key().to_bytes()
     }
 
-    /// The node's id as Go v0.12 prints it (`PubKey.KeyString()`): the public key as 64
-    /// upper-case hex characters. The Switch keys its peers by it.
-    pub fn id(&self) -> String {
-        key_id(&self.public_key())
+    /// The node's id: its public key (printed as Go v0.12's `PubKey.KeyString()`, 64
+    /// upper-case hex digits). The Switch keys its peers by it.
+    pub fn id(&self) -> PeerId {
+        PeerId(self.public_key())
     }
 
     /// Signs `msg` (deterministic RFC 8032 Ed25519, as go-crypto's `Sign`).
@@ -75,21 +76,10 @@ impl NodeKey {
     }
 }
 
-/// A public key's id as Go v0.12 prints it: 64 upper-case hex characters.
-pub(crate) fn key_id(public_key: &[u8; 32]) -> String {
-    use fmt::Write;
-    let mut s = String::with_capacity(64);
-    for b in public_key {
-        // Writing to a String cannot fail.
-        let _ = write!(s, "{b:02X}");
-    }
-    s
-}
-
 impl fmt::Debug for NodeKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NodeKey")
-            .field("id", &self.id())
+            .field("id", &self.id().to_string())
             .finish_non_exhaustive()
     }
 }
@@ -102,7 +92,7 @@ mod tests {
     fn debug_shows_the_id_but_not_the_seed() {
         let k = NodeKey::from_seed([7u8; 32]);
         let dbg = format!("{k:?}");
-        assert!(dbg.contains(&k.id()));
+        assert!(dbg.contains(&k.id().to_string()));
         assert!(!dbg.to_lowercase().contains(&"07".repeat(32)));
         assert_eq!(k.seed(), [7u8; 32]);
     }
@@ -113,7 +103,7 @@ mod tests {
         assert!(matches!((&a, &b), (Ok(_), Ok(_))));
         if let (Ok(a), Ok(b)) = (a, b) {
             assert_ne!(a.public_key(), b.public_key());
-            assert_eq!(a.id().len(), 64);
+            assert_eq!(a.id(), PeerId(a.public_key()));
         }
     }
 }

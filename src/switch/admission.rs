@@ -8,6 +8,7 @@
 //! `add_peer` → only then are its messages delivered. Each refusal closes the socket, is
 //! logged with its reason and is a distinct error.
 
+use std::io::ErrorKind;
 use std::net::TcpStream;
 use std::sync::{Arc, OnceLock};
 
@@ -17,13 +18,13 @@ use log::{info, warn};
 
 use super::dispatch::OnAdded;
 use super::peer::{Peer, Rank};
-use super::peer_id::PeerId;
 use super::peer_life::AfterRemoval;
-use super::protocol::{HandshakeSetup, Handshaken};
+use super::protocol::{HandshakeSetup, Handshaken, Protocol};
 use super::state::SwitchState;
 use crate::conn::MConnection;
 use crate::error::{ChannelId, Error, RejectReason};
 use crate::latch::Latch;
+use crate::peer_id::PeerId;
 use crate::{threads, time};
 
 /// Holds a new peer's messages until its `add_peer` calls are done.
@@ -133,9 +134,17 @@ impl SwitchState {
             authenticated,
             rank_key,
             ..
-        } = self.config().protocol.handshake().run(stream, &setup)?;
+        } = run_handshake(&self.config().protocol, stream, &setup)?;
         drop(reg);
         theirs.remote_addr = remote.to_string();
+        if setup.encrypt && authenticated.is_none() {
+            // auth_enc promises an authenticated peer: a family that proved no key must
+            // not be trusted with the id its NodeInfo claims.
+            return Err(Error::Rejected(RejectReason::KeyMismatch(format!(
+                "auth_enc is on but the {} handshake authenticated no key",
+                self.config().protocol.name()
+            ))));
+        }
 
         // Checks that need no peer yet.
         let their_id = theirs.id();
@@ -297,5 +306,40 @@ fn after_all_removed(mut peers: Vec<Arc<Peer>>, f: AfterRemoval) {
         Some(p) => p
             .life
             .when_removed(Box::new(move || after_all_removed(peers, f))),
+    }
+}
+
+/// Runs a protocol family's handshake (user code, for a family other than v0.12) so that
+/// it cannot break the switch's promises: every socket read and write starts bounded by
+/// the deadline (a family that sets its own timeouts must keep to it, as v0.12's does),
+/// and a panic is an error, not an unwinding `dial`.
+fn run_handshake(
+    protocol: &Protocol,
+    stream: TcpStream,
+    setup: &HandshakeSetup<'_>,
+) -> Result<Handshaken, Error> {
+    let left = setup
+        .deadline
+        .saturating_duration_since(std::time::Instant::now());
+    if left.is_zero() {
+        return Err(Error::HandshakeTimeout);
+    }
+    stream.set_read_timeout(Some(left))?;
+    stream.set_write_timeout(Some(left))?;
+    let result = threads::catch(|| protocol.handshake().run(stream, setup)).unwrap_or_else(|p| {
+        Err(Error::Panicked(format!(
+            "the {} handshake panicked: {p}",
+            protocol.name()
+        )))
+    });
+    match result {
+        // A socket timeout past the deadline is the deadline.
+        Err(Error::Io(e))
+            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+                && std::time::Instant::now() >= setup.deadline =>
+        {
+            Err(Error::HandshakeTimeout)
+        }
+        other => other,
     }
 }

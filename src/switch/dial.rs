@@ -9,9 +9,9 @@ use crossbeam_channel::{bounded, select};
 use log::{debug, info, warn};
 
 use super::peer::Peer;
-use super::peer_id::PeerId;
 use super::state::SwitchState;
 use crate::error::{Error, RejectReason};
+use crate::peer_id::PeerId;
 use crate::threads;
 
 impl SwitchState {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, select, Receiver};
 use parking_lot::RwLock;
 
-use super::peer_id::PeerId;
 use crate::error::{Error, RejectReason};
+use crate::peer_id::PeerId;
 use crate::threads;
 
 /// A user filter: `Err(reason)` refuses the peer.

@@ -16,7 +16,7 @@ mod plain {
     use std::io::Read;
 
     use crate::error::Error;
-    use crate::switch::peer_id::PeerId;
+    use crate::peer_id::PeerId;
 
     /// A node's identity key (32 bytes; the public key is the peer id). Unproven without
     /// the `secret-connection` feature.
@@ -40,9 +40,14 @@ mod plain {
             NodeKey { public: seed }
         }
 
-        /// The public key: the node's id.
+        /// The public key.
         pub fn public_key(&self) -> [u8; 32] {
             self.public
+        }
+
+        /// The node's id: its public key.
+        pub fn id(&self) -> PeerId {
+            PeerId(self.public)
         }
     }
 

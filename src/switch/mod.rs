@@ -16,7 +16,6 @@ mod listeners;
 mod node_info;
 mod owned_threads;
 mod peer;
-mod peer_id;
 mod peer_life;
 mod peer_set;
 pub(crate) mod protocol;
@@ -37,11 +36,11 @@ pub use self::config::{ReconnectSchedule, SwitchConfig};
 pub use self::key::NodeKey;
 pub use self::node_info::NodeInfo;
 pub use self::peer::Peer;
-pub use self::peer_id::PeerId;
 pub use self::protocol::{Handshake, HandshakeSetup, Handshaken, Protocol};
 pub use self::reactor::Reactor;
 use self::state::SwitchState;
 use crate::error::{ChannelId, Error, SendError, TrySendError};
+use crate::peer_id::PeerId;
 
 /// A running node: reactors, listeners, peers.
 ///

@@ -3,9 +3,9 @@
 
 use std::io::{self, Read};
 
-use super::peer_id::PeerId;
 use crate::conn::wire;
 use crate::error::Error;
+use crate::peer_id::PeerId;
 
 /// The most bytes a NodeInfo may take on the wire (Go's `maxNodeInfoSize`).
 const MAX_NODE_INFO_SIZE: usize = 10240;

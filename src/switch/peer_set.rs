@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::peer_id::PeerId;
 use crate::error::RejectReason;
+use crate::peer_id::PeerId;
 
 /// What the set needs to know about an entry.
 pub trait Member {

@@ -75,9 +75,14 @@ impl Handshaken {
 
 /// How one protocol family turns a connected socket into a handshaken connection.
 ///
-/// Runs on a short-lived handshake thread; must finish by `setup.deadline` (set socket
-/// timeouts from it) and fail cleanly on anything the peer sends. The switch shuts the
-/// socket down to end it early (stop, or eviction by newer inbound handshakes).
+/// Runs on the thread that admits the connection (a handshake thread for an inbound one,
+/// the dialling thread for an outbound one). It gets the socket with read and write
+/// timeouts already set to the time left before `setup.deadline`; a family that changes
+/// them must still finish by the deadline. It must fail cleanly on anything the peer
+/// sends; a panic becomes `Error::Panicked`. The switch shuts the socket down to end it
+/// early (stop, or eviction by newer inbound handshakes). With `setup.encrypt` it must
+/// authenticate the peer's key (`Handshaken::authenticated`): the switch refuses a peer
+/// it did not.
 pub trait Handshake: Send + Sync + 'static {
     /// Runs the handshake over `stream`.
     fn run(&self, stream: TcpStream, setup: &HandshakeSetup<'_>) -> Result<Handshaken, Error>;

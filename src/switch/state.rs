@@ -26,11 +26,11 @@ use super::listeners::Listeners;
 use super::node_info::NodeInfo;
 use super::owned_threads::OwnedThreads;
 use super::peer::{Lifecycle, Peer};
-use super::peer_id::PeerId;
 use super::peer_set::PeerSet;
 use super::reactor::Reactor;
 use super::stop::Stopping;
 use crate::error::{Error, RejectReason};
+use crate::peer_id::PeerId;
 use crate::threads;
 
 /// What exists once the switch has started (first listen or dial).

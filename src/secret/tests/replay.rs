@@ -53,7 +53,7 @@ fn run_side(v: &SecretVectors, session: &str, side: &str, sock: TcpStream) -> Ve
             .expect("handshake");
     let peer = other(side);
     assert_eq!(c.remote_pubkey(), v.arr32(&f(peer, "ed25519_pub")));
-    assert_eq!(c.remote_id(), v.get(&f(peer, "key")));
+    assert_eq!(c.remote_id().to_string(), v.get(&f(peer, "key")));
     let wire = v.bytes(&format!("{session}.{side}.wire"));
     assert_eq!(
         c.get_ref().log,

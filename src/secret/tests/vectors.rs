@@ -47,7 +47,11 @@ fn node_keys_are_gos() {
         assert_eq!(public, v.arr32(&f(side, "ed25519_pub")), "{side} pub");
         let priv64 = [&seed[..], &public[..]].concat();
         assert_eq!(priv64, v.bytes(&f(side, "ed25519_priv64")));
-        assert_eq!(k.id(), v.get(&f(side, "key")), "{side} id");
+        assert_eq!(k.id().to_string(), v.get(&f(side, "key")), "{side} id");
+        assert_eq!(
+            v.get(&f(side, "key")).parse::<crate::PeerId>().ok(),
+            Some(k.id())
+        );
         assert_eq!(
             [&[1u8][..], &public[..]].concat(),
             v.bytes(&f(side, "pubkey_wire"))

@@ -107,8 +107,10 @@ pub struct SwitchConfig {
     pub reconnect: ReconnectSchedule,
     /// The node key; `None` (default) generates a random one.
     pub node_key: Option<NodeKey>,
-    /// Whether to encrypt and authenticate connections with the SecretConnection (default
-    /// true when the `secret-connection` feature is on; always false without it).
+    /// Whether to encrypt and authenticate connections (default true in every build, so
+    /// turning a feature on or off never changes the wire protocol silently). Tendermint
+    /// v0.12 does it with the SecretConnection, which needs the `secret-connection`
+    /// feature: without it, set `auth_enc(false)` for plain TCP, or `Switch::new` fails.
     pub auth_enc: bool,
     /// The protocol family (default [`Protocol::tendermint_v012`]): its handshake, and the
     /// packet codec every peer's connection uses (it replaces `mconn.codec`).
@@ -135,7 +137,7 @@ impl Default for SwitchConfig {
             worker_stack_size: 2 * 1024 * 1024,
             reconnect: ReconnectSchedule::default(),
             node_key: None,
-            auth_enc: cfg!(feature = "secret-connection"),
+            auth_enc: true,
             protocol: Protocol::default(),
         }
     }
@@ -175,7 +177,7 @@ impl SwitchConfig {
         reconnect: ReconnectSchedule,
         /// Sets `node_key`.
         node_key: Option<NodeKey>,
-        /// Sets `auth_enc` (ignored, i.e. false, without the `secret-connection` feature).
+        /// Sets `auth_enc`.
         auth_enc: bool,
         /// Sets `protocol`.
         protocol: Protocol,
@@ -202,8 +204,13 @@ impl SwitchConfig {
         if self.peer_queue_bytes == Some(0) {
             return bad("peer_queue_bytes must be None (automatic) or at least 1");
         }
-        if self.auth_enc && !cfg!(feature = "secret-connection") {
-            return bad("auth_enc needs the secret-connection feature");
+        if self.auth_enc && !self.protocol.authenticates() {
+            return bad(&format!(
+                "auth_enc is on (the default) but the {} protocol cannot authenticate in \
+                 this build (Tendermint v0.12 needs the secret-connection feature); set \
+                 auth_enc(false) for plain TCP",
+                self.protocol.name()
+            ));
         }
         Ok(())
     }
@@ -235,8 +242,26 @@ mod tests {
         assert_eq!(c.dial_timeout, Duration::from_secs(3));
         assert_eq!(c.filter_timeout, Duration::from_secs(5));
         assert!(c.workers >= 2);
-        assert!(c.validate().is_ok());
+        assert!(c.auth_enc, "encrypted by default in every build");
+        assert_eq!(c.validate().is_ok(), cfg!(feature = "secret-connection"));
+        assert!(c.clone().auth_enc(false).validate().is_ok());
         assert!(SwitchConfig::default().workers(0).validate().is_err());
+    }
+
+    /// Turning the secret-connection feature off must not quietly turn encryption off:
+    /// the default asks for it in every build, and a build that cannot do it says so.
+    #[test]
+    fn auth_enc_defaults_alike_in_every_build_and_is_refused_where_it_cannot_work() {
+        let e = SwitchConfig::default().validate();
+        if cfg!(feature = "secret-connection") {
+            assert!(e.is_ok());
+        } else {
+            let e = e.expect_err("auth_enc without the feature");
+            assert!(
+                matches!(&e, Error::InvalidConfig(m) if m.contains("auth_enc(false)")),
+                "{e}"
+            );
+        }
     }
 
     /// A zero duration, count or budget is refused with a message naming it, never

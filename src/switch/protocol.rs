@@ -95,6 +95,8 @@ pub struct Protocol {
     name: &'static str,
     codec: Codec,
     handshake: Arc<dyn Handshake>,
+    /// Whether its handshake can authenticate in this build (`auth_enc`).
+    pub(super) authenticates: bool,
 }
 
 impl Protocol {
@@ -104,6 +106,7 @@ impl Protocol {
             name,
             codec,
             handshake: Arc::new(handshake),
+            authenticates: true,
         }
     }
 
@@ -115,6 +118,12 @@ impl Protocol {
     /// The packet codec its connections use.
     pub fn codec(&self) -> &Codec {
         &self.codec
+    }
+
+    /// Whether the family can authenticate peers in this build (a family made with
+    /// [`new`](Self::new) is trusted to; the switch still refuses a peer it did not).
+    pub(super) fn authenticates(&self) -> bool {
+        self.authenticates
     }
 
     pub(super) fn handshake(&self) -> &dyn Handshake {

@@ -13,7 +13,9 @@ impl Protocol {
     /// Tendermint v0.12: go-wire packets, the go-wire NodeInfo exchange, and (with
     /// `auth_enc`) the SecretConnection. The default.
     pub fn tendermint_v012() -> Self {
-        Protocol::new("tendermint-v0.12", Codec::default(), V012)
+        let mut p = Protocol::new("tendermint-v0.12", Codec::default(), V012);
+        p.authenticates = cfg!(feature = "secret-connection");
+        p
     }
 }
 

@@ -7,8 +7,6 @@
 use std::fmt;
 use std::io;
 
-use bytes::Bytes;
-
 /// A channel identifier: one byte on the wire.
 pub type ChannelId = u8;
 
@@ -98,7 +96,8 @@ pub enum Error {
     Secret(SecretError),
     /// A reactor panicked while handling this peer's message; the text is the panic message.
     ReactorPanic(String),
-    /// The connection or switch was stopped locally.
+    /// The connection or switch was stopped locally (also: a dial, listen or admission
+    /// on a switch that is stopping).
     Stopped,
     /// Code running on a connection's thread panicked: a user callback (`on_receive`),
     /// the transport, or mconn itself. The text says which, and the panic message. The
@@ -161,8 +160,6 @@ pub enum RejectReason {
     FilterTimeout,
     /// The authenticated key differs from the key the NodeInfo or the dialer expected.
     KeyMismatch(String),
-    /// The switch is stopping.
-    SwitchStopped,
 }
 
 impl fmt::Display for RejectReason {
@@ -176,7 +173,6 @@ impl fmt::Display for RejectReason {
             RejectReason::Filtered(why) => write!(f, "refused by filter: {why}"),
             RejectReason::FilterTimeout => f.write_str("peer filter timed out"),
             RejectReason::KeyMismatch(why) => write!(f, "key mismatch: {why}"),
-            RejectReason::SwitchStopped => f.write_str("switch is stopping"),
         }
     }
 }
@@ -228,20 +224,20 @@ impl fmt::Display for Error {
             Error::Rejected(why) => write!(f, "peer rejected: {why}"),
             Error::Secret(why) => write!(f, "secret connection: {why}"),
             Error::ReactorPanic(why) => write!(f, "reactor panicked: {why}"),
-            Error::Stopped => f.write_str("stopped"),
+            Error::Stopped => f.write_str("stopped locally"),
             Error::Panicked(why) => f.write_str(why),
         }
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+/// Every variant's `Display` says everything, the wrapped I/O error's text included, so
+/// `source()` is `None`: a printer that walks the chain would otherwise print it twice.
+/// Match `Error::Io(e)` for the `io::Error` itself.
+impl std::error::Error for Error {}
+
+impl std::error::Error for SecretError {}
+
+impl std::error::Error for RejectReason {}
 
 impl From<io::Error> for Error {
     /// Wraps an I/O error; an I/O error that carries an `Error` (a transport reporting a
@@ -309,77 +305,29 @@ mod tests {
             matches!(Error::from(plain), Error::Io(e) if e.kind() == io::ErrorKind::BrokenPipe)
         );
     }
-}
 
-/// Why [`send`](crate::MConnection::send) did not queue a message. The message is handed
-/// back: `into_inner`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SendError {
-    /// The channel's queue stayed full for `send_timeout`.
-    Timeout(Bytes),
-    /// The connection is stopped, stopping or flushing.
-    Closed(Bytes),
-    /// The connection has no channel with this id.
-    UnknownChannel(ChannelId, Bytes),
-}
-
-/// Why [`try_send`](crate::MConnection::try_send) did not queue a message. The message is
-/// handed back: `into_inner`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TrySendError {
-    /// The channel's queue is full right now.
-    Full(Bytes),
-    /// The connection is stopped, stopping or flushing.
-    Closed(Bytes),
-    /// The connection has no channel with this id.
-    UnknownChannel(ChannelId, Bytes),
-}
-
-impl SendError {
-    /// The message that was not sent.
-    pub fn into_inner(self) -> Bytes {
-        match self {
-            SendError::Timeout(m) | SendError::Closed(m) | SendError::UnknownChannel(_, m) => m,
+    /// The text a chain printer (anyhow's `{:#}`, or walking `source()`) shows.
+    fn chain(e: &dyn std::error::Error) -> String {
+        let mut out = e.to_string();
+        let mut next = e.source();
+        while let Some(s) = next {
+            out = format!("{out}: {s}");
+            next = s.source();
         }
+        out
+    }
+
+    #[test]
+    fn a_printed_chain_says_each_thing_once() {
+        let e = Error::from(io::Error::from(io::ErrorKind::ConnectionRefused));
+        let text = chain(&e);
+        assert_eq!(text.matches("refused").count(), 1, "{text}");
+        let secret = Error::Secret(SecretError::FrameAuthFailed);
+        assert_eq!(chain(&secret).matches("authentication").count(), 1);
+        // The inner types are errors of their own, usable with `?` into a boxed error.
+        let boxed: Box<dyn std::error::Error> = Box::new(RejectReason::Duplicate);
+        assert!(!boxed.to_string().is_empty());
+        let boxed: Box<dyn std::error::Error> = Box::new(SecretError::FrameAuthFailed);
+        assert!(!boxed.to_string().is_empty());
     }
 }
-
-impl TrySendError {
-    /// The message that was not sent.
-    pub fn into_inner(self) -> Bytes {
-        match self {
-            TrySendError::Full(m)
-            | TrySendError::Closed(m)
-            | TrySendError::UnknownChannel(_, m) => m,
-        }
-    }
-}
-
-impl fmt::Display for SendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SendError::Timeout(m) => write!(f, "send timed out ({} byte message)", m.len()),
-            SendError::Closed(m) => write!(f, "connection closed ({} byte message)", m.len()),
-            SendError::UnknownChannel(ch, m) => {
-                write!(f, "unknown channel {ch:#04x} ({} byte message)", m.len())
-            }
-        }
-    }
-}
-
-impl fmt::Display for TrySendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TrySendError::Full(m) => write!(f, "send queue full ({} byte message)", m.len()),
-            TrySendError::Closed(m) => write!(f, "connection closed ({} byte message)", m.len()),
-            TrySendError::UnknownChannel(ch, m) => {
-                write!(f, "unknown channel {ch:#04x} ({} byte message)", m.len())
-            }
-        }
-    }
-}
-
-impl std::error::Error for SendError {}
-impl std::error::Error for TrySendError {}

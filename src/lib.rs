@@ -83,6 +83,7 @@ mod latch;
 mod peer_id;
 #[cfg(feature = "secret-connection")]
 mod secret;
+mod send_error;
 mod switch;
 mod threads;
 mod time;
@@ -95,10 +96,11 @@ pub use conn::{
     WeakMConnection,
 };
 pub use crossbeam_channel::Receiver;
-pub use error::{ChannelId, Error, RejectReason, SecretError, SendError, TrySendError};
+pub use error::{ChannelId, Error, RejectReason, SecretError};
 pub use peer_id::PeerId;
 #[cfg(feature = "secret-connection")]
 pub use secret::{SecretConnection, SecretReader, SecretWriter};
+pub use send_error::{SendError, TrySendError};
 pub use switch::{
     BroadcastResult, NodeInfo, NodeKey, Peer, Reactor, ReconnectSchedule, Switch, SwitchConfig,
     WeakSwitch,

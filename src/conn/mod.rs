@@ -36,7 +36,8 @@ use self::outbox::{Outbox, OutboxParts};
 use self::recv::{OnError, OnReceive};
 use self::shared::{ChannelHandle, Shared, SharedParts};
 pub use self::status::{ChannelStatus, ConnectionStatus};
-use crate::error::{ChannelId, Error, SendError, TrySendError};
+use crate::error::{ChannelId, Error};
+use crate::send_error::{SendError, TrySendError};
 use crate::threads;
 pub use crate::transport::Transport;
 

@@ -21,7 +21,8 @@ use super::flowrate::{Grant, TokenBucket};
 use super::outbox::{Outbox, Written};
 use super::send_timing::{Batch, SendTiming};
 use super::shared::{ConnState, Shared};
-use crate::error::{Error, SendError};
+use crate::error::Error;
+use crate::send_error::SendError;
 use crate::transport::TCP_WRITE_TIMEOUT;
 use crate::{threads, time};
 

@@ -80,7 +80,9 @@ impl<S: Read + Write> SecretConnection<S> {
         stream.write_all(&loc_eph_pub)?;
         stream.flush()?;
         let mut rem_eph_pub = [0u8; 32];
-        stream.read_exact(&mut rem_eph_pub)?;
+        stream
+            .read_exact(&mut rem_eph_pub)
+            .map_err(|e| closed_during("its ephemeral key", e))?;
 
         // Steps 2 to 5.
         let d = derive_keys(&eph_secret, &loc_eph_pub, &rem_eph_pub).map_err(Error::Secret)?;
@@ -100,7 +102,8 @@ impl<S: Read + Write> SecretConnection<S> {
         conn.write_all(&ours.encode())?;
         conn.flush()?;
         let mut theirs = [0u8; AUTH_SIG_MSG_SIZE];
-        conn.read_exact(&mut theirs)?;
+        conn.read_exact(&mut theirs)
+            .map_err(|e| closed_during("its signature", e))?;
         let theirs = AuthSigMessage::decode(&theirs).map_err(Error::Secret)?;
         theirs.verify(&d.challenge).map_err(Error::Secret)?;
         conn.remote_pubkey = theirs.public_key;
@@ -239,5 +242,18 @@ impl<S> fmt::Debug for SecretConnection<S> {
             .field("remote_id", &self.remote_id())
             .field("unwritten", &self.send.has_pending())
             .finish_non_exhaustive()
+    }
+}
+
+/// An end of the stream in the middle of the handshake, said as what it is: the peer
+/// (often not an mconn node at all) closed the connection before it sent `what`.
+fn closed_during(what: &str, e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("the peer closed the connection during the secret handshake, before {what}"),
+        )
+    } else {
+        e
     }
 }

@@ -19,6 +19,7 @@ use log::{info, warn};
 use super::dispatch::OnAdded;
 use super::peer::{Peer, Rank};
 use super::peer_life::AfterRemoval;
+use super::peer_set::NotAdded;
 use super::protocol::{HandshakeSetup, Handshaken, Protocol};
 use super::state::SwitchState;
 use crate::conn::MConnection;
@@ -92,7 +93,7 @@ impl SwitchState {
         let mut result = self.admit_inner(stream, outbound, persistent, expected, learned);
         if result.is_err() && self.is_stopped() {
             // Whatever failed (a socket shut down, a wait given up), the cause was this.
-            result = Err(Error::Rejected(RejectReason::SwitchStopped));
+            result = Err(Error::Stopped);
         }
         match &result {
             Ok(peer) => info!("added {dir} peer {peer} ({})", peer.node_info().moniker),
@@ -235,7 +236,10 @@ impl SwitchState {
                 gate.open(None);
                 peer.conn.stop();
                 peer.life.finish_admission();
-                return Err(Error::Rejected(why));
+                return Err(match why {
+                    NotAdded::Closed => Error::Stopped,
+                    NotAdded::Refused(why) => Error::Rejected(why),
+                });
             }
         };
         {
@@ -293,7 +297,7 @@ impl SwitchState {
             }
         }
         if self.is_stopped() {
-            return Err(Error::Rejected(RejectReason::SwitchStopped));
+            return Err(Error::Stopped);
         }
         Ok(peer)
     }

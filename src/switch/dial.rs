@@ -36,7 +36,7 @@ impl SwitchState {
     ) -> Result<Arc<Peer>, Error> {
         self.ensure_started()?;
         if self.is_stopped() {
-            return Err(Error::Rejected(RejectReason::SwitchStopped));
+            return Err(Error::Stopped);
         }
         let (outbound, _) = self.peers().counts();
         if outbound >= self.config().max_outbound_peers {
@@ -61,7 +61,7 @@ impl SwitchState {
                 Ok(r) => Ok(r?),
                 Err(_) => Err(Error::Malformed("the connect thread ended without a result".into())),
             },
-            recv(self.stop_signal()) -> _ => Err(Error::Rejected(RejectReason::SwitchStopped)),
+            recv(self.stop_signal()) -> _ => Err(Error::Stopped),
         }
     }
 
@@ -110,7 +110,7 @@ impl SwitchState {
                 let mut learned = None;
                 match self.dial_learning(addr, true, None, &mut learned) {
                     Ok(p) => break p,
-                    Err(Error::Rejected(RejectReason::SwitchStopped)) => return,
+                    Err(Error::Stopped) if self.is_stopped() => return,
                     Err(e) => {
                         info!(
                             "persistent peer {addr}: attempt {} failed: {e}",

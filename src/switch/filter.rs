@@ -89,7 +89,7 @@ fn run_filter<T: Send + 'static>(
                 "the filter panicked".into(),
             ))),
         },
-        recv(stop) -> _ => Err(Error::Rejected(RejectReason::SwitchStopped)),
+        recv(stop) -> _ => Err(Error::Stopped),
         default(timeout) => Err(Error::Rejected(RejectReason::FilterTimeout)),
     }
 }

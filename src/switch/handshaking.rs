@@ -7,7 +7,7 @@ use std::net::{Shutdown, TcpStream};
 use log::debug;
 use parking_lot::Mutex;
 
-use crate::error::{Error, RejectReason};
+use crate::error::Error;
 
 /// Connections in the middle of a handshake. Inbound ones are bounded: when full, the
 /// oldest inbound one is shut down to make room, so silent connections cannot lock good
@@ -36,7 +36,7 @@ impl Handshaking {
     /// Tracks `s` (a clone of it) until unregistered.
     fn register(&mut self, s: &TcpStream, outbound: bool) -> Result<u64, Error> {
         if self.closed {
-            return Err(Error::Rejected(RejectReason::SwitchStopped));
+            return Err(Error::Stopped);
         }
         if !outbound && self.inbound.len() >= self.cap_inbound {
             if let Some((_, oldest)) = self.inbound.pop_first() {

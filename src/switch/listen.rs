@@ -12,7 +12,7 @@ use log::{debug, info, warn};
 
 use super::listeners;
 use super::state::SwitchState;
-use crate::error::{Error, RejectReason};
+use crate::error::Error;
 use crate::threads;
 
 impl SwitchState {
@@ -20,7 +20,7 @@ impl SwitchState {
     pub(super) fn listen(self: &Arc<Self>, addr: SocketAddr) -> Result<SocketAddr, Error> {
         self.ensure_started()?;
         if self.is_stopped() {
-            return Err(Error::Rejected(RejectReason::SwitchStopped));
+            return Err(Error::Stopped);
         }
         let listener = TcpListener::bind(addr)?;
         let local = listener.local_addr()?;
@@ -32,7 +32,7 @@ impl SwitchState {
         // A stop that raced with us may have missed this listener's wake-up call.
         if self.is_stopped() {
             listeners::wake(local);
-            return Err(Error::Rejected(RejectReason::SwitchStopped));
+            return Err(Error::Stopped);
         }
         info!("listening on {local}");
         Ok(local)

@@ -39,8 +39,9 @@ pub use self::peer::Peer;
 pub use self::protocol::{Handshake, HandshakeSetup, Handshaken, Protocol};
 pub use self::reactor::Reactor;
 use self::state::SwitchState;
-use crate::error::{ChannelId, Error, SendError, TrySendError};
+use crate::error::{ChannelId, Error};
 use crate::peer_id::PeerId;
+use crate::send_error::{SendError, TrySendError};
 
 /// A running node: reactors, listeners, peers.
 ///

@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use parking_lot::Mutex;
 
-use crate::error::{Error, RejectReason};
+use crate::error::Error;
 use crate::threads;
 
 /// The threads a switch owns. See the module docs.
@@ -58,7 +58,7 @@ impl OwnedThreads {
         // this thread and then finds its handle.
         let tokens = self.tokens.lock();
         let Some(token) = tokens.clone() else {
-            return Err(Error::Rejected(RejectReason::SwitchStopped));
+            return Err(Error::Stopped);
         };
         let h = threads::spawn(name, stack, move || {
             let _token = token;

@@ -17,8 +17,9 @@ use super::node_info::NodeInfo;
 use super::peer_life::PeerLife;
 use super::peer_set::Member;
 use crate::conn::{ConnectionStatus, MConnection};
-use crate::error::{ChannelId, Error, SendError, TrySendError};
+use crate::error::{ChannelId, Error};
 use crate::peer_id::PeerId;
+use crate::send_error::{SendError, TrySendError};
 
 /// A request to the switch's lifecycle thread (served in `removal.rs`). It is defined
 /// here, beside the [`Peer`] that sends it, because it holds an `Arc<Peer>`: defined in

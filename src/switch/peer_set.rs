@@ -59,6 +59,15 @@ impl<P: Member> Default for PeerSet<P> {
     }
 }
 
+/// Why [`PeerSet::try_add`] did not add a peer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NotAdded {
+    /// The set is closed: the switch is stopping.
+    Closed,
+    /// The peer is refused for this reason.
+    Refused(RejectReason),
+}
+
 /// What [`PeerSet::try_add`] did.
 pub struct Added<P> {
     /// When the entry entered the set (for [`PeerSet::departing_before`]).
@@ -77,15 +86,15 @@ impl<P: Member> PeerSet<P> {
         peer: Arc<P>,
         max_in: usize,
         max_out: usize,
-    ) -> Result<Added<P>, RejectReason> {
+    ) -> Result<Added<P>, NotAdded> {
         let mut s = self.inner.lock();
         if s.closed {
-            return Err(RejectReason::SwitchStopped);
+            return Err(NotAdded::Closed);
         }
         let id = peer.member_id();
         if let Some(old) = s.map.get(&id) {
             if !peer.replaces(&old.peer) {
-                return Err(RejectReason::Duplicate);
+                return Err(NotAdded::Refused(RejectReason::Duplicate));
             }
         }
         // The limit counts the set as it will be, without the entry replaced.
@@ -100,11 +109,11 @@ impl<P: Member> PeerSet<P> {
             (s.inbound, max_in)
         };
         if count - freed >= max {
-            return Err(if out {
+            return Err(NotAdded::Refused(if out {
                 RejectReason::TooManyOutbound
             } else {
                 RejectReason::TooManyInbound
-            });
+            }));
         }
         let replaced = s.map.remove(&id).map(|old| {
             Self::uncount(&mut s, &old.peer);
@@ -293,7 +302,10 @@ mod tests {
             let kept = set.get(&id(7)).unwrap();
             assert!(Arc::ptr_eq(&kept, &conns[0]), "rank 1 is kept");
             if order == [0, 1] {
-                assert_eq!(second.map(|_| ()), Err(RejectReason::Duplicate));
+                assert_eq!(
+                    second.map(|_| ()),
+                    Err(NotAdded::Refused(RejectReason::Duplicate))
+                );
                 assert_eq!(set.close().len(), 1);
             } else {
                 let added = second.unwrap();
@@ -314,7 +326,7 @@ mod tests {
         set.try_add(Arc::new(P(id(2), false, 5)), 1, 1).unwrap();
         assert_eq!(
             set.try_add(Arc::new(P(id(2), true, 1)), 1, 1).map(|_| ()),
-            Err(RejectReason::TooManyOutbound)
+            Err(NotAdded::Refused(RejectReason::TooManyOutbound))
         );
         // The same direction frees its own place.
         assert!(set
@@ -359,16 +371,16 @@ mod tests {
         set.try_add(Arc::new(P(id(1), false, 5)), 1, 1).unwrap();
         assert_eq!(
             set.try_add(Arc::new(P(id(2), false, 0)), 1, 1).map(|_| ()),
-            Err(RejectReason::TooManyInbound)
+            Err(NotAdded::Refused(RejectReason::TooManyInbound))
         );
         set.try_add(Arc::new(P(id(3), true, 5)), 1, 1).unwrap();
         assert_eq!(
             set.try_add(Arc::new(P(id(4), true, 0)), 1, 1).map(|_| ()),
-            Err(RejectReason::TooManyOutbound)
+            Err(NotAdded::Refused(RejectReason::TooManyOutbound))
         );
         assert_eq!(
             set.try_add(Arc::new(P(id(1), true, 5)), 9, 9).map(|_| ()),
-            Err(RejectReason::Duplicate),
+            Err(NotAdded::Refused(RejectReason::Duplicate)),
             "an equal rank does not replace"
         );
         // Removing a stale entry with the same id does not remove the current one.
@@ -377,7 +389,7 @@ mod tests {
         assert_eq!(set.close().len(), 2);
         assert_eq!(
             set.try_add(Arc::new(P(id(5), false, 0)), 9, 9).map(|_| ()),
-            Err(RejectReason::SwitchStopped)
+            Err(NotAdded::Closed)
         );
     }
 }

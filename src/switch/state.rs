@@ -29,7 +29,7 @@ use super::peer::{Lifecycle, Peer};
 use super::peer_set::PeerSet;
 use super::reactor::Reactor;
 use super::stop::Stopping;
-use crate::error::{Error, RejectReason};
+use crate::error::Error;
 use crate::peer_id::PeerId;
 use crate::threads;
 
@@ -200,7 +200,7 @@ impl SwitchState {
             return Ok(r);
         }
         if self.is_stopped() {
-            return Err(Error::Rejected(RejectReason::SwitchStopped));
+            return Err(Error::Stopped);
         }
         let list = std::mem::take(&mut *self.pending_reactors.lock());
         let reactors = Arc::new(Reactors::new(list)?);

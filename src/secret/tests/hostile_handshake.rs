@@ -226,7 +226,14 @@ fn a_truncated_handshake_is_a_clean_error() {
     for k in 0..full {
         let io = Scripted::new(bob_wire[..k].to_vec());
         match SecretConnection::handshake_with_ephemeral(io, &key, eph) {
-            Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof),
+            Err(Error::Io(e)) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+                // Said as what happened, not as a frame-level detail.
+                let before = if k < 32 { "ephemeral key" } else { "signature" };
+                let text = e.to_string();
+                assert!(text.contains("closed the connection during the secret handshake"));
+                assert!(text.contains(before), "{k} bytes: {text}");
+            }
             other => panic!("{k} bytes: expected UnexpectedEof, got {other:?}"),
         }
     }

@@ -20,8 +20,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use mconn::{
-    wire, ChannelDescriptor, ChannelId, Error, NodeInfo, Peer, Reactor, ReconnectSchedule, Switch,
-    SwitchConfig,
+    wire, ChannelDescriptor, ChannelId, Error, NodeInfo, NodeKey, Peer, Reactor, ReconnectSchedule,
+    Switch, SwitchConfig,
 };
 use parking_lot::Mutex;
 
@@ -336,10 +336,14 @@ struct Args {
     listen: String,
     peers: Vec<String>,
     persistent: bool,
+    key: Option<String>,
 }
 
 const USAGE: &str = "usage: chat                                   (the three-node demo)
-       chat --name NAME --listen ADDR [--peer ADDR]... [--persistent]
+       chat --name NAME --listen ADDR [--peer ADDR]... [--persistent] [--key FILE]
+
+  --key FILE   the node's identity, in CometBFT's node_key.json layout: loaded if the
+               file exists, created otherwise, so a restarted node keeps its id
 
 commands while chatting: /peers  /status  /nick NAME  /quit   (Ctrl-C or end of input also quit)";
 
@@ -349,6 +353,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String>
         listen: String::new(),
         peers: Vec::new(),
         persistent: false,
+        key: None,
     };
     let mut any = false;
     while let Some(flag) = args.next() {
@@ -359,6 +364,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String>
             "--listen" => a.listen = value("--listen")?,
             "--peer" => a.peers.push(value("--peer")?),
             "--persistent" => a.persistent = true,
+            "--key" => a.key = Some(value("--key")?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -373,7 +379,10 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String>
 }
 
 fn interactive(args: Args) -> Result<ExitCode, Error> {
-    let config = SwitchConfig::default().reconnect(ReconnectSchedule::default());
+    let mut config = SwitchConfig::default().reconnect(ReconnectSchedule::default());
+    if let Some(file) = &args.key {
+        config = config.node_key(Some(NodeKey::load_or_generate(file)?));
+    }
     let node = Arc::new(Node::start(&args.name, &args.listen, config)?);
     println!(
         "{} ({}) listening on {}",

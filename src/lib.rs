@@ -76,9 +76,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// The node key file's encodings (the only reader of them so far).
+#[cfg(feature = "secret-connection")]
+mod base64;
 mod conn;
 mod error;
 mod gowire;
+#[cfg(feature = "secret-connection")]
+mod json;
 mod latch;
 mod peer_id;
 #[cfg(feature = "secret-connection")]

@@ -1,5 +1,6 @@
 //! The chat example, run as a program: the demo's output and exit code, two interactive
 //! nodes talking through their stdin and stdout, and bad input.
+#![cfg(feature = "secret-connection")]
 
 mod support;
 
@@ -170,4 +171,39 @@ fn a_bad_flag_prints_usage_and_exits_two() {
         "{err}"
     );
     support::assert_usage_error(&chat_bin(), &["--name", "only"]);
+}
+
+#[test]
+fn with_a_key_file_a_restarted_node_keeps_its_id_and_a_corrupt_one_stops_it() {
+    let _w = watchdog("a_restarted_node_keeps_its_id", Duration::from_secs(120));
+    let dir = std::env::temp_dir().join(format!("mconn-chat-key-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("node_key.json");
+    let key = key.to_str().unwrap();
+    let id = |n: &Node| {
+        // "NAME (ID) listening on ADDR"
+        let line = n.expect("listening on");
+        line.split(['(', ')']).nth(1).unwrap().to_string()
+    };
+    let mut first = Node::spawn(&["--name", "k", "--listen", "127.0.0.1:0", "--key", key]);
+    let first_id = id(&first);
+    first.type_line("/quit");
+    assert_eq!(first.exit_code(), 0);
+    let mut again = Node::spawn(&["--name", "k", "--listen", "127.0.0.1:0", "--key", key]);
+    assert_eq!(id(&again), first_id, "the same identity after a restart");
+    again.type_line("/quit");
+    assert_eq!(again.exit_code(), 0);
+
+    std::fs::write(key, "{\"priv_key\":").unwrap();
+    let out = Command::new(chat_bin())
+        .args(["--name", "k", "--listen", "127.0.0.1:0", "--key", key])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run chat");
+    assert_ne!(out.status.code(), Some(0), "a corrupt key file is an error");
+    let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("node_key.json"), "{text}");
+    assert_eq!(std::fs::read_to_string(key).unwrap(), "{\"priv_key\":");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -40,6 +40,7 @@ mod connection;
 mod derive;
 mod frame;
 mod key;
+mod key_file;
 mod nonce;
 mod recv;
 mod send;

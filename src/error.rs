@@ -96,6 +96,9 @@ pub enum Error {
     Secret(SecretError),
     /// A reactor panicked while handling this peer's message; the text is the panic message.
     ReactorPanic(String),
+    /// This node's application disconnected the peer ([`Peer::disconnect`](crate::Peer::disconnect));
+    /// the text is its reason.
+    Disconnected(String),
     /// The connection or switch was stopped locally (also: a dial, listen or admission
     /// on a switch that is stopping).
     Stopped,
@@ -225,6 +228,7 @@ impl fmt::Display for Error {
             Error::Secret(why) => write!(f, "secret connection: {why}"),
             Error::ReactorPanic(why) => write!(f, "reactor panicked: {why}"),
             Error::Stopped => f.write_str("stopped locally"),
+            Error::Disconnected(why) => write!(f, "disconnected by this node: {why}"),
             Error::Panicked(why) => f.write_str(why),
         }
     }

@@ -66,12 +66,16 @@ impl SwitchState {
     }
 
     /// Starts the thread that keeps a persistent peer connected.
-    pub(super) fn dial_persistent(self: &Arc<Self>, addr: SocketAddr) -> Result<(), Error> {
+    pub(super) fn dial_persistent(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+        expected: Option<PeerId>,
+    ) -> Result<(), Error> {
         self.ensure_started()?;
         let state = self.clone();
         self.owned_threads()
             .spawn_short_lived("mconn-persistent", None, move || {
-                state.persistent_loop(addr)
+                state.persistent_loop(addr, expected)
             })
     }
 
@@ -79,9 +83,9 @@ impl SwitchState {
     /// and starts over; ends when the switch stops or the schedule is used up. While the
     /// node behind `addr` is connected some other way (it dialled us, say), it waits for
     /// that connection to go instead of dialling.
-    fn persistent_loop(self: Arc<Self>, addr: SocketAddr) {
+    fn persistent_loop(self: Arc<Self>, addr: SocketAddr, expected: Option<PeerId>) {
         let mut rng = Jitter::new(addr);
-        let mut known: Option<PeerId> = None;
+        let mut known: Option<PeerId> = expected;
         loop {
             let mut attempt = 0u32;
             let peer = loop {
@@ -108,7 +112,7 @@ impl SwitchState {
                     return;
                 }
                 let mut learned = None;
-                match self.dial_learning(addr, true, None, &mut learned) {
+                match self.dial_learning(addr, true, expected, &mut learned) {
                     Ok(p) => break p,
                     Err(Error::Stopped) if self.is_stopped() => return,
                     Err(e) => {
@@ -116,7 +120,8 @@ impl SwitchState {
                             "persistent peer {addr}: attempt {} failed: {e}",
                             attempt + 1
                         );
-                        known = learned.or(known);
+                        // A node other than the one expected is not waited for.
+                        known = expected.or(learned).or(known);
                         attempt += 1;
                     }
                 }

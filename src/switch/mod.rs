@@ -174,7 +174,18 @@ impl Switch {
     /// Keeps a connection to `addr`: dials it now and again whenever it drops, on the
     /// [`ReconnectSchedule`], until the switch stops. Returns at once.
     pub fn dial_persistent(&self, addr: impl ToSocketAddrs) -> Result<(), Error> {
-        self.state().dial_persistent(resolve(addr)?)
+        self.state().dial_persistent(resolve(addr)?, None)
+    }
+
+    /// Like [`dial_persistent`](Self::dial_persistent), but the node at `addr` must be
+    /// `id` (as in [`dial_expecting`](Self::dial_expecting)): another node answering
+    /// there is refused and redialled on the schedule, never added.
+    pub fn dial_persistent_expecting(
+        &self,
+        addr: impl ToSocketAddrs,
+        id: PeerId,
+    ) -> Result<(), Error> {
+        self.state().dial_persistent(resolve(addr)?, Some(id))
     }
 
     /// Every connected peer.

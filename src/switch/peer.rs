@@ -164,6 +164,14 @@ impl Peer {
         self.queue_removal(Error::Stopped);
     }
 
+    /// Disconnects the peer now, for `reason` (what `remove_peer` sees, as
+    /// [`Error::Disconnected`]). Returns at once: safe from inside any callback, and
+    /// needs no handle to the switch. Queued messages are dropped; use
+    /// [`flush_stop`](Self::flush_stop) to write them first.
+    pub fn disconnect(self: &Arc<Self>, reason: impl Into<String>) {
+        self.queue_removal(Error::Disconnected(reason.into()));
+    }
+
     /// Attaches `value` to this peer under `key`, replacing what was there.
     pub fn set<T: Any + Send + Sync>(&self, key: &str, value: T) {
         self.data.lock().insert(key.to_string(), Arc::new(value));

@@ -1,0 +1,108 @@
+//! Peers under the application's control: a reactor disconnects a peer with its own
+//! reason and no handle to the switch; a persistent dial pinned to an id never adds
+//! another node that answers at the address, and adds the right one.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use crossbeam_channel::{unbounded, Sender};
+use mconn::{ChannelDescriptor, ChannelId, Error, Peer, Reactor, ReconnectSchedule};
+use support::switch::{config, listening, Event, Recorder};
+use support::watchdog;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Disconnects every peer that sends it anything, with the message as the reason, and
+/// reports the reason `remove_peer` got.
+struct Bouncer(Sender<String>);
+
+impl Reactor for Bouncer {
+    fn channels(&self) -> Vec<ChannelDescriptor> {
+        vec![ChannelDescriptor::new(0x30, 1)]
+    }
+    fn receive(&self, _: ChannelId, peer: &Arc<Peer>, msg: Bytes) {
+        peer.disconnect(String::from_utf8_lossy(&msg));
+    }
+    fn remove_peer(&self, _: &Arc<Peer>, reason: &Error) {
+        let _ = self.0.send(match reason {
+            Error::Disconnected(why) => format!("disconnected: {why}"),
+            other => format!("other: {other}"),
+        });
+    }
+}
+
+#[test]
+fn a_reactor_disconnects_a_peer_with_its_own_reason() {
+    let _w = watchdog("a_reactor_disconnects_a_peer", LIMIT);
+    let (tx, reasons) = unbounded();
+    let (hub, addr) = {
+        let sw = mconn::Switch::new(config(), support::switch::node_info("hub")).unwrap();
+        sw.add_reactor("bouncer", Arc::new(Bouncer(tx))).unwrap();
+        let addr = sw.listen("127.0.0.1:0").unwrap();
+        (sw, addr)
+    };
+    let guest_rec = Recorder::new(&[0x30]);
+    let (guest, _) = listening("guest", &[("rec", guest_rec.clone())], config());
+    let peer = guest.dial(addr).expect("dial");
+    assert_eq!(guest_rec.next(30), Event::Added(hub.id()));
+    peer.send(0x30, &b"you talk too much"[..]).unwrap();
+    let why = reasons.recv_timeout(LIMIT).expect("remove_peer");
+    assert_eq!(why, "disconnected: you talk too much");
+    assert!(
+        Error::Disconnected("x".into()).to_string().contains("x"),
+        "the reason is in the message"
+    );
+    // The guest sees the connection go.
+    match guest_rec.next(30) {
+        Event::Removed(id, _) => assert_eq!(id, hub.id()),
+        other => panic!("expected the hub's removal, got {other:?}"),
+    }
+    guest.stop();
+    hub.stop();
+}
+
+#[test]
+fn a_pinned_persistent_dial_never_adds_another_node_and_adds_the_right_one() {
+    let _w = watchdog("a_pinned_persistent_dial", LIMIT);
+    let fast = ReconnectSchedule::default().scaled(
+        Duration::from_millis(20),
+        Duration::from_millis(5),
+        Duration::from_millis(20),
+    );
+    let impostor_rec = Recorder::new(&[0x30]);
+    let (impostor, addr) = listening("impostor", &[("rec", impostor_rec.clone())], config());
+    let dialer_rec = Recorder::new(&[0x30]);
+    let (dialer, _) = listening(
+        "dialer",
+        &[("rec", dialer_rec.clone())],
+        config().reconnect(fast.clone()),
+    );
+    // Expect some other node at the impostor's address.
+    let wanted = mconn::PeerId([0x77; 32]);
+    dialer.dial_persistent_expecting(addr, wanted).unwrap();
+    // The impostor answers twice (it is redialled after each refusal)...
+    for _ in 0..2 {
+        assert_eq!(impostor_rec.next(30), Event::Added(dialer.id()));
+        assert!(matches!(impostor_rec.next(30), Event::Removed(..)));
+    }
+    // ...and the dialer never adds it.
+    assert!(dialer_rec.events.try_recv().is_err());
+    assert!(dialer.peer(&impostor.id()).is_none());
+    dialer.stop();
+
+    // Pinned to the right id, the same kind of dial adds it.
+    let (dialer, _) = listening(
+        "dialer2",
+        &[("rec", dialer_rec.clone())],
+        config().reconnect(fast),
+    );
+    dialer
+        .dial_persistent_expecting(addr, impostor.id())
+        .unwrap();
+    assert_eq!(dialer_rec.next(30), Event::Added(impostor.id()));
+    dialer.stop();
+    impostor.stop();
+}

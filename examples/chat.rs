@@ -191,10 +191,8 @@ impl Node {
     fn leave(&self) {
         self.switch
             .broadcast(PRESENCE, presence(BYE, &self.chat.me.lock()));
-        for p in self.switch.peers() {
-            p.flush_stop();
-        }
-        self.switch.stop();
+        // Every peer's goodbye is written, all at once, within two seconds.
+        self.switch.flush_stop(Duration::from_secs(2));
     }
 
     /// Waits for what `want` accepts, printing everything seen on the way.

@@ -106,3 +106,58 @@ fn a_pinned_persistent_dial_never_adds_another_node_and_adds_the_right_one() {
     dialer.stop();
     impostor.stop();
 }
+
+#[test]
+fn flush_stop_writes_every_queued_message_of_every_peer_before_stopping() {
+    let _w = watchdog("flush_stop_writes_every_queued_message", LIMIT);
+    let guest_recs: Vec<_> = (0..2).map(|_| Recorder::new(&[0x30])).collect();
+    let mut guests = Vec::new();
+    let hub_rec = Recorder::new(&[0x30]);
+    let (hub, _) = listening("hub", &[("rec", hub_rec.clone())], config());
+    for (i, rec) in guest_recs.iter().enumerate() {
+        let (g, addr) = listening(&format!("guest{i}"), &[("rec", rec.clone())], config());
+        hub.dial(addr).expect("dial");
+        assert_eq!(rec.next(30), Event::Added(hub.id()));
+        guests.push(g);
+    }
+    // Fill both peers' queues (64 × 256 KiB each) faster than they drain...
+    let msgs: Vec<Bytes> = (0..64u64)
+        .map(|i| Bytes::from(support::pattern(i, 256 * 1024)))
+        .collect();
+    for p in hub.peers() {
+        for m in &msgs {
+            p.try_send(0x30, m.clone()).expect("room in the queue");
+        }
+    }
+    // ...then stop gracefully: every message arrives, in order, before the removal.
+    hub.flush_stop(Duration::from_secs(50));
+    for rec in &guest_recs {
+        for (i, m) in msgs.iter().enumerate() {
+            let (_, ch, got) = rec.next_msg(30);
+            assert_eq!(ch, 0x30);
+            assert!(got == *m, "message {i} differs");
+        }
+        assert!(matches!(rec.next(30), Event::Removed(..)));
+    }
+    assert!(!hub.is_running());
+    for g in guests {
+        g.stop();
+    }
+}
+
+#[test]
+fn flush_stop_gives_up_at_its_timeout_on_a_peer_that_does_not_read() {
+    let _w = watchdog("flush_stop_gives_up_at_its_timeout", LIMIT);
+    let hub_rec = Recorder::new(&[0x30]);
+    let (hub, _) = listening("hub", &[("rec", hub_rec.clone())], config());
+    // A hand-played node: handshakes, then never reads.
+    let (dial, _silent) = support::switch::dial_fake(&hub, [0x55; 32]);
+    let peer = dial.join().unwrap().expect("dial");
+    let big = Bytes::from(vec![7u8; 1 << 20]);
+    while peer.try_send(0x30, big.clone()).is_ok() {}
+    let t = std::time::Instant::now();
+    hub.flush_stop(Duration::from_millis(300));
+    // Generous: the bound is the 300 ms timeout plus stop's own, not the watchdog's.
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    assert!(!hub.is_running());
+}

@@ -8,6 +8,7 @@ pub mod wire;
 
 mod channel;
 mod flowrate;
+mod handle;
 pub(crate) mod inbox;
 mod keepalive;
 mod outbox;
@@ -22,15 +23,14 @@ mod status;
 use std::fmt;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Weak};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{bounded, select, SendTimeoutError, TrySendError as CbTrySendError};
-use parking_lot::Mutex;
 
 use self::channel::{ChannelCounters, SendChannel};
 pub use self::config::{ChannelDescriptor, MConnConfig};
+use self::handle::Handle;
 use self::inbox::Inbox;
 use self::outbox::{Outbox, OutboxParts};
 use self::recv::{OnError, OnReceive};
@@ -65,14 +65,6 @@ pub struct MConnection {
 #[derive(Clone, Default)]
 pub struct WeakMConnection {
     inner: Weak<Handle>,
-}
-
-struct Handle {
-    shared: Arc<Shared>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
-    /// Held while a `stop()` joins, so that a concurrent one returns only once the
-    /// threads are joined too.
-    join_lock: Mutex<()>,
 }
 
 impl MConnection {
@@ -198,11 +190,7 @@ impl MConnection {
             }
         };
         Ok(MConnection {
-            inner: Arc::new(Handle {
-                shared,
-                threads: Mutex::new(vec![send_thread, recv_thread]),
-                join_lock: Mutex::new(()),
-            }),
+            inner: Arc::new(Handle::new(shared, vec![send_thread, recv_thread])),
         })
     }
 
@@ -304,13 +292,26 @@ impl MConnection {
     pub fn flush_stop(&self) {
         let s = &self.inner.shared;
         if s.begin_flush() {
-            select! {
-                recv(s.flushed.signal()) -> _ => {}
-                recv(s.send_done) -> _ => {}
-                default(s.config.send_timeout) => {}
-            }
+            self.wait_flushed(crate::time::after(s.config.send_timeout));
         }
         self.stop();
+    }
+
+    /// Starts a flush (no more sends; the send thread writes what is queued) without
+    /// waiting. False if the connection was not running.
+    pub(crate) fn begin_flush(&self) -> bool {
+        self.inner.shared.begin_flush()
+    }
+
+    /// Waits until a flush has written everything, the send thread has stopped, or
+    /// `deadline` has come.
+    pub(crate) fn wait_flushed(&self, deadline: Instant) {
+        let s = &self.inner.shared;
+        select! {
+            recv(s.flushed.signal()) -> _ => {}
+            recv(s.send_done) -> _ => {}
+            recv(crossbeam_channel::at(deadline)) -> _ => {}
+        }
     }
 
     /// Stops the connection now: shuts the transport down and waits for both threads to
@@ -343,32 +344,6 @@ impl MConnection {
         WeakMConnection {
             inner: Arc::downgrade(&self.inner),
         }
-    }
-}
-
-impl Handle {
-    fn stop(&self) {
-        let s = &self.shared;
-        s.begin_stop(None);
-        if threads::on_callback_thread() {
-            return;
-        }
-        let _ = s.send_done.recv();
-        let _ = s.recv_done.recv();
-        // Both threads have left their loops; joining them is immediate. Only plain
-        // threads get here, and no callback thread takes these locks, so holding the join
-        // lock while joining cannot block a thread we wait for.
-        let _joining = self.join_lock.lock();
-        let handles = std::mem::take(&mut *self.threads.lock());
-        for h in handles {
-            let _ = h.join();
-        }
-    }
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

@@ -42,6 +42,7 @@ use self::state::SwitchState;
 use crate::error::{ChannelId, Error};
 use crate::peer_id::PeerId;
 use crate::send_error::{SendError, TrySendError};
+use crate::time;
 
 /// A running node: reactors, listeners, peers.
 ///
@@ -244,6 +245,23 @@ impl Switch {
     /// removes it. Returns at once.
     pub fn stop_peer_gracefully(&self, peer: &Arc<Peer>) {
         peer.queue_graceful_removal();
+    }
+
+    /// Stops the switch gracefully, within `timeout`: takes no new peers (handshakes in
+    /// progress and new dials end with [`Error::Stopped`]) and no new sends, has every
+    /// peer's connection write what it has queued, all at once, then [`stop`](Self::stop)s.
+    /// Whatever is not written when `timeout` runs out (a peer that does not read, say)
+    /// is dropped. Same threading rules as `stop`.
+    pub fn flush_stop(&self, timeout: Duration) {
+        let deadline = time::after(timeout);
+        let peers = self.state().peers().close();
+        for p in &peers {
+            p.conn.begin_flush();
+        }
+        for p in &peers {
+            p.conn.wait_flushed(deadline);
+        }
+        self.stop();
     }
 
     /// Stops the switch: listeners, handshakes, dialers, every peer and every worker.

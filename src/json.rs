@@ -88,6 +88,11 @@ impl Parser<'_> {
                         return self.err("expected a member name");
                     }
                     let key = self.string()?;
+                    // Go keeps the last of repeated members, others the first: a file
+                    // that means different things to different readers is refused.
+                    if members.iter().any(|(k, _)| *k == key) {
+                        return self.err(&format!("member {key:?} appears twice"));
+                    }
                     if !self.eat(b':') {
                         return self.err("expected ':'");
                     }
@@ -262,6 +267,7 @@ mod tests {
             "{",
             "}",
             "[1,]",
+            "{\"a\":1,\"a\":2}",
             "{\"a\"}",
             "{\"a\":}",
             "{a:1}",

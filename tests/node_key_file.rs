@@ -4,6 +4,8 @@
 //! key is an error that leaves it untouched, never a new identity.
 #![cfg(feature = "secret-connection")]
 
+mod support;
+
 use std::fs;
 use std::path::PathBuf;
 
@@ -154,5 +156,72 @@ fn a_file_that_is_not_a_valid_key_is_an_error_and_is_left_alone() {
     // The valid form of the same file loads.
     fs::write(&path, &valid).unwrap();
     assert_eq!(NodeKey::load(&path).unwrap().id(), good.id());
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn threads_starting_at_once_with_no_file_agree_on_one_identity() {
+    let _w = support::watchdog(
+        "threads_starting_at_once",
+        std::time::Duration::from_secs(60),
+    );
+    let dir = scratch("race");
+    for round in 0..40 {
+        let path = dir.join(format!("node_key_{round}.json"));
+        let ids: Vec<_> = (0..6)
+            .map(|_| {
+                let p = path.clone();
+                std::thread::spawn(move || NodeKey::load_or_generate(&p).map(|k| k.id()))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap().expect("every caller gets the key"))
+            .collect();
+        let on_disk = NodeKey::load(&path).unwrap().id();
+        assert!(
+            ids.iter().all(|id| *id == on_disk),
+            "round {round}: {ids:?}"
+        );
+    }
+    // Nothing but the key files is left behind.
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 40);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn only_a_regular_file_of_bounded_size_is_read() {
+    let _w = support::watchdog("only_a_regular_file", std::time::Duration::from_secs(60));
+    let dir = scratch("special");
+    let fifo = dir.join("fifo.json");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        // A FIFO with no writer would block a plain read for ever.
+        assert!(
+            matches!(NodeKey::load(&fifo), Err(Error::InvalidConfig(m)) if m.contains("regular"))
+        );
+    }
+    let big = dir.join("big.json");
+    fs::write(&big, vec![b' '; 70 * 1024]).unwrap();
+    assert!(matches!(NodeKey::load(&big), Err(Error::InvalidConfig(m)) if m.contains("large")));
+    // Repeated members mean different keys to different readers: refused.
+    let dup = dir.join("dup.json");
+    fs::write(
+        &dup,
+        r#"{"priv_key":{"type":"x","type":"tendermint/PrivKeyEd25519"}}"#,
+    )
+    .unwrap();
+    assert!(matches!(NodeKey::load(&dup), Err(Error::InvalidConfig(m)) if m.contains("twice")));
+    // I/O errors name the file too.
+    let missing = dir.join("missing.json");
+    match NodeKey::load(&missing) {
+        Err(Error::Io(e)) => assert!(e.to_string().contains("missing.json"), "{e}"),
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+    // A long but valid name fits (the temporary name does not grow with it).
+    let long = dir.join("k".repeat(250));
+    NodeKey::generate()
+        .unwrap()
+        .save(&long)
+        .expect("a 250-byte file name");
     let _ = fs::remove_dir_all(&dir);
 }

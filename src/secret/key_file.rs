@@ -5,8 +5,11 @@
 //! never a silently new identity.
 
 use std::fs;
-use std::io::Write;
-use std::path::Path;
+use std::io::{ErrorKind, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use zeroize::Zeroizing;
 
 use super::key::NodeKey;
 use crate::base64;
@@ -18,21 +21,34 @@ const KEY_TYPE: &str = "tendermint/PrivKeyEd25519";
 /// A key file is about 150 bytes; anything much larger is not one.
 const MAX_FILE: u64 = 64 * 1024;
 
+/// Temporary files of this process get distinct names (threads saving at once).
+static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
+
 impl NodeKey {
     /// Reads a key from a `node_key.json` file (CometBFT's and tendermint-rs's layout).
     ///
-    /// Errors: [`Error::Io`] if the file cannot be read; [`Error::InvalidConfig`] naming
-    /// the file and the problem if it is not a valid Ed25519 key file (bad JSON, another
-    /// key type, a value that is not 64 bytes of base64, or a public half that does not
-    /// belong to the seed).
+    /// Errors: [`Error::Io`] naming the file if it cannot be read; [`Error::InvalidConfig`]
+    /// naming the file and the problem if it is not a valid Ed25519 key file (not a
+    /// regular file of at most 64 KiB, bad JSON, another key type, a value that is not 64
+    /// bytes of base64, or a public half that does not belong to the seed).
     pub fn load(path: impl AsRef<Path>) -> Result<NodeKey, Error> {
         let path = path.as_ref();
         let bad = |why: String| Error::InvalidConfig(format!("node key {}: {why}", path.display()));
-        let len = fs::metadata(path)?.len();
-        if len > MAX_FILE {
-            return Err(bad(format!("{len} bytes is too large for a key file")));
+        // Checked before opening: opening a FIFO blocks until someone writes to it.
+        if !fs::metadata(path).map_err(|e| named(path, e))?.is_file() {
+            return Err(bad("not a regular file".into()));
         }
-        let text = fs::read_to_string(path)?;
+        let file = fs::File::open(path).map_err(|e| named(path, e))?;
+        // Bounded whatever the file claims (it may grow while we read).
+        let mut text = Zeroizing::new(String::new());
+        file.take(MAX_FILE + 1)
+            .read_to_string(&mut text)
+            .map_err(|e| named(path, e))?;
+        if text.len() as u64 > MAX_FILE {
+            return Err(bad(format!(
+                "over {MAX_FILE} bytes: too large for a key file"
+            )));
+        }
         let doc = json::parse(&text).map_err(bad)?;
         let priv_key = doc
             .get("priv_key")
@@ -47,14 +63,14 @@ impl NodeKey {
         let Some(Json::Str(value)) = priv_key.get("value") else {
             return Err(bad("no \"priv_key.value\" string".into()));
         };
-        let bytes = base64::decode(value).map_err(bad)?;
+        let bytes = Zeroizing::new(base64::decode(value).map_err(bad)?);
         if bytes.len() != 64 {
             return Err(bad(format!(
                 "the key is {} bytes, expected 64",
                 bytes.len()
             )));
         }
-        let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+        let mut seed = Zeroizing::new([0u8; 32]);
         seed.copy_from_slice(&bytes[..32]);
         let key = NodeKey::from_seed(*seed);
         if key.public_key()[..] != bytes[32..] {
@@ -64,66 +80,106 @@ impl NodeKey {
     }
 
     /// Writes the key to `path` in the `node_key.json` layout, atomically (a crash leaves
-    /// the old file or the new one, never half of one) and readable by the owner only.
+    /// the old file or the new one, never half of one), readable by the owner only (on
+    /// Unix; elsewhere with the platform's default permissions). A symbolic link at
+    /// `path` is replaced by the file, not followed.
     ///
-    /// Errors: [`Error::Io`] if the file cannot be written.
+    /// Errors: [`Error::Io`] naming the file if it cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
         let path = path.as_ref();
-        let mut raw = zeroize::Zeroizing::new([0u8; 64]);
-        raw[..32].copy_from_slice(&self.seed());
-        raw[32..].copy_from_slice(&self.public_key());
-        let value = zeroize::Zeroizing::new(base64::encode(&raw[..]));
-        let text = zeroize::Zeroizing::new(format!(
-            "{{\"priv_key\":{{\"type\":\"{KEY_TYPE}\",\"value\":\"{}\"}}}}",
-            value.as_str()
-        ));
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let name = path.file_name().ok_or_else(|| {
-            Error::InvalidConfig(format!("node key path {} names no file", path.display()))
-        })?;
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        // A file left by a crash of an earlier process with this pid is stale.
-        let _ = fs::remove_file(&tmp);
-        let written = (|| -> std::io::Result<()> {
-            let mut f = owner_only().open(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            fs::rename(&tmp, path)?;
-            // The rename itself is durable once the directory is.
-            if let Ok(d) = fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
-            Ok(())
-        })();
-        if written.is_err() {
+        let tmp = self.write_temporary(path)?;
+        let moved = fs::rename(&tmp, path);
+        if moved.is_err() {
             let _ = fs::remove_file(&tmp);
         }
-        Ok(written?)
+        moved.map_err(|e| named(path, e))?;
+        sync_dir(path);
+        Ok(())
     }
 
     /// The key in `path`, or, if there is no such file, a new random key saved there. A
     /// file that exists but is not a valid key is an error: an identity is never replaced
-    /// silently.
+    /// silently. Two processes (or threads) starting at once with no file agree on one
+    /// key: the new file is put in place only if none appeared meanwhile, and otherwise
+    /// the one that did is loaded.
     ///
     /// Errors: as [`load`](Self::load) and [`save`](Self::save).
     pub fn load_or_generate(path: impl AsRef<Path>) -> Result<NodeKey, Error> {
         let path = path.as_ref();
-        match fs::metadata(path) {
-            Ok(_) => NodeKey::load(path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = NodeKey::generate()?;
-                key.save(path)?;
+        match fs::symlink_metadata(path) {
+            Ok(_) => return NodeKey::load(path),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(named(path, e)),
+        }
+        let key = NodeKey::generate()?;
+        let tmp = key.write_temporary(path)?;
+        // A hard link creates `path` only if it does not exist: never replaces a key.
+        let linked = fs::hard_link(&tmp, path);
+        let _ = fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {
+                sync_dir(path);
                 Ok(key)
             }
-            Err(e) => Err(e.into()),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => NodeKey::load(path),
+            Err(e) => Err(named(path, e)),
         }
+    }
+
+    /// Writes the key file's text to a new temporary file beside `path` (owner-only,
+    /// synced) and returns its name.
+    fn write_temporary(&self, path: &Path) -> Result<PathBuf, Error> {
+        let mut raw = Zeroizing::new([0u8; 64]);
+        raw[..32].copy_from_slice(&self.seed());
+        raw[32..].copy_from_slice(&self.public_key());
+        let value = Zeroizing::new(base64::encode(&raw[..]));
+        let text = Zeroizing::new(format!(
+            "{{\"priv_key\":{{\"type\":\"{KEY_TYPE}\",\"value\":\"{}\"}}}}",
+            value.as_str()
+        ));
+        if path.file_name().is_none() {
+            return Err(Error::InvalidConfig(format!(
+                "node key path {} names no file",
+                path.display()
+            )));
+        }
+        // Short and distinct per process and call, so a long key file name still fits
+        // and savers never touch each other's temporary files.
+        let n = TMP_SEQ.fetch_add(1, Relaxed);
+        let tmp = dir_of(path).join(format!(".mconn-key-{}-{n}.tmp", std::process::id()));
+        let written = (|| -> std::io::Result<()> {
+            let mut f = owner_only().open(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(named(path, e));
+        }
+        Ok(tmp)
+    }
+}
+
+/// An I/O error that names the key file.
+fn named(path: &Path, e: std::io::Error) -> Error {
+    Error::Io(std::io::Error::new(
+        e.kind(),
+        format!("node key {}: {e}", path.display()),
+    ))
+}
+
+/// The directory `path` is in.
+fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// Makes a rename or link in `path`'s directory durable (best effort).
+fn sync_dir(path: &Path) {
+    if let Ok(d) = fs::File::open(dir_of(path)) {
+        let _ = d.sync_all();
     }
 }
 

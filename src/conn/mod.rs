@@ -216,6 +216,8 @@ impl MConnection {
         let Some(idx) = s.channel_index(ch) else {
             return Err(SendError::UnknownChannel(ch, msg));
         };
+        // Before the running check: a flush waits for this send (see `enter_send`).
+        let _sending = s.enter_send();
         if !s.is_running() {
             return Err(SendError::Closed(msg));
         }
@@ -250,6 +252,7 @@ impl MConnection {
         let Some(idx) = s.channel_index(ch) else {
             return Err(TrySendError::UnknownChannel(ch, msg));
         };
+        let _sending = s.enter_send();
         if !s.is_running() {
             return Err(TrySendError::Closed(msg));
         }

@@ -102,7 +102,7 @@ fn send_loop(shared: &Shared, wake: &Receiver<()>) -> Result<(), Error> {
         }
         drop(outbox);
 
-        if state == ConnState::Flushing && idle {
+        if state == ConnState::Flushing && idle && shared.no_send_in_progress() {
             shared.flushed();
         }
         if more || (write && !idle) {

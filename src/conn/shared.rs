@@ -66,6 +66,9 @@ pub(crate) struct Shared {
     recv_busy: AtomicBool,
     /// The peer pinged us and the pong is not written yet.
     pong_wanted: AtomicBool,
+    /// Sends in progress (see `enter_send`). On a cache line of its own: every send
+    /// writes it, and the send thread reads the fields around it on every round.
+    sending: Padded,
     wake_tx: Sender<()>,
     pub outbox: Mutex<Outbox>,
     pub channels: Vec<ChannelHandle>,
@@ -113,6 +116,7 @@ impl Shared {
             last_recv_ns: AtomicU64::new(0),
             recv_busy: AtomicBool::new(false),
             pong_wanted: AtomicBool::new(false),
+            sending: Padded(AtomicUsize::new(0)),
             wake_tx: p.wake_tx,
             outbox: Mutex::new(p.outbox),
             channels: p.channels,
@@ -132,7 +136,24 @@ impl Shared {
     }
 
     pub fn state(&self) -> ConnState {
-        ConnState::from_u8(self.state.load(Acquire))
+        // SeqCst: a sender's "sending" count and this state are a pair (see
+        // `enter_send`); on x86 a SeqCst load costs what an Acquire one does.
+        ConnState::from_u8(self.state.load(SeqCst))
+    }
+
+    /// Marks a `send`/`try_send` in progress until the guard drops. A sender enters
+    /// before it checks that the connection runs; a flush counts as done only when no
+    /// sender is in progress (`no_send_in_progress`). So a sender that saw the
+    /// connection running (and may still be waiting for room in a full queue) has its
+    /// message written by the flush, or is refused: never accepted and then dropped.
+    pub fn enter_send(&self) -> SendGuard<'_> {
+        self.sending.0.fetch_add(1, SeqCst);
+        SendGuard(self)
+    }
+
+    /// Whether no `send`/`try_send` is between its running check and its queue push.
+    pub fn no_send_in_progress(&self) -> bool {
+        self.sending.0.load(SeqCst) == 0
     }
 
     pub fn is_running(&self) -> bool {
@@ -156,8 +177,8 @@ impl Shared {
             .compare_exchange(
                 ConnState::Running as u8,
                 ConnState::Flushing as u8,
-                AcqRel,
-                Acquire,
+                SeqCst,
+                SeqCst,
             )
             .is_ok();
         self.wake();
@@ -245,5 +266,21 @@ impl Shared {
     /// A flush_stop has written everything.
     pub fn flushed(&self) {
         self.flushed.open();
+    }
+}
+
+/// A counter alone on its cache line (128 bytes: two lines, for adjacent-line prefetch).
+#[repr(align(128))]
+struct Padded(AtomicUsize);
+
+/// A `send` in progress; see [`Shared::enter_send`]. The last one to leave while the
+/// connection flushes wakes the send thread, which then writes what it queued.
+pub(crate) struct SendGuard<'a>(&'a Shared);
+
+impl Drop for SendGuard<'_> {
+    fn drop(&mut self) {
+        if self.0.sending.0.fetch_sub(1, SeqCst) == 1 && self.0.state() == ConnState::Flushing {
+            self.0.wake();
+        }
     }
 }

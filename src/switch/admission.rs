@@ -112,6 +112,9 @@ impl SwitchState {
         learned: &mut Option<PeerId>,
     ) -> Result<Arc<Peer>, Error> {
         let running = self.ensure_started()?;
+        if self.is_closing() {
+            return Err(Error::Stopped);
+        }
         let remote = stream.peer_addr()?;
         self.filters()
             .check_addr(remote, self.config().filter_timeout, self.stop_signal())?;

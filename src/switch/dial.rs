@@ -35,7 +35,7 @@ impl SwitchState {
         learned: &mut Option<PeerId>,
     ) -> Result<Arc<Peer>, Error> {
         self.ensure_started()?;
-        if self.is_stopped() {
+        if self.is_closing() {
             return Err(Error::Stopped);
         }
         let (outbound, _) = self.peers().counts();
@@ -108,13 +108,13 @@ impl SwitchState {
                         default(pause) => {}
                     }
                 }
-                if self.is_stopped() {
+                if self.is_closing() {
                     return;
                 }
                 let mut learned = None;
                 match self.dial_learning(addr, true, expected, &mut learned) {
                     Ok(p) => break p,
-                    Err(Error::Stopped) if self.is_stopped() => return,
+                    Err(Error::Stopped) if self.is_closing() => return,
                     Err(e) => {
                         info!(
                             "persistent peer {addr}: attempt {} failed: {e}",

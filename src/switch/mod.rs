@@ -186,6 +186,11 @@ impl Switch {
         addr: impl ToSocketAddrs,
         id: PeerId,
     ) -> Result<(), Error> {
+        if id == self.id() {
+            return Err(Error::InvalidConfig(
+                "dial_persistent_expecting: the id is this switch's own".into(),
+            ));
+        }
         self.state().dial_persistent(resolve(addr)?, Some(id))
     }
 
@@ -251,7 +256,9 @@ impl Switch {
     /// progress and new dials end with [`Error::Stopped`]) and no new sends, has every
     /// peer's connection write what it has queued, all at once, then [`stop`](Self::stop)s.
     /// Whatever is not written when `timeout` runs out (a peer that does not read, say)
-    /// is dropped. Same threading rules as `stop`.
+    /// is dropped. Same threading rules as `stop`. Unlike the settings where a huge
+    /// `Duration` means "never", `Duration::MAX` here waits as long as a peer that is
+    /// alive (it pings) does not read: pass the longest wait you accept.
     pub fn flush_stop(&self, timeout: Duration) {
         let deadline = time::after(timeout);
         let peers = self.state().peers().close();

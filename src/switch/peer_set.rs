@@ -208,6 +208,11 @@ impl<P: Member> PeerSet<P> {
         (s.outbound, s.inbound)
     }
 
+    /// Whether the set refuses adds (the switch is stopping or flushing to stop).
+    pub fn is_closed(&self) -> bool {
+        self.inner.lock().closed
+    }
+
     /// Refuses further adds and returns the entries present or departing now.
     pub fn close(&self) -> Vec<Arc<P>> {
         let mut s = self.inner.lock();

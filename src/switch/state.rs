@@ -159,6 +159,13 @@ impl SwitchState {
     }
 
     /// Whether the switch was stopped.
+    /// Whether the switch takes no new peers: stopped, or flushing to stop
+    /// ([`Switch::flush_stop`](super::Switch::flush_stop)). Dials and handshakes end
+    /// early then, instead of connecting to be refused.
+    pub(super) fn is_closing(&self) -> bool {
+        self.is_stopped() || self.peers().is_closed()
+    }
+
     pub(super) fn is_stopped(&self) -> bool {
         self.stopping.is_stopped()
     }

@@ -77,14 +77,13 @@
 #![deny(missing_docs)]
 
 // The node key file's encodings (the only reader of them so far).
-#[cfg(feature = "secret-connection")]
 mod base64;
 mod conn;
 mod error;
 mod gowire;
-#[cfg(feature = "secret-connection")]
 mod json;
 mod latch;
+mod node_key;
 mod peer_id;
 #[cfg(feature = "secret-connection")]
 mod secret;
@@ -102,13 +101,13 @@ pub use conn::{
 };
 pub use crossbeam_channel::Receiver;
 pub use error::{ChannelId, Error, RejectReason, SecretError};
+pub use node_key::NodeKey;
 pub use peer_id::PeerId;
 #[cfg(feature = "secret-connection")]
 pub use secret::{SecretConnection, SecretReader, SecretWriter};
 pub use send_error::{SendError, TrySendError};
 pub use switch::{
-    BroadcastResult, NodeInfo, NodeKey, Peer, Reactor, ReconnectSchedule, Switch, SwitchConfig,
-    WeakSwitch,
+    BroadcastResult, NodeInfo, Peer, Reactor, ReconnectSchedule, Switch, SwitchConfig, WeakSwitch,
 };
 
 pub mod protocol {

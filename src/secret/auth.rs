@@ -94,7 +94,7 @@ pub(crate) fn verify_signature(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::NodeKey;
+    use crate::node_key::NodeKey;
 
     #[test]
     fn round_trips_and_verifies() {

@@ -10,10 +10,10 @@ use zeroize::Zeroizing;
 use super::auth::{AuthSigMessage, AUTH_SIG_MSG_SIZE};
 use super::derive::{derive_keys, ephemeral_public};
 use super::frame::FrameCipher;
-use super::key::NodeKey;
 use super::recv::RecvState;
 use super::send::SendState;
 use crate::error::Error;
+use crate::node_key::NodeKey;
 use crate::peer_id::PeerId;
 
 /// An authenticated, encrypted stream over `S` (usually a `TcpStream`), byte-compatible

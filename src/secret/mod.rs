@@ -39,8 +39,6 @@ mod auth;
 mod connection;
 mod derive;
 mod frame;
-mod key;
-mod key_file;
 mod nonce;
 mod recv;
 mod send;
@@ -49,5 +47,4 @@ mod tests;
 mod transport;
 
 pub use self::connection::SecretConnection;
-pub use self::key::NodeKey;
 pub use self::transport::{SecretReader, SecretWriter};

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use super::key::NodeKey;
 use super::protocol::Protocol;
 use crate::conn::MConnConfig;
 use crate::error::Error;
+use crate::node_key::NodeKey;
 
 /// When to redial a persistent peer (Go v0.12's schedule by default): the first attempt
 /// at once, then `tries - 1` more `interval` (+ up to `jitter`) apart, then

@@ -10,7 +10,6 @@ mod dispatch;
 mod filter;
 mod handshake;
 mod handshaking;
-mod key;
 mod listen;
 mod listeners;
 mod node_info;
@@ -33,7 +32,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 pub use self::config::{ReconnectSchedule, SwitchConfig};
-pub use self::key::NodeKey;
 pub use self::node_info::NodeInfo;
 pub use self::peer::Peer;
 pub use self::protocol::{Handshake, HandshakeSetup, Handshaken, Protocol};

@@ -13,10 +13,10 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::key::NodeKey;
 use super::node_info::NodeInfo;
 use crate::conn::codec::Codec;
 use crate::error::Error;
+use crate::node_key::NodeKey;
 use crate::transport::Transport;
 
 /// What a handshake is given.

@@ -21,7 +21,6 @@ use super::config::SwitchConfig;
 use super::dispatch::{Dispatch, Host, Reactors};
 use super::filter::Filters;
 use super::handshaking::{Handshaking, Registered};
-use super::key::NodeKey;
 use super::listeners::Listeners;
 use super::node_info::NodeInfo;
 use super::owned_threads::OwnedThreads;
@@ -30,6 +29,7 @@ use super::peer_set::PeerSet;
 use super::reactor::Reactor;
 use super::stop::Stopping;
 use crate::error::Error;
+use crate::node_key::NodeKey;
 use crate::peer_id::PeerId;
 use crate::threads;
 

@@ -8,8 +8,9 @@ use std::time::Duration;
 use super::hostile_peer::{connected, read_err};
 use super::support::{watchdog, Rng, Scripted};
 use super::vector_file::load;
+use crate::node_key::NodeKey;
 use crate::secret::frame::SEALED_FRAME_SIZE;
-use crate::secret::{NodeKey, SecretConnection};
+use crate::secret::SecretConnection;
 use crate::SecretError;
 
 const LIMIT: Duration = Duration::from_secs(60);

@@ -10,11 +10,12 @@ use std::time::Duration;
 use super::hostile_peer::{connected_with, victim_and_peer, Script};
 use super::support::{hex, tcp_pair, watchdog, Rng, Scripted};
 use super::vector_file::load;
+use crate::node_key::NodeKey;
 use crate::secret::auth::AuthSigMessage;
 use crate::secret::derive::{derive_keys, ephemeral_public, shared_secret};
 use crate::secret::frame::FrameCipher;
 use crate::secret::frame::SEALED_FRAME_SIZE;
-use crate::secret::{NodeKey, SecretConnection};
+use crate::secret::SecretConnection;
 use crate::{Error, SecretError};
 
 const LIMIT: Duration = Duration::from_secs(60);

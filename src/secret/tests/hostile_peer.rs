@@ -10,12 +10,13 @@ use crypto_secretbox::aead::{AeadInPlace, KeyInit};
 use crypto_secretbox::XSalsa20Poly1305;
 
 use super::support::tcp_pair;
+use crate::node_key::NodeKey;
 use crate::secret::auth::{AuthSigMessage, AUTH_SIG_MSG_SIZE};
 use crate::secret::derive::{derive_keys, ephemeral_public};
 use crate::secret::frame::FrameCipher;
 use crate::secret::frame::SEALED_FRAME_SIZE;
 use crate::secret::nonce::Nonce;
-use crate::secret::{NodeKey, SecretConnection};
+use crate::secret::SecretConnection;
 use crate::{Error, SecretError};
 
 /// The peer side of a handshake done by hand, so the test controls every byte.

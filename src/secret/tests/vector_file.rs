@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::support::hex;
-use crate::secret::NodeKey;
+use crate::node_key::NodeKey;
 
 /// The vector file, as recorded.
 const TEXT: &str = include_str!("../../../tests/vectors/secret-connection-v0.12.1.txt");

@@ -8,6 +8,7 @@ use ripemd::Ripemd160;
 use sha2::{Digest, Sha256};
 
 use super::vector_file::{f, load, node_key, other, pattern, SIDES};
+use crate::node_key::NodeKey;
 use crate::secret::auth::AuthSigMessage;
 use crate::secret::derive::{
     base_nonce, challenge, derive_keys, ephemeral_public, shared_secret, sort_keys,
@@ -15,7 +16,6 @@ use crate::secret::derive::{
 use crate::secret::frame::SEALED_FRAME_SIZE;
 use crate::secret::frame::{padded_frame, FrameCipher};
 use crate::secret::nonce::Nonce;
-use crate::secret::NodeKey;
 
 fn sha256_hex(b: &[u8]) -> String {
     Sha256::digest(b)

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use zeroize::Zeroizing;
 
-use super::key::NodeKey;
+use super::NodeKey;
 use crate::base64;
 use crate::error::Error;
 use crate::json::{self, Json};

@@ -1,4 +1,6 @@
 //! The node's long-term identity: an Ed25519 key pair, as go-crypto's `PrivKeyEd25519`.
+//! The same in every build: the `secret-connection` feature adds the connection that
+//! proves it, never a different key or id. (On disk: `file.rs`.)
 
 use std::fmt;
 
@@ -9,6 +11,8 @@ use zeroize::Zeroizing;
 
 use crate::error::Error;
 use crate::peer_id::PeerId;
+
+mod file;
 
 /// A node's Ed25519 key pair. It signs the SecretConnection's handshake challenge; its
 /// public key is the peer's identity (see [`id`](Self::id)).
@@ -95,6 +99,31 @@ mod tests {
         assert!(dbg.contains(&k.id().to_string()));
         assert!(!dbg.to_lowercase().contains(&"07".repeat(32)));
         assert_eq!(k.seed(), [7u8; 32]);
+    }
+
+    /// RFC 8032 section 7.1, test 1: the key and id do not depend on the build's
+    /// features (this runs in `cargo test --no-default-features --lib` too).
+    #[test]
+    fn rfc8032_test_1_in_every_build() {
+        let hex = |s: &str| -> [u8; 32] {
+            let mut out = [0u8; 32];
+            for (i, b) in out.iter_mut().enumerate() {
+                *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap_or_default();
+            }
+            out
+        };
+        let k = NodeKey::from_seed(hex(
+            "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+        ));
+        let public = hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+        assert_eq!(k.public_key(), public);
+        assert_eq!(k.id(), PeerId(public));
+        let sig = k.sign(b"");
+        assert_eq!(
+            sig[..8],
+            [0xe5, 0x56, 0x43, 0x00, 0xc3, 0x60, 0xac, 0x72],
+            "RFC 8032's signature of the empty message"
+        );
     }
 
     #[test]

@@ -234,6 +234,96 @@ impl fmt::Display for Error {
     }
 }
 
+/// What a socket operation on an address was, and how it failed: the text of an
+/// [`Error::Io`] from a dial or a listen ("connecting to 10.0.0.7:26656: Connection
+/// refused"), so the message names the address. Its kind stays the original's.
+#[derive(Debug)]
+struct AtAddr {
+    what: String,
+    error: io::Error,
+}
+
+impl fmt::Display for AtAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.what, self.error)
+    }
+}
+
+/// `Display` says it all (see [`Error`]'s `source`).
+impl std::error::Error for AtAddr {}
+
+/// `error`, saying it happened `what`-ing (e.g. "connecting to 1.2.3.4:5"); same kind.
+pub(crate) fn io_at(what: impl Into<String>, error: io::Error) -> Error {
+    let kind = error.kind();
+    Error::Io(io::Error::new(
+        kind,
+        AtAddr {
+            what: what.into(),
+            error,
+        },
+    ))
+}
+
+impl Clone for Error {
+    /// A copy for a second reader (an event stream, a log). An [`Error::Io`] is copied as
+    /// its kind, its OS error code if it has one, and its text; the error that an
+    /// `io::Error` may wrap is not itself cloned.
+    fn clone(&self) -> Self {
+        match self {
+            Error::Io(e) => Error::Io(match e.raw_os_error() {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::new(e.kind(), e.to_string()),
+            }),
+            Error::PeerClosed => Error::PeerClosed,
+            Error::VarintOverflow { size_byte } => Error::VarintOverflow {
+                size_byte: *size_byte,
+            },
+            Error::VarintNegativeZero => Error::VarintNegativeZero,
+            Error::InvalidLength { length } => Error::InvalidLength { length: *length },
+            Error::LengthOverLimit { length, limit } => Error::LengthOverLimit {
+                length: *length,
+                limit: *limit,
+            },
+            Error::FieldOverLimit {
+                field,
+                length,
+                limit,
+            } => Error::FieldOverLimit {
+                field,
+                length: *length,
+                limit: *limit,
+            },
+            Error::UnknownPacketType { byte } => Error::UnknownPacketType { byte: *byte },
+            Error::PacketTooLarge { size, limit } => Error::PacketTooLarge {
+                size: *size,
+                limit: *limit,
+            },
+            Error::UnknownChannel { channel } => Error::UnknownChannel { channel: *channel },
+            Error::MessageTooLarge {
+                channel,
+                size,
+                limit,
+            } => Error::MessageTooLarge {
+                channel: *channel,
+                size: *size,
+                limit: *limit,
+            },
+            Error::PongTimeout => Error::PongTimeout,
+            Error::InvalidConfig(s) => Error::InvalidConfig(s.clone()),
+            Error::InvalidPeerId(s) => Error::InvalidPeerId(s.clone()),
+            Error::InvalidUtf8 { field } => Error::InvalidUtf8 { field },
+            Error::Malformed(s) => Error::Malformed(s.clone()),
+            Error::HandshakeTimeout => Error::HandshakeTimeout,
+            Error::Rejected(r) => Error::Rejected(r.clone()),
+            Error::Secret(e) => Error::Secret(e.clone()),
+            Error::ReactorPanic(s) => Error::ReactorPanic(s.clone()),
+            Error::Disconnected(s) => Error::Disconnected(s.clone()),
+            Error::Stopped => Error::Stopped,
+            Error::Panicked(s) => Error::Panicked(s.clone()),
+        }
+    }
+}
+
 /// Every variant's `Display` says everything, the wrapped I/O error's text included, so
 /// `source()` is `None`: a printer that walks the chain would otherwise print it twice.
 /// Match `Error::Io(e)` for the `io::Error` itself.
@@ -293,45 +383,4 @@ impl Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn errors_survive_a_trip_through_io_error() {
-        let e: io::Error = Error::Secret(SecretError::FrameAuthFailed).into();
-        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
-        assert!(matches!(
-            Error::from(e),
-            Error::Secret(SecretError::FrameAuthFailed)
-        ));
-        let plain = io::Error::new(io::ErrorKind::BrokenPipe, "x");
-        assert!(
-            matches!(Error::from(plain), Error::Io(e) if e.kind() == io::ErrorKind::BrokenPipe)
-        );
-    }
-
-    /// The text a chain printer (anyhow's `{:#}`, or walking `source()`) shows.
-    fn chain(e: &dyn std::error::Error) -> String {
-        let mut out = e.to_string();
-        let mut next = e.source();
-        while let Some(s) = next {
-            out = format!("{out}: {s}");
-            next = s.source();
-        }
-        out
-    }
-
-    #[test]
-    fn a_printed_chain_says_each_thing_once() {
-        let e = Error::from(io::Error::from(io::ErrorKind::ConnectionRefused));
-        let text = chain(&e);
-        assert_eq!(text.matches("refused").count(), 1, "{text}");
-        let secret = Error::Secret(SecretError::FrameAuthFailed);
-        assert_eq!(chain(&secret).matches("authentication").count(), 1);
-        // The inner types are errors of their own, usable with `?` into a boxed error.
-        let boxed: Box<dyn std::error::Error> = Box::new(RejectReason::Duplicate);
-        assert!(!boxed.to_string().is_empty());
-        let boxed: Box<dyn std::error::Error> = Box::new(SecretError::FrameAuthFailed);
-        assert!(!boxed.to_string().is_empty());
-    }
-}
+mod tests;

@@ -17,6 +17,7 @@ use crossbeam_channel::select;
 use log::{info, warn};
 
 use super::dispatch::OnAdded;
+use super::events::SwitchEvent;
 use super::peer::{Peer, Rank};
 use super::peer_life::AfterRemoval;
 use super::peer_set::NotAdded;
@@ -99,6 +100,15 @@ impl SwitchState {
             Ok(peer) => info!("added {dir} peer {peer} ({})", peer.node_info().moniker),
             Err(e) if e.is_protocol_violation() => warn!("{dir} {remote} misbehaved: {e}"),
             Err(e) => info!("{dir} {remote} refused: {e}"),
+        }
+        // Our own dials report their failures where they return (`dial.rs`).
+        if let (Err(e), false) = (&result, outbound) {
+            if !matches!(e, Error::Stopped) {
+                self.events().emit(SwitchEvent::InboundRefused {
+                    addr: remote,
+                    reason: e.clone(),
+                });
+            }
         }
         result
     }
@@ -227,6 +237,7 @@ impl SwitchState {
             rank,
             running.peer_budget,
             self.lifecycle_sender(),
+            self.stop_signal().clone(),
         ));
         let added = match self.peers().try_add(
             peer.clone(),

@@ -1,16 +1,16 @@
-//! Dialling, and the redial loop of persistent peers (Go's schedule, see
-//! [`ReconnectSchedule`](super::config::ReconnectSchedule)).
+//! Dialling: a TCP connect the switch's stop can abandon, then admission. Every failed
+//! dial is also a [`SwitchEvent::DialFailed`]. (Persistent peers' redials are in
+//! `persistent.rs`.)
 
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use crossbeam_channel::{bounded, select};
-use log::{debug, info, warn};
 
+use super::events::SwitchEvent;
 use super::peer::Peer;
 use super::state::SwitchState;
-use crate::error::{Error, RejectReason};
+use crate::error::{io_at, Error, RejectReason};
 use crate::peer_id::PeerId;
 use crate::threads;
 
@@ -26,8 +26,29 @@ impl SwitchState {
     }
 
     /// [`dial`](Self::dial), setting `learned` to the peer's id as soon as the handshake
-    /// tells it (even if the peer is then refused, say as a duplicate).
-    fn dial_learning(
+    /// tells it (even if the peer is then refused, say as a duplicate). A failure is
+    /// also an event, unless the switch is stopping.
+    pub(super) fn dial_learning(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+        persistent: bool,
+        expected: Option<PeerId>,
+        learned: &mut Option<PeerId>,
+    ) -> Result<Arc<Peer>, Error> {
+        let result = self.try_dial(addr, persistent, expected, learned);
+        if let Err(e) = &result {
+            if !matches!(e, Error::Stopped) {
+                self.events().emit(SwitchEvent::DialFailed {
+                    addr,
+                    persistent,
+                    reason: e.clone(),
+                });
+            }
+        }
+        result
+    }
+
+    fn try_dial(
         self: &Arc<Self>,
         addr: SocketAddr,
         persistent: bool,
@@ -58,109 +79,13 @@ impl SwitchState {
         })?;
         select! {
             recv(rx) -> r => match r {
-                Ok(r) => Ok(r?),
+                Ok(r) => r.map_err(|e| io_at(format!("connecting to {addr}"), e)),
                 Err(_) => Err(Error::Malformed("the connect thread ended without a result".into())),
             },
             recv(self.stop_signal()) -> _ => Err(Error::Stopped),
-        }
-    }
-
-    /// Starts the thread that keeps a persistent peer connected.
-    pub(super) fn dial_persistent(
-        self: &Arc<Self>,
-        addr: SocketAddr,
-        expected: Option<PeerId>,
-    ) -> Result<(), Error> {
-        self.ensure_started()?;
-        let state = self.clone();
-        self.owned_threads()
-            .spawn_short_lived("mconn-persistent", None, move || {
-                state.persistent_loop(addr, expected)
-            })
-    }
-
-    /// Dials `addr` on the schedule until it connects, waits until that peer is removed,
-    /// and starts over; ends when the switch stops or the schedule is used up. While the
-    /// node behind `addr` is connected some other way (it dialled us, say), it waits for
-    /// that connection to go instead of dialling.
-    fn persistent_loop(self: Arc<Self>, addr: SocketAddr, expected: Option<PeerId>) {
-        let mut rng = Jitter::new(addr);
-        let mut known: Option<PeerId> = expected;
-        loop {
-            let mut attempt = 0u32;
-            let peer = loop {
-                if let Some(other) = known.and_then(|id| self.peers().get(&id)) {
-                    debug!("persistent peer {addr} is connected as {other}; waiting");
-                    break other;
-                }
-                let Some(pause) = self.config().reconnect.pause_before(attempt) else {
-                    warn!("persistent peer {addr}: giving up after {attempt} attempts");
-                    return;
-                };
-                let pause = if attempt == 0 {
-                    pause
-                } else {
-                    pause.saturating_add(rng.below(self.config().reconnect.jitter))
-                };
-                if !pause.is_zero() {
-                    select! {
-                        recv(self.stop_signal()) -> _ => return,
-                        default(pause) => {}
-                    }
-                }
-                if self.is_closing() {
-                    return;
-                }
-                let mut learned = None;
-                match self.dial_learning(addr, true, expected, &mut learned) {
-                    Ok(p) => break p,
-                    Err(Error::Stopped) if self.is_closing() => return,
-                    Err(e) => {
-                        info!(
-                            "persistent peer {addr}: attempt {} failed: {e}",
-                            attempt + 1
-                        );
-                        // A node other than the one expected is not waited for.
-                        known = expected.or(learned).or(known);
-                        attempt += 1;
-                    }
-                }
-            };
-            known = Some(peer.id());
-            select! {
-                recv(peer.life.removed()) -> _ => {}
-                recv(self.stop_signal()) -> _ => return,
-            }
-            info!("persistent peer {addr} dropped; redialling");
         }
     }
 }
 
 /// Stack of the short-lived connect threads.
 const CONNECT_STACK: usize = 64 * 1024;
-
-/// A small xorshift generator for reconnect jitter (not for anything secret).
-struct Jitter(u64);
-
-impl Jitter {
-    fn new(addr: SocketAddr) -> Self {
-        let t = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1);
-        let a = addr.port() as u64 | ((addr.ip().to_string().len() as u64) << 16);
-        Jitter((t ^ a.rotate_left(32)) | 1)
-    }
-
-    fn below(&mut self, max: Duration) -> Duration {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        let nanos = max.as_nanos().min(u64::MAX as u128) as u64;
-        if nanos == 0 {
-            Duration::ZERO
-        } else {
-            Duration::from_nanos(self.0 % nanos)
-        }
-    }
-}

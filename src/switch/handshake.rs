@@ -123,10 +123,34 @@ pub(super) fn exchange<R: Read, W: Write + Send>(
                 panic_text(&*p)
             ))),
         };
-        let theirs = theirs?;
+        let theirs = theirs.map_err(closed_during)?;
         wrote?;
         Ok(theirs)
     })
+}
+
+/// An end of the stream (or a reset) before the peer's NodeInfo, said as what it is: the
+/// peer closed the connection during the handshake (it refused us, or it is not an
+/// mconn node). The kind stays.
+fn closed_during(e: Error) -> Error {
+    use io::ErrorKind::{ConnectionAborted, ConnectionReset, UnexpectedEof};
+    match e {
+        Error::Io(io)
+            if matches!(
+                io.kind(),
+                UnexpectedEof | ConnectionReset | ConnectionAborted
+            ) =>
+        {
+            Error::Io(io::Error::new(
+                io.kind(),
+                format!(
+                    "the peer closed the connection during the handshake, before its NodeInfo \
+                     (it refused us, or it does not speak this protocol): {io}"
+                ),
+            ))
+        }
+        other => other,
+    }
 }
 
 /// [`exchange`] over a plain TCP stream with a deadline.

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use log::{debug, info, warn};
 
+use super::events::SwitchEvent;
 use super::listeners;
 use super::state::SwitchState;
-use crate::error::Error;
+use crate::error::{io_at, Error, RejectReason};
 use crate::threads;
 
 impl SwitchState {
@@ -22,7 +23,8 @@ impl SwitchState {
         if self.is_stopped() {
             return Err(Error::Stopped);
         }
-        let listener = TcpListener::bind(addr)?;
+        let listener =
+            TcpListener::bind(addr).map_err(|e| io_at(format!("listening on {addr}"), e))?;
         let local = listener.local_addr()?;
         self.note_listen_addr(local);
         self.listeners().add(local);
@@ -59,6 +61,10 @@ impl SwitchState {
                     "inbound {remote} refused: {} inbound peers already",
                     inbound
                 );
+                self.events().emit(SwitchEvent::InboundRefused {
+                    addr: remote,
+                    reason: Error::Rejected(RejectReason::TooManyInbound),
+                });
                 continue;
             }
             let state = self.clone();

@@ -4,9 +4,11 @@
 
 mod admission;
 mod budget;
+mod channel_reactor;
 mod config;
 mod dial;
 mod dispatch;
+mod events;
 mod filter;
 mod handshake;
 mod handshaking;
@@ -17,8 +19,10 @@ mod owned_threads;
 mod peer;
 mod peer_life;
 mod peer_set;
+mod persistent;
 pub(crate) mod protocol;
 mod reactor;
+mod redials;
 mod removal;
 mod state;
 mod stop;
@@ -30,8 +34,11 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use crossbeam_channel::Receiver;
 
+pub use self::channel_reactor::{ChannelReactor, Event};
 pub use self::config::{ReconnectSchedule, SwitchConfig};
+pub use self::events::SwitchEvent;
 pub use self::node_info::NodeInfo;
 pub use self::peer::Peer;
 pub use self::protocol::{Handshake, HandshakeSetup, Handshaken, Protocol};
@@ -171,9 +178,33 @@ impl Switch {
     }
 
     /// Keeps a connection to `addr`: dials it now and again whenever it drops, on the
-    /// [`ReconnectSchedule`], until the switch stops. Returns at once.
+    /// [`ReconnectSchedule`], until the switch stops, [`stop_redialling`] is called, or
+    /// the schedule is used up ([`SwitchEvent::PersistentGivenUp`]; each failed attempt
+    /// is a [`SwitchEvent::DialFailed`]). Returns at once. Starts the switch if needed.
+    ///
+    /// Errors: [`Error::InvalidConfig`] if `addr` is being redialled already.
+    ///
+    /// [`stop_redialling`]: Self::stop_redialling
     pub fn dial_persistent(&self, addr: impl ToSocketAddrs) -> Result<(), Error> {
         self.state().dial_persistent(resolve(addr)?, None)
+    }
+
+    /// Stops redialling `addr` (as [`dial_persistent`](Self::dial_persistent) resolved
+    /// it): a pause or wait ends now, a dial in progress finishes, and a peer connected
+    /// through it stays connected but is not redialled when it drops. True if `addr`
+    /// was being redialled.
+    pub fn stop_redialling(&self, addr: impl ToSocketAddrs) -> Result<bool, Error> {
+        Ok(self.state().persistent().cancel(resolve(addr)?))
+    }
+
+    /// A new subscription to the switch's [`SwitchEvent`]s: inbound connections refused,
+    /// dials failed, persistent peers given up. The channel holds `capacity` events
+    /// (at least 2); the switch never waits for it: while it is full, events are
+    /// counted and dropped, and the count arrives as [`SwitchEvent::Lost`]. Drop the
+    /// receiver to unsubscribe. (Peers added and removed, and messages, come through a
+    /// reactor: see [`ChannelReactor`](crate::ChannelReactor).)
+    pub fn events(&self, capacity: usize) -> Receiver<SwitchEvent> {
+        self.state().events().subscribe(capacity)
     }
 
     /// Like [`dial_persistent`](Self::dial_persistent), but the node at `addr` must be

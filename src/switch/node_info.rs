@@ -37,6 +37,22 @@ impl NodeInfo {
     /// The most bytes a NodeInfo may take on the wire (Go's `maxNodeInfoSize`, 10240).
     pub const MAX_SIZE: usize = MAX_NODE_INFO_SIZE;
 
+    /// The version [`new`](Self::new) sets: Tendermint's, which Go v0.12.1 nodes
+    /// require to share major and minor with theirs.
+    pub const DEFAULT_VERSION: &'static str = "0.12.1";
+
+    /// A NodeInfo for a node called `moniker` on `network`, with version
+    /// [`DEFAULT_VERSION`](Self::DEFAULT_VERSION) and nothing else (the switch fills in
+    /// its key and listen address).
+    pub fn new(moniker: impl Into<String>, network: impl Into<String>) -> Self {
+        NodeInfo {
+            moniker: moniker.into(),
+            network: network.into(),
+            version: Self::DEFAULT_VERSION.into(),
+            ..NodeInfo::default()
+        }
+    }
+
     /// The node's id (its public key).
     pub fn id(&self) -> PeerId {
         PeerId(self.pub_key)

@@ -62,6 +62,9 @@ pub struct Peer {
     remote_addr: SocketAddr,
     pub(super) conn: MConnection,
     pub(super) stopping: Receiver<()>,
+    /// Disconnected once the switch is stopping (for reactors that wait, such as
+    /// [`ChannelReactor`](super::ChannelReactor)).
+    pub(super) switch_stopping: Receiver<()>,
     pub(super) route: u64,
     pub(super) life: PeerLife,
     pub(super) rank: Rank,
@@ -82,6 +85,7 @@ impl Peer {
         rank: Rank,
         budget_bytes: usize,
         lifecycle: Sender<Lifecycle>,
+        switch_stopping: Receiver<()>,
     ) -> Self {
         let id = info.id();
         let route = id.0[..8].iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
@@ -94,6 +98,7 @@ impl Peer {
             persistent,
             remote_addr,
             stopping: conn.stop_signal(),
+            switch_stopping,
             conn,
             route,
             life: PeerLife::new(),

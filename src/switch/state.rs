@@ -3,10 +3,11 @@
 //! It is composed of one part per concern, each a type of its own file with private
 //! fields: the peer set (`peer_set.rs`), the filters (`filter.rs`), the handshakes in
 //! progress (`handshaking.rs`), the listeners (`listeners.rs`), the owned threads
-//! (`owned_threads.rs`) and the stop (`stop.rs`). Those files never name `SwitchState`.
+//! (`owned_threads.rs`), the stop (`stop.rs`), the event subscribers (`events.rs`) and
+//! the persistent peers (`persistent.rs`). Those files never name `SwitchState`.
 //! What the switch does with the whole (admitting, dialling, listening, removing peers)
-//! is written as `impl SwitchState` blocks in `admission.rs`, `dial.rs`, `listen.rs` and
-//! `removal.rs`, which see it only through the methods here. This file keeps what only
+//! is written as `impl SwitchState` blocks in `admission.rs`, `dial.rs`, `listen.rs`,
+//! `persistent.rs` and `removal.rs`, which see it only through the methods here. This file keeps what only
 //! starting and stopping touch: the reactors added before the start, the start lock,
 //! and what exists once started ([`Running`]).
 
@@ -19,6 +20,7 @@ use parking_lot::Mutex;
 
 use super::config::SwitchConfig;
 use super::dispatch::{Dispatch, Host, Reactors};
+use super::events::Events;
 use super::filter::Filters;
 use super::handshaking::{Handshaking, Registered};
 use super::listeners::Listeners;
@@ -27,6 +29,7 @@ use super::owned_threads::OwnedThreads;
 use super::peer::{Lifecycle, Peer};
 use super::peer_set::PeerSet;
 use super::reactor::Reactor;
+use super::redials::Persistent;
 use super::stop::Stopping;
 use crate::error::Error;
 use crate::node_key::NodeKey;
@@ -62,6 +65,8 @@ pub(super) struct SwitchState {
     handshaking: Mutex<Handshaking>,
     listeners: Listeners,
     filters: Filters,
+    events: Events,
+    persistent: Persistent,
 }
 
 impl SwitchState {
@@ -90,6 +95,8 @@ impl SwitchState {
             threads: OwnedThreads::new(),
             listeners: Listeners::default(),
             filters: Filters::default(),
+            events: Events::default(),
+            persistent: Persistent::default(),
         }))
     }
 
@@ -131,6 +138,16 @@ impl SwitchState {
     /// The user's filters.
     pub(super) fn filters(&self) -> &Filters {
         &self.filters
+    }
+
+    /// The event stream's subscribers.
+    pub(super) fn events(&self) -> &Events {
+        &self.events
+    }
+
+    /// The persistent peers being redialled.
+    pub(super) fn persistent(&self) -> &Persistent {
+        &self.persistent
     }
 
     /// The listeners' addresses.

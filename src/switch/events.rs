@@ -1,0 +1,187 @@
+//! The switch's event stream: what happened that no call returned to the application
+//! (an inbound connection refused, a persistent peer's dial failing or given up), for a
+//! `select!` loop. Delivered on bounded channels the switch never waits on: when a
+//! subscriber's channel is full the event is counted, not queued, and the count arrives
+//! as [`SwitchEvent::Lost`] once there is room again.
+
+use std::net::SocketAddr;
+
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use parking_lot::Mutex;
+
+use crate::error::Error;
+
+/// Something the switch did on its own threads that the application may want to act on.
+/// Subscribe with [`Switch::events`](crate::Switch::events).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SwitchEvent {
+    /// An inbound connection did not become a peer: a filter, a limit, a duplicate, a
+    /// failed or timed-out handshake. (Refusals of our own dials are
+    /// [`DialFailed`](Self::DialFailed).)
+    InboundRefused {
+        /// The address it came from.
+        addr: SocketAddr,
+        /// Why (often [`Error::Rejected`] with the reason).
+        reason: Error,
+    },
+    /// One of our dials did not produce a peer: unreachable, refused (then `reason` is
+    /// [`Error::Rejected`]), a failed handshake. Reported for every dial, persistent
+    /// redials included; `dial` also returns it.
+    DialFailed {
+        /// The address dialled.
+        addr: SocketAddr,
+        /// Whether it was a persistent peer's dial (the switch will try again on the
+        /// reconnect schedule unless this was the last attempt).
+        persistent: bool,
+        /// Why.
+        reason: Error,
+    },
+    /// A persistent peer's reconnect schedule is used up: the switch no longer dials
+    /// `addr`. Call [`Switch::dial_persistent`](crate::Switch::dial_persistent) again to
+    /// start over.
+    PersistentGivenUp {
+        /// The address.
+        addr: SocketAddr,
+        /// Dials attempted since the last time it was connected.
+        attempts: u32,
+    },
+    /// The subscriber's channel was full: this many events were dropped before this one.
+    Lost {
+        /// How many.
+        count: u64,
+    },
+}
+
+/// One subscriber: its channel and the events it missed since its last delivery.
+struct Subscriber {
+    tx: Sender<SwitchEvent>,
+    lost: u64,
+}
+
+/// The switch's subscribers.
+#[derive(Default)]
+pub(super) struct Events {
+    subscribers: Mutex<Vec<Subscriber>>,
+}
+
+impl Events {
+    /// A new subscriber's receiver, holding up to `capacity` events (at least 2: room
+    /// for a [`SwitchEvent::Lost`] and the event after it).
+    pub(super) fn subscribe(&self, capacity: usize) -> Receiver<SwitchEvent> {
+        let (tx, rx) = bounded(capacity.max(2));
+        self.subscribers.lock().push(Subscriber { tx, lost: 0 });
+        rx
+    }
+
+    /// Offers `event` to every subscriber without waiting; a subscriber that dropped its
+    /// receiver is forgotten.
+    pub(super) fn emit(&self, event: SwitchEvent) {
+        let mut subs = self.subscribers.lock();
+        subs.retain_mut(|s| offer(s, &event));
+    }
+}
+
+/// Delivers to one subscriber (first what it lost, if anything); false once it is gone.
+/// A count of lost events goes out only together with the event that follows it, so a
+/// reader that keeps up from now on sees real events again, not only counts.
+fn offer(s: &mut Subscriber, event: &SwitchEvent) -> bool {
+    // The switch is the only sender (under the subscribers' lock): the room seen here
+    // can only grow before the sends below.
+    let room =
+        s.tx.capacity()
+            .unwrap_or(usize::MAX)
+            .saturating_sub(s.tx.len());
+    let needed = if s.lost > 0 { 2 } else { 1 };
+    if room < needed {
+        s.lost = s.lost.saturating_add(1);
+        return true;
+    }
+    if s.lost > 0 {
+        if let Err(TrySendError::Disconnected(_)) =
+            s.tx.try_send(SwitchEvent::Lost { count: s.lost })
+        {
+            return false;
+        }
+        s.lost = 0;
+    }
+    !matches!(
+        s.tx.try_send(event.clone()),
+        Err(TrySendError::Disconnected(_))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::RejectReason;
+
+    fn refused(port: u16) -> SwitchEvent {
+        SwitchEvent::InboundRefused {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            reason: Error::Rejected(RejectReason::Duplicate),
+        }
+    }
+
+    fn port(e: &SwitchEvent) -> u16 {
+        match e {
+            SwitchEvent::InboundRefused { addr, .. } => addr.port(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_full_subscriber_loses_events_counted_never_blocks_the_switch() {
+        let events = Events::default();
+        let rx = events.subscribe(2);
+        for p in 1..=5 {
+            events.emit(refused(p));
+        }
+        assert_eq!(port(&rx.try_recv().unwrap()), 1);
+        assert_eq!(port(&rx.try_recv().unwrap()), 2);
+        assert!(rx.try_recv().is_err());
+        events.emit(refused(6));
+        assert!(matches!(
+            rx.try_recv().unwrap(),
+            SwitchEvent::Lost { count: 3 }
+        ));
+        assert_eq!(port(&rx.try_recv().unwrap()), 6);
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_lost_count_goes_out_only_with_the_event_after_it() {
+        let events = Events::default();
+        let rx = events.subscribe(1); // raised to 2
+        events.emit(refused(1));
+        events.emit(refused(2));
+        events.emit(refused(3)); // lost: 1
+        assert_eq!(port(&rx.try_recv().unwrap()), 1);
+        events.emit(refused(4)); // room for one only: lost 2
+        assert_eq!(port(&rx.try_recv().unwrap()), 2);
+        events.emit(refused(5)); // room for both now
+        assert!(matches!(
+            rx.try_recv().unwrap(),
+            SwitchEvent::Lost { count: 2 }
+        ));
+        assert_eq!(port(&rx.try_recv().unwrap()), 5);
+        events.emit(refused(6));
+        assert_eq!(port(&rx.try_recv().unwrap()), 6);
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn dropped_receivers_are_forgotten_and_others_still_served() {
+        let events = Events::default();
+        let gone = events.subscribe(4);
+        let kept = events.subscribe(4);
+        drop(gone);
+        events.emit(refused(1));
+        assert_eq!(events.subscribers.lock().len(), 1);
+        assert_eq!(port(&kept.try_recv().unwrap()), 1);
+        // Zero capacity is raised, never a rendezvous channel that drops everything.
+        let tiny = events.subscribe(0);
+        events.emit(refused(2));
+        assert_eq!(port(&tiny.try_recv().unwrap()), 2);
+    }
+}

@@ -1,0 +1,147 @@
+//! Persistent peers: the addresses the switch keeps dialled, each with a redial thread
+//! on Go's schedule (see [`ReconnectSchedule`](super::config::ReconnectSchedule)), until
+//! the switch stops, the application stops redialling it, or the schedule is used up
+//! (then a [`SwitchEvent::PersistentGivenUp`]). Which addresses are being redialled is
+//! `redials.rs`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crossbeam_channel::{select, Receiver};
+use log::{debug, info, warn};
+
+use super::events::SwitchEvent;
+use super::redials::cancelled;
+use super::state::SwitchState;
+use crate::error::Error;
+use crate::peer_id::PeerId;
+
+impl SwitchState {
+    /// Starts the thread that keeps a persistent peer connected.
+    pub(super) fn dial_persistent(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+        expected: Option<PeerId>,
+    ) -> Result<(), Error> {
+        self.ensure_started()?;
+        if self.is_closing() {
+            return Err(Error::Stopped);
+        }
+        let Some((gen, cancel)) = self.persistent().register(addr) else {
+            return Err(Error::InvalidConfig(format!(
+                "{addr} is a persistent peer already (stop_redialling it first)"
+            )));
+        };
+        let state = self.clone();
+        let spawned = self
+            .owned_threads()
+            .spawn_short_lived("mconn-persistent", None, move || {
+                state.persistent_loop(addr, expected, &cancel);
+                state.persistent().leave(addr, gen);
+            });
+        if spawned.is_err() {
+            self.persistent().leave(addr, gen);
+        }
+        spawned
+    }
+
+    /// Dials `addr` on the schedule until it connects, waits until that peer is removed,
+    /// and starts over; ends when the switch stops, `cancel` fires or the schedule is
+    /// used up. While the node behind `addr` is connected some other way (it dialled us,
+    /// say), it waits for that connection to go instead of dialling.
+    fn persistent_loop(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+        expected: Option<PeerId>,
+        cancel: &Receiver<()>,
+    ) {
+        let mut rng = Jitter::new(addr);
+        let mut known: Option<PeerId> = expected;
+        loop {
+            let mut attempt = 0u32;
+            let peer = loop {
+                if let Some(other) = known.and_then(|id| self.peers().get(&id)) {
+                    debug!("persistent peer {addr} is connected as {other}; waiting");
+                    break other;
+                }
+                let Some(pause) = self.config().reconnect.pause_before(attempt) else {
+                    warn!("persistent peer {addr}: giving up after {attempt} attempts");
+                    self.events().emit(SwitchEvent::PersistentGivenUp {
+                        addr,
+                        attempts: attempt,
+                    });
+                    return;
+                };
+                let pause = if attempt == 0 {
+                    pause
+                } else {
+                    pause.saturating_add(rng.below(self.config().reconnect.jitter))
+                };
+                if !pause.is_zero() {
+                    select! {
+                        recv(self.stop_signal()) -> _ => return,
+                        recv(cancel) -> _ => return,
+                        default(pause) => {}
+                    }
+                }
+                if self.is_closing() || cancelled(cancel) {
+                    return;
+                }
+                let mut learned = None;
+                match self.dial_learning(addr, true, expected, &mut learned) {
+                    Ok(p) => break p,
+                    Err(Error::Stopped) if self.is_closing() => return,
+                    Err(e) => {
+                        info!(
+                            "persistent peer {addr}: attempt {} failed: {e}",
+                            attempt + 1
+                        );
+                        // A node other than the one expected is not waited for.
+                        known = expected.or(learned).or(known);
+                        attempt += 1;
+                    }
+                }
+            };
+            known = Some(peer.id());
+            select! {
+                recv(peer.life.removed()) -> _ => {}
+                recv(self.stop_signal()) -> _ => return,
+                recv(cancel) -> _ => {
+                    info!("persistent peer {addr}: no longer redialled (it stays connected)");
+                    return;
+                }
+            }
+            if cancelled(cancel) {
+                return;
+            }
+            info!("persistent peer {addr} dropped; redialling");
+        }
+    }
+}
+
+/// A small xorshift generator for reconnect jitter (not for anything secret).
+struct Jitter(u64);
+
+impl Jitter {
+    fn new(addr: SocketAddr) -> Self {
+        let t = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        let a = addr.port() as u64 | ((addr.ip().to_string().len() as u64) << 16);
+        Jitter((t ^ a.rotate_left(32)) | 1)
+    }
+
+    fn below(&mut self, max: Duration) -> Duration {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        let nanos = max.as_nanos().min(u64::MAX as u128) as u64;
+        if nanos == 0 {
+            Duration::ZERO
+        } else {
+            Duration::from_nanos(self.0 % nanos)
+        }
+    }
+}

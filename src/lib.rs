@@ -30,13 +30,12 @@
 //! }
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let info = NodeInfo { network: "demo".into(), version: "0.12.1".into(), ..NodeInfo::default() };
 //! let (tx, rx) = unbounded();
-//! let alice = Switch::new(SwitchConfig::default(), info.clone())?;
+//! let alice = Switch::new(SwitchConfig::default(), NodeInfo::new("alice", "demo"))?;
 //! alice.add_reactor("echo", Arc::new(Echo(tx)))?;
 //! let addr = alice.listen("127.0.0.1:0")?;
 //!
-//! let bob = Switch::new(SwitchConfig::default(), info)?;
+//! let bob = Switch::new(SwitchConfig::default(), NodeInfo::new("bob", "demo"))?;
 //! bob.add_reactor("echo", Arc::new(Echo(unbounded().0)))?;
 //! let peer = bob.dial(addr)?; // handshake done, peer running
 //! peer.send(0x01, "hello")?;
@@ -56,7 +55,10 @@
 //! * [`SecretConnection`] (feature `secret-connection`): the encrypted, authenticated
 //!   transport of Tendermint v0.12.
 //! * [`Switch`], [`Peer`], [`Reactor`], [`NodeInfo`]: peers found, handshaken and
-//!   dispatched to the reactors that own their channels.
+//!   dispatched to the reactors that own their channels. [`ChannelReactor`] hands them
+//!   to a channel instead (for `select!` loops), and [`Switch::events`] reports what
+//!   the switch did on its own ([`SwitchEvent`]).
+//! * [`NodeKey`]: a node's identity, kept in a `node_key.json` file.
 //!
 //! # Threads and blocking
 //!

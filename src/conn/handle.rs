@@ -1,14 +1,28 @@
-//! The shared handle behind every clone of an [`MConnection`](super::MConnection): what
-//! its threads share, and their join handles. Stopping it waits for both threads unless
+//! The shared handle behind every clone of an [`MConnection`](super::MConnection) (and
+//! the [`WeakMConnection`] that does not keep it alive): what its threads share, and
+//! their join handles. Stopping it waits for both threads unless
 //! called on a callback thread; dropping the last handle stops it.
 
-use std::sync::Arc;
+use std::fmt;
+use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
 
 use super::shared::Shared;
 use crate::threads;
+
+/// A handle that does not keep the connection alive; [`upgrade`](Self::upgrade) it to use it.
+#[derive(Clone, Default)]
+pub struct WeakMConnection {
+    pub(super) inner: Weak<Handle>,
+}
+
+impl fmt::Debug for WeakMConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WeakMConnection")
+    }
+}
 
 pub(super) struct Handle {
     pub(super) shared: Arc<Shared>,

@@ -22,7 +22,7 @@ mod status;
 
 use std::fmt;
 use std::net::{SocketAddr, TcpStream};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -31,6 +31,7 @@ use crossbeam_channel::{bounded, select, SendTimeoutError, TrySendError as CbTry
 use self::channel::{ChannelCounters, SendChannel};
 pub use self::config::{ChannelDescriptor, MConnConfig};
 use self::handle::Handle;
+pub use self::handle::WeakMConnection;
 use self::inbox::Inbox;
 use self::outbox::{Outbox, OutboxParts};
 use self::recv::{OnError, OnReceive};
@@ -56,15 +57,41 @@ pub use crate::transport::Transport;
 /// `MConnection` is a cheap `Clone` handle (`Send + Sync`). Dropping the last handle
 /// stops the connection. A callback that needs the connection should hold a
 /// [`WeakMConnection`], so the connection does not keep itself alive.
+///
+/// # Example
+///
+/// Two channels over one TCP connection, without a switch (`examples/mconn_tcp.rs` is
+/// the same as a program). Both ends must declare the same channel table: the v0.12
+/// protocol has no way to check it, and a message on a channel the other end lacks
+/// stops the connection.
+///
+/// ```
+/// use std::net::{TcpListener, TcpStream};
+/// use mconn::{ChannelDescriptor, MConnConfig, MConnection};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Consensus-like traffic first (priority 10), bulk after (priority 1).
+/// let channels = || vec![ChannelDescriptor::new(0x20, 10), ChannelDescriptor::new(0x30, 1)];
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let client = TcpStream::connect(listener.local_addr()?)?;
+/// let (tx, received) = crossbeam_channel::unbounded();
+/// let on_receive = move |ch, msg| { let _ = tx.send((ch, msg)); }; // recv thread, in order
+/// let on_error = |err| eprintln!("connection failed: {err}"); // once, if it fails
+/// let config = MConnConfig::default();
+/// let server = MConnection::new(listener.accept()?.0, channels(), config.clone(), on_receive, on_error)?;
+/// let client = MConnection::new(client, channels(), config, |_, _| {}, |_| {})?;
+/// client.send(0x30, vec![0u8; 100_000])?; // chopped into packets, reassembled
+/// client.send(0x20, "vote")?;
+/// let mut got: Vec<_> = received.iter().take(2).collect();
+/// got.sort_by_key(|(ch, _)| *ch);
+/// assert_eq!((got[0].0, &got[0].1[..], got[1].1.len()), (0x20, &b"vote"[..], 100_000));
+/// client.flush_stop(); // sends what is queued, then stops
+/// server.stop();
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct MConnection {
     inner: Arc<Handle>,
-}
-
-/// A handle that does not keep the connection alive; [`upgrade`](Self::upgrade) it to use it.
-#[derive(Clone, Default)]
-pub struct WeakMConnection {
-    inner: Weak<Handle>,
 }
 
 impl MConnection {
@@ -363,11 +390,5 @@ impl fmt::Debug for MConnection {
             .field("peer_addr", &self.peer_addr())
             .field("running", &self.is_running())
             .finish()
-    }
-}
-
-impl fmt::Debug for WeakMConnection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("WeakMConnection")
     }
 }

@@ -18,7 +18,32 @@ mod file;
 /// public key is the peer's identity (see [`id`](Self::id)).
 ///
 /// The secret never appears in `Debug` output and is wiped from memory when the key is
-/// dropped.
+/// dropped. The same key, id and API in every build (the `secret-connection` feature
+/// adds only the connection that proves it).
+///
+/// # Example
+///
+/// A node that keeps its identity across restarts:
+///
+/// ```
+/// use mconn::{NodeInfo, NodeKey, Switch, SwitchConfig};
+///
+/// # fn main() -> Result<(), mconn::Error> {
+/// # let dir = std::env::temp_dir().join(format!("mconn-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).map_err(mconn::Error::Io)?;
+/// # let path = dir.join("node_key.json");
+/// // CometBFT's and tendermint-rs's node_key.json; created (owner-only) if missing.
+/// let key = NodeKey::load_or_generate(&path)?;
+/// println!("this node is {}", key.id());
+/// assert_eq!(NodeKey::load(&path)?.id(), key.id(), "the same node after a restart");
+///
+/// let config = SwitchConfig::default().node_key(Some(key.clone()));
+/// let switch = Switch::new(config, NodeInfo::new("keeper", "demo-net"))?;
+/// assert_eq!(switch.id(), key.id());
+/// # std::fs::remove_dir_all(&dir).map_err(mconn::Error::Io)?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct NodeKey {
     signing: SigningKey,

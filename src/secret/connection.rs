@@ -29,6 +29,55 @@ use crate::peer_id::PeerId;
 ///
 /// For an MConnection, turn it into a [`Transport`](crate::Transport) with
 /// [`into_transport`](SecretConnection::into_transport).
+///
+/// # Example
+///
+/// Both ends handshake at once (here on two threads), learn each other's id, and run an
+/// MConnection over the encrypted stream (`examples/secret_tcp.rs` as a program).
+///
+/// ```
+/// use std::net::{TcpListener, TcpStream};
+/// use std::time::Duration;
+/// use mconn::{ChannelDescriptor, MConnConfig, MConnection, NodeKey, SecretConnection};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (alice, bob) = (NodeKey::generate()?, NodeKey::generate()?);
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let addr = listener.local_addr()?;
+/// let bob_id = bob.id();
+/// let dialer = std::thread::spawn(move || -> Result<_, mconn::Error> {
+///     let stream = TcpStream::connect(addr)?;
+///     // The handshake has no timeout of its own: bound it with the socket's.
+///     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+///     SecretConnection::handshake(stream, &bob)
+/// });
+/// let (stream, _) = listener.accept()?;
+/// stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+/// let at_alice = SecretConnection::handshake(stream, &alice)?;
+/// let at_bob = dialer.join().expect("dialer thread")?;
+/// // Each end has proven its key: compare with the id you expected to reach.
+/// assert_eq!(at_alice.remote_id(), bob_id);
+/// assert_eq!(at_bob.remote_id(), alice.id());
+///
+/// let (tx, rx) = crossbeam_channel::unbounded();
+/// let channels = vec![ChannelDescriptor::new(0x01, 1)];
+/// let conn = MConnection::with_transport(
+///     at_alice.into_transport()?,
+///     channels.clone(),
+///     MConnConfig::default(),
+///     move |_, msg| { let _ = tx.send(msg); },
+///     |_| {},
+/// )?;
+/// let peer = MConnection::with_transport(
+///     at_bob.into_transport()?, channels, MConnConfig::default(), |_, _| {}, |_| {},
+/// )?;
+/// peer.send(0x01, "sealed")?;
+/// assert_eq!(rx.recv_timeout(Duration::from_secs(10))?, "sealed");
+/// peer.stop();
+/// conn.stop();
+/// # Ok(())
+/// # }
+/// ```
 pub struct SecretConnection<S> {
     pub(crate) stream: S,
     pub(crate) send: SendState,

@@ -13,6 +13,35 @@ use crate::error::Error;
 
 /// Something the switch did on its own threads that the application may want to act on.
 /// Subscribe with [`Switch::events`](crate::Switch::events).
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use mconn::{ChannelDescriptor, ChannelReactor, NodeInfo, Switch, SwitchConfig, SwitchEvent};
+///
+/// # fn main() -> Result<(), mconn::Error> {
+/// let switch = Switch::new(SwitchConfig::default(), NodeInfo::new("watcher", "demo-net"))?;
+/// let (reactor, _messages) = ChannelReactor::new(vec![ChannelDescriptor::new(0x40, 1)], 16);
+/// switch.add_reactor("app", reactor)?;
+/// let events = switch.events(64);
+/// # let nobody = std::net::TcpListener::bind("127.0.0.1:0").map_err(mconn::Error::Io)?;
+/// # let addr = nobody.local_addr().map_err(mconn::Error::Io)?;
+/// # drop(nobody);
+/// assert!(switch.dial(addr).is_err()); // nothing listens there
+/// match events.recv_timeout(Duration::from_secs(10)) {
+///     Ok(SwitchEvent::DialFailed { addr: a, reason, .. }) => {
+///         assert_eq!(a, addr);
+///         println!("{reason}"); // "i/o error: connecting to 127.0.0.1:…: Connection refused"
+///     }
+///     Ok(SwitchEvent::PersistentGivenUp { addr, .. }) => println!("gave up on {addr}"),
+///     Ok(SwitchEvent::InboundRefused { addr, reason }) => println!("refused {addr}: {reason}"),
+///     other => println!("{other:?}"),
+/// }
+/// switch.stop();
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum SwitchEvent {

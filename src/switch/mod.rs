@@ -65,6 +65,46 @@ use crate::time;
 ///
 /// `Switch` is a cheap `Clone` handle (`Send + Sync`). Dropping the last one stops the
 /// switch. Reactors should keep a [`WeakSwitch`], so nothing keeps itself alive.
+///
+/// # Example
+///
+/// A server that answers each request, and a client that asks once, both served from
+/// channels ([`ChannelReactor`](crate::ChannelReactor)); `examples/select_loop.rs` does
+/// the same from one `select!` loop.
+///
+/// ```
+/// use mconn::{ChannelDescriptor, ChannelReactor, Event, NodeInfo, Switch, SwitchConfig};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let node = |name: &str| -> Result<_, mconn::Error> {
+///     let (reactor, events) = ChannelReactor::new(vec![ChannelDescriptor::new(0x40, 1)], 64);
+///     let switch = Switch::new(SwitchConfig::default(), NodeInfo::new(name, "demo-net"))?;
+///     switch.add_reactor("requests", reactor)?;
+///     Ok((switch, events))
+/// };
+/// let (server, server_events) = node("server")?;
+/// let addr = server.listen("127.0.0.1:0")?;
+/// let (client, client_events) = node("client")?;
+///
+/// let peer = client.dial(addr)?; // handshaken and running when it returns
+/// peer.send(0x40, "what time is it?")?;
+/// for event in server_events.iter() {
+///     if let Event::Message { peer, channel, msg } = event {
+///         assert_eq!(msg, "what time is it?");
+///         peer.send(channel, "tea time")?;
+///         break;
+///     }
+/// }
+/// let answer = client_events.iter().find_map(|e| match e {
+///     Event::Message { msg, .. } => Some(msg),
+///     _ => None,
+/// });
+/// assert_eq!(answer.as_deref(), Some(&b"tea time"[..]));
+/// client.flush_stop(std::time::Duration::from_secs(5));
+/// server.stop();
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Switch {
     inner: Arc<Handle>,

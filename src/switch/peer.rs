@@ -54,6 +54,45 @@ pub(super) struct Rank {
 /// Cheap to share (`Arc<Peer>`); `Send + Sync`. Sending follows the MConnection's
 /// contracts: `send` blocks up to `send_timeout`, `try_send` never blocks, and both
 /// hand the message back on failure.
+///
+/// # Example
+///
+/// ```
+/// # use mconn::{ChannelDescriptor, ChannelReactor, NodeInfo, Switch, SwitchConfig};
+/// use mconn::{SendError, TrySendError};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let node = |name: &str| -> Result<_, mconn::Error> {
+/// #     let (reactor, events) = ChannelReactor::new(vec![ChannelDescriptor::new(0x40, 1)], 64);
+/// #     let switch = Switch::new(SwitchConfig::default(), NodeInfo::new(name, "demo-net"))?;
+/// #     switch.add_reactor("app", reactor)?;
+/// #     Ok((switch, events))
+/// # };
+/// # let (server, _server_events) = node("server")?;
+/// # let addr = server.listen("127.0.0.1:0")?;
+/// # let (client, _client_events) = node("client")?;
+/// let peer = client.dial(addr)?;
+/// println!("{} ({}) at {}", peer.id(), peer.node_info().moniker, peer.remote_addr());
+///
+/// // `send` waits (up to `send_timeout`) for room in the channel's queue.
+/// match peer.send(0x40, "hello") {
+///     Ok(()) => {}
+///     Err(SendError::Timeout(msg)) => println!("peer too slow; {} bytes kept", msg.len()),
+///     Err(e) => println!("not sent: {e}"),
+/// }
+/// // `try_send` never waits: the application decides what to do with a full queue.
+/// if let Err(TrySendError::Full(msg)) = peer.try_send(0x40, "again") {
+///     println!("queue full; {} bytes kept for later", msg.len());
+/// }
+/// // Reactors can attach data to a peer...
+/// peer.set("score", 10u32);
+/// assert_eq!(peer.get::<u32>("score").as_deref(), Some(&10));
+/// // ...and the application can send it away with a reason its `remove_peer` sees.
+/// peer.disconnect("maintenance");
+/// # client.stop();
+/// # server.stop();
+/// # Ok(())
+/// # }
+/// ```
 pub struct Peer {
     id: PeerId,
     info: NodeInfo,

@@ -5,15 +5,33 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
 
-use crossbeam_channel::{unbounded, Receiver};
+use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError};
 use support::watchdog;
 
+/// How long any one expected line may take (a dial, a handshake, a flush on a loaded
+/// machine); the tests' watchdogs bound the whole.
+const LINE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The example binary. A filtered `cargo test --test chat` does not rebuild examples, so
+/// one older than its source would test old code: refuse it, saying what to run.
 fn chat_bin() -> PathBuf {
-    support::example_bin("chat")
+    let bin = support::example_bin("chat");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/chat.rs");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified());
+    if let (Ok(b), Ok(s)) = (modified(&bin), modified(&src)) {
+        assert!(
+            b >= s,
+            "{} is older than {}: run `cargo build --example chat` (with --release for a \
+             release test run)",
+            bin.display(),
+            src.display()
+        );
+    }
+    bin
 }
 
 /// A running chat node whose stdout lines arrive on a channel.
@@ -21,6 +39,8 @@ struct Node {
     child: Child,
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
+    /// Every line read so far, in order.
+    seen: Vec<String>,
 }
 
 impl Node {
@@ -36,25 +56,36 @@ impl Node {
         let stdin = child.stdin.take().unwrap();
         let out = child.stdout.take().unwrap();
         let (tx, lines) = unbounded();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+        std::thread::Builder::new()
+            .name("chat-stdout".into())
+            .spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            })
+            .expect("spawn reader");
         Node {
             child,
             stdin: Some(stdin),
             lines,
+            seen: Vec::new(),
         }
     }
 
     /// Waits for a line containing `needle`; returns it.
-    fn expect(&self, needle: &str) -> String {
+    fn expect(&mut self, needle: &str) -> String {
         loop {
-            match self.lines.recv_timeout(Duration::from_secs(20)) {
-                Ok(l) if l.contains(needle) => return l,
-                Ok(_) => {}
-                Err(_) => panic!("no line containing {needle:?}"),
+            match self.lines.recv_timeout(LINE_TIMEOUT) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if l.contains(needle) {
+                        return l;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line containing {needle:?}; saw:\n{}",
+                    self.seen.join("\n")
+                ),
             }
         }
     }
@@ -70,16 +101,40 @@ impl Node {
         self.stdin = None;
     }
 
-    fn exit_code(mut self) -> i32 {
-        for _ in 0..200 {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st.code().unwrap_or(-1);
+    /// Reads stdout to its end (the process exited: nothing else holds it), then reaps
+    /// the process. Returns the exit code and every line it printed.
+    fn finish(mut self) -> (i32, Vec<String>) {
+        loop {
+            match self.lines.recv_timeout(LINE_TIMEOUT) {
+                Ok(l) => self.seen.push(l),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("chat did not exit; saw:\n{}", self.seen.join("\n"))
+                }
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = self.child.kill();
-        panic!("chat did not exit");
+        let code = self
+            .child
+            .wait()
+            .expect("wait for chat")
+            .code()
+            .unwrap_or(-1);
+        (code, std::mem::take(&mut self.seen))
     }
+}
+
+impl Drop for Node {
+    /// A failed test leaves no chat process behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The address at the end of "NAME (ID) listening on ADDR".
+fn listen_addr(node: &mut Node) -> String {
+    let line = node.expect("listening on");
+    line.rsplit(' ').next().unwrap().to_string()
 }
 
 #[test]
@@ -111,8 +166,7 @@ fn the_demo_shows_the_whole_stack_and_exits_zero() {
 fn two_chat_processes_talk() {
     let _w = watchdog("two_chat_processes", Duration::from_secs(120));
     let mut alice = Node::spawn(&["--name", "alice", "--listen", "127.0.0.1:0"]);
-    let line = alice.expect("listening on");
-    let addr = line.rsplit(' ').next().unwrap().to_string();
+    let addr = listen_addr(&mut alice);
     let mut bob = Node::spawn(&["--name", "bob", "--listen", "127.0.0.1:0", "--peer", &addr]);
     bob.expect("* alice joined");
     alice.expect("* bob joined");
@@ -128,9 +182,9 @@ fn two_chat_processes_talk() {
     bob.expect("1 peer(s)");
     bob.type_line("/quit");
     alice.expect("* bob left");
-    assert_eq!(bob.exit_code(), 0);
+    assert_eq!(bob.finish().0, 0);
     alice.close_input(); // end of input quits too
-    assert_eq!(alice.exit_code(), 0);
+    assert_eq!(alice.finish().0, 0);
 }
 
 #[test]
@@ -148,7 +202,7 @@ fn an_unreachable_peer_is_reported_and_the_node_keeps_running() {
     n.type_line("/status");
     n.expect("0 peer(s)");
     n.type_line("/quit");
-    assert_eq!(n.exit_code(), 0);
+    assert_eq!(n.finish().0, 0);
     let mut p = Node::spawn(&[
         "--name",
         "y",
@@ -160,7 +214,7 @@ fn an_unreachable_peer_is_reported_and_the_node_keeps_running() {
     ]);
     p.expect("will keep trying");
     p.type_line("/quit");
-    assert_eq!(p.exit_code(), 0);
+    assert_eq!(p.finish().0, 0);
 }
 
 #[test]
@@ -181,19 +235,23 @@ fn with_a_key_file_a_restarted_node_keeps_its_id_and_a_corrupt_one_stops_it() {
     std::fs::create_dir_all(&dir).unwrap();
     let key = dir.join("node_key.json");
     let key = key.to_str().unwrap();
-    let id = |n: &Node| {
+    let id = |n: &mut Node| {
         // "NAME (ID) listening on ADDR"
         let line = n.expect("listening on");
         line.split(['(', ')']).nth(1).unwrap().to_string()
     };
     let mut first = Node::spawn(&["--name", "k", "--listen", "127.0.0.1:0", "--key", key]);
-    let first_id = id(&first);
+    let first_id = id(&mut first);
     first.type_line("/quit");
-    assert_eq!(first.exit_code(), 0);
+    assert_eq!(first.finish().0, 0);
     let mut again = Node::spawn(&["--name", "k", "--listen", "127.0.0.1:0", "--key", key]);
-    assert_eq!(id(&again), first_id, "the same identity after a restart");
+    assert_eq!(
+        id(&mut again),
+        first_id,
+        "the same identity after a restart"
+    );
     again.type_line("/quit");
-    assert_eq!(again.exit_code(), 0);
+    assert_eq!(again.finish().0, 0);
 
     std::fs::write(key, "{\"priv_key\":").unwrap();
     let out = Command::new(chat_bin())

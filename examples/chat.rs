@@ -11,7 +11,8 @@
 //! nick changes, goodbye) travels on channel 0x02 (priority 5), so it overtakes chat
 //! when both are busy. Logging goes through env_logger: `RUST_LOG=mconn=debug`.
 
-use std::io::BufRead;
+use std::error::Error as StdError;
+use std::io::{self, BufRead};
 use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -152,7 +153,7 @@ struct Node {
 }
 
 impl Node {
-    fn start(name: &str, listen: &str, config: SwitchConfig) -> Result<Node, Error> {
+    fn start(name: &str, listen: &str, config: SwitchConfig) -> Result<Node, Box<dyn StdError>> {
         let (tx, seen) = unbounded();
         let chat = Arc::new(Chat {
             me: Mutex::new(name.to_string()),
@@ -166,7 +167,9 @@ impl Node {
         };
         let switch = Switch::new(config, info)?;
         switch.add_reactor("chat", chat.clone())?;
-        let addr = switch.listen(listen)?;
+        let addr = switch
+            .listen(listen)
+            .map_err(|e| cannot_listen(listen, e))?;
         Ok(Node {
             name: name.to_string(),
             switch,
@@ -205,6 +208,18 @@ impl Node {
         }
         println!("{:>6} | (gave up waiting)", self.name);
         false
+    }
+}
+
+/// "cannot listen on ADDR: why". The library's error does not say which address it was
+/// about, so the message names the one the user gave.
+fn cannot_listen(addr: &str, e: Error) -> String {
+    match e {
+        Error::Io(e) if e.kind() == io::ErrorKind::AddrInUse => {
+            format!("cannot listen on {addr}: address already in use")
+        }
+        Error::Io(e) => format!("cannot listen on {addr}: {e}"),
+        e => format!("cannot listen on {addr}: {e}"),
     }
 }
 
@@ -263,7 +278,7 @@ fn print_peers(node: &Node) {
 }
 
 /// The demo: three nodes in one process, a short conversation, one leaves.
-fn demo() -> Result<ExitCode, Error> {
+fn demo() -> Result<ExitCode, Box<dyn StdError>> {
     println!("mconn chat demo: alice, bob and carol on loopback\n");
     let cfg = || SwitchConfig::default();
     let alice = Node::start("alice", "127.0.0.1:0", cfg())?;
@@ -337,15 +352,27 @@ struct Args {
     key: Option<String>,
 }
 
+/// What the command line asks for.
+enum Command {
+    Demo,
+    Help,
+    Chat(Args),
+}
+
 const USAGE: &str = "usage: chat                                   (the three-node demo)
        chat --name NAME --listen ADDR [--peer ADDR]... [--persistent] [--key FILE]
+       chat --help
 
-  --key FILE   the node's identity, in CometBFT's node_key.json layout: loaded if the
-               file exists, created otherwise, so a restarted node keeps its id
+  --name NAME    your nick, also the node's moniker
+  --listen ADDR  where peers reach you (port 0 picks one; the line shows which)
+  --peer ADDR    a node to connect to (repeatable)
+  --persistent   keep redialling the --peer nodes while they are down or drop
+  --key FILE     the node's identity, in CometBFT's node_key.json layout: loaded if the
+                 file exists, created otherwise, so a restarted node keeps its id
 
 commands while chatting: /peers  /status  /nick NAME  /quit   (Ctrl-C or end of input also quit)";
 
-fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
     let mut a = Args {
         name: String::new(),
         listen: String::new(),
@@ -363,20 +390,20 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String>
             "--peer" => a.peers.push(value("--peer")?),
             "--persistent" => a.persistent = true,
             "--key" => a.key = Some(value("--key")?),
-            "-h" | "--help" => return Err(String::new()),
+            "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     if !any {
-        return Ok(None);
+        return Ok(Command::Demo);
     }
     if a.name.is_empty() || a.listen.is_empty() {
         return Err("--name and --listen are required".into());
     }
-    Ok(Some(a))
+    Ok(Command::Chat(a))
 }
 
-fn interactive(args: Args) -> Result<ExitCode, Error> {
+fn interactive(args: Args) -> Result<ExitCode, Box<dyn StdError>> {
     let mut config = SwitchConfig::default().reconnect(ReconnectSchedule::default());
     if let Some(file) = &args.key {
         config = config.node_key(Some(NodeKey::load_or_generate(file)?));
@@ -443,7 +470,8 @@ fn interactive(args: Args) -> Result<ExitCode, Error> {
                             inb
                         );
                     }
-                    ("/nick", name) if !name.trim().is_empty() => node.rename(name.trim()),
+                    ("/nick", name) if name.trim().is_empty() => println!("usage: /nick NAME"),
+                    ("/nick", name) => node.rename(name.trim()),
                     (cmd, _) if cmd.starts_with('/') => println!("unknown command; {USAGE}"),
                     _ => node.say(line),
                 }
@@ -463,13 +491,14 @@ fn interactive(args: Args) -> Result<ExitCode, Error> {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let result = match parse(std::env::args().skip(1)) {
-        Ok(None) => demo(),
-        Ok(Some(args)) => interactive(args),
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Demo) => demo(),
+        Ok(Command::Chat(args)) => interactive(args),
         Err(why) => {
-            if !why.is_empty() {
-                eprintln!("chat: {why}");
-            }
-            eprintln!("{USAGE}");
+            eprintln!("chat: {why}\n{USAGE}");
             return ExitCode::from(2);
         }
     };

@@ -6,7 +6,7 @@ mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::time::Duration;
 
 use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError};
@@ -131,6 +131,15 @@ impl Drop for Node {
     }
 }
 
+/// Runs chat to its end with `args` and no input; returns its output.
+fn run(args: &[&str]) -> Output {
+    Command::new(chat_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run chat")
+}
+
 /// The address at the end of "NAME (ID) listening on ADDR".
 fn listen_addr(node: &mut Node) -> String {
     let line = node.expect("listening on");
@@ -172,6 +181,8 @@ fn two_chat_processes_talk() {
     alice.expect("* bob joined");
     bob.type_line("hello from bob");
     alice.expect("[bob] hello from bob");
+    alice.type_line("/nick");
+    alice.expect("usage: /nick NAME");
     alice.type_line("/nick alicia");
     bob.expect("* alice is now alicia");
     alice.type_line("hi bob");
@@ -215,6 +226,39 @@ fn an_unreachable_peer_is_reported_and_the_node_keeps_running() {
     p.expect("will keep trying");
     p.type_line("/quit");
     assert_eq!(p.finish().0, 0);
+}
+
+#[test]
+fn an_address_in_use_is_named() {
+    let _w = watchdog("address_in_use", Duration::from_secs(60));
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = run(&["--name", "x", "--listen", &addr]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}: address already in use")),
+        "{stderr}"
+    );
+    drop(taken);
+}
+
+#[test]
+fn help_prints_the_usage_on_stdout_and_exits_zero() {
+    for flag in ["--help", "-h"] {
+        let out = run(&["--name", "x", flag]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{flag}");
+        assert!(
+            stdout.starts_with("usage: chat") && stdout.contains("--listen ADDR"),
+            "{stdout}"
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]

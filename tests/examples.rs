@@ -1,5 +1,6 @@
 //! The standalone-connection examples, run as programs: each exits 0 and prints every
-//! message on the other end, in order per channel.
+//! message on the other end, in order per channel; the encrypted one also shows each end
+//! the other's id, and that id is the other's key.
 
 mod support;
 
@@ -88,4 +89,41 @@ fn mconn_over_tcp_delivers_both_ways_and_stops_cleanly() {
     assert_eq!(lines.last().map(String::as_str), Some("done"));
     let received = lines.iter().filter(|l| l.contains(" received on ")).count();
     assert_eq!(received, 5, "each message once:\n{}", lines.join("\n"));
+}
+
+#[test]
+#[cfg(feature = "secret-connection")]
+fn secret_connection_shows_each_end_the_others_key_and_delivers() {
+    let _w = watchdog("secret_tcp", Duration::from_secs(60));
+    let lines = run("secret_tcp");
+    let all = lines.join("\n");
+    // "alice is ID", "bob   is ID", "alice sees the other end as ID", ...
+    let value = |prefix: &str| -> String {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting {prefix:?} in:\n{all}"));
+        let id = line[prefix.len()..].to_string();
+        assert!(
+            id.len() == 64 && id.chars().all(|c| c.is_ascii_hexdigit()),
+            "not an id: {line}"
+        );
+        id
+    };
+    let (alice, bob) = (value("alice is "), value("bob   is "));
+    assert_ne!(alice, bob);
+    assert_eq!(value("alice sees the other end as "), bob);
+    assert_eq!(value("bob sees the other end as "), alice);
+    for line in [
+        "bob received on 0x01: hello bob, secretly",
+        "bob received on 0x02: alice: ready",
+        "alice received on 0x01: hello alice, secretly",
+        "alice received on 0x02: bob: ready",
+    ] {
+        assert_in_order(&lines, &[line]);
+    }
+    assert_in_order(
+        &lines,
+        &["bob's connection ended: peer closed the connection", "done"],
+    );
 }

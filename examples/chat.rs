@@ -10,8 +10,15 @@
 //! Chat lines travel as go-wire strings on channel 0x01 (priority 1). Presence (hello,
 //! nick changes, goodbye) travels on channel 0x02 (priority 5), so it overtakes chat
 //! when both are busy. Logging goes through env_logger: `RUST_LOG=mconn=debug`.
+//!
+//! Interactively, each line you send is shown back as `[yourname] text`, and a `> `
+//! prompt is drawn when stdin and stdout are a terminal (never into a pipe, so scripts
+//! read plain lines). Every session ends with exactly one `bye: REASON` line, whatever
+//! the way out: `/quit`, Ctrl-C, end of input, or an error (then on stderr, exit 1).
 
-use std::io::BufRead;
+use std::error::Error as StdError;
+use std::fmt::Display;
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,8 +27,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use mconn::{
-    wire, ChannelDescriptor, ChannelId, Error, NodeInfo, NodeKey, Peer, Reactor, ReconnectSchedule,
-    Switch, SwitchConfig,
+    wire, BroadcastResult, ChannelDescriptor, ChannelId, Error, NodeInfo, NodeKey, Peer, Reactor,
+    ReconnectSchedule, Switch, SwitchConfig,
 };
 use parking_lot::Mutex;
 
@@ -152,7 +159,7 @@ struct Node {
 }
 
 impl Node {
-    fn start(name: &str, listen: &str, config: SwitchConfig) -> Result<Node, Error> {
+    fn start(name: &str, listen: &str, config: SwitchConfig) -> Result<Node, Box<dyn StdError>> {
         let (tx, seen) = unbounded();
         let chat = Arc::new(Chat {
             me: Mutex::new(name.to_string()),
@@ -166,7 +173,9 @@ impl Node {
         };
         let switch = Switch::new(config, info)?;
         switch.add_reactor("chat", chat.clone())?;
-        let addr = switch.listen(listen)?;
+        let addr = switch
+            .listen(listen)
+            .map_err(|e| cannot_listen(listen, e))?;
         Ok(Node {
             name: name.to_string(),
             switch,
@@ -176,11 +185,9 @@ impl Node {
         })
     }
 
-    fn say(&self, text: &str) {
-        let r = self.switch.broadcast(CHAT, chat_line(text));
-        for (id, e) in r.failed {
-            println!("  (not delivered to {}: {e})", id.short());
-        }
+    /// Sends a chat line to every peer; returns a note for each peer that did not take it.
+    fn say(&self, text: &str) -> Vec<String> {
+        undelivered(&self.switch.broadcast(CHAT, chat_line(text)))
     }
 
     fn rename(&self, to: &str) {
@@ -208,6 +215,28 @@ impl Node {
     }
 }
 
+/// "cannot listen on ADDR: why". The library's error does not say which address it was
+/// about, so the message names the one the user gave.
+fn cannot_listen(addr: &str, e: Error) -> String {
+    match e {
+        Error::Io(e) if e.kind() == io::ErrorKind::AddrInUse => {
+            format!("cannot listen on {addr}: address already in use")
+        }
+        Error::Io(e) => format!("cannot listen on {addr}: {e}"),
+        e => format!("cannot listen on {addr}: {e}"),
+    }
+}
+
+fn undelivered(r: &BroadcastResult) -> Vec<String> {
+    if r.sent.is_empty() && r.failed.is_empty() {
+        return vec!["  (nobody is connected: no one got that)".into()];
+    }
+    r.failed
+        .iter()
+        .map(|(id, e)| format!("  (not delivered to {}: {e})", id.short()))
+        .collect()
+}
+
 fn show(s: &Seen) -> String {
     match s {
         Seen::Joined {
@@ -226,18 +255,17 @@ fn show(s: &Seen) -> String {
     }
 }
 
-fn print_peers(node: &Node) {
-    println!(
-        "{:>6} | peers of {} ({}):",
-        node.name,
+/// The `/peers` table: one line per peer and one per channel of each.
+fn peers_report(node: &Node) -> Vec<String> {
+    let mut lines = vec![format!(
+        "peers of {} ({}):",
         node.chat.me.lock(),
         node.switch.id().short()
-    );
+    )];
     for p in node.switch.peers() {
         let st = p.status();
-        println!(
-            "{:>6} |   {:<8} {} {:<3} {:>21}  sent {:>6} B  recv {:>6} B  up {:>5} B/s  down {:>5} B/s",
-            node.name,
+        lines.push(format!(
+            "  {:<8} {} {:<3} {:>21}  sent {:>6} B  recv {:>6} B  up {:>5} B/s  down {:>5} B/s",
             nick_of(&p),
             p.id().short(),
             if p.is_outbound() { "out" } else { "in" },
@@ -246,24 +274,24 @@ fn print_peers(node: &Node) {
             st.bytes_received,
             st.send_rate as u64,
             st.recv_rate as u64,
-        );
+        ));
         for c in &st.channels {
-            println!(
-                "{:>6} |       channel {:#04x} priority {}: {} msgs out, {} msgs in, queue {}/{}",
-                node.name,
+            lines.push(format!(
+                "      channel {:#04x} priority {}: {} msgs out, {} msgs in, queue {}/{}",
                 c.id,
                 c.priority,
                 c.messages_sent,
                 c.messages_received,
                 c.send_queue_size,
                 c.send_queue_capacity
-            );
+            ));
         }
     }
+    lines
 }
 
 /// The demo: three nodes in one process, a short conversation, one leaves.
-fn demo() -> Result<ExitCode, Error> {
+fn demo() -> Result<ExitCode, Box<dyn StdError>> {
     println!("mconn chat demo: alice, bob and carol on loopback\n");
     let cfg = || SwitchConfig::default();
     let alice = Node::start("alice", "127.0.0.1:0", cfg())?;
@@ -294,20 +322,27 @@ fn demo() -> Result<ExitCode, Error> {
 
     let heard =
         |n: &Node, text: &str| n.wait_for(|s| matches!(s, Seen::Line { text: t, .. } if t == text));
-    alice.say("hi everyone!");
+    let say = |n: &Node, text: &str| {
+        for note in n.say(text) {
+            println!("{:>6} | {note}", n.name);
+        }
+    };
+    say(&alice, "hi everyone!");
     ok &= heard(&bob, "hi everyone!") & heard(&carol, "hi everyone!");
-    bob.say("hello alice, hello carol");
+    say(&bob, "hello alice, hello carol");
     ok &= heard(&alice, "hello alice, hello carol") & heard(&carol, "hello alice, hello carol");
     carol.rename("caroline");
     let renamed =
         |n: &Node| n.wait_for(|s| matches!(s, Seen::Renamed { to, .. } if to == "caroline"));
     ok &= renamed(&alice) & renamed(&bob);
-    carol.say("I have to go, bye!");
+    say(&carol, "I have to go, bye!");
     ok &= heard(&alice, "I have to go, bye!") & heard(&bob, "I have to go, bye!");
 
     println!();
     for n in [&alice, &bob, &carol] {
-        print_peers(n);
+        for line in peers_report(n) {
+            println!("{:>6} | {line}", n.name);
+        }
     }
     println!();
     carol.leave();
@@ -337,15 +372,29 @@ struct Args {
     key: Option<String>,
 }
 
+/// What the command line asks for.
+enum Command {
+    Demo,
+    Help,
+    Chat(Args),
+}
+
 const USAGE: &str = "usage: chat                                   (the three-node demo)
        chat --name NAME --listen ADDR [--peer ADDR]... [--persistent] [--key FILE]
+       chat --help
 
-  --key FILE   the node's identity, in CometBFT's node_key.json layout: loaded if the
-               file exists, created otherwise, so a restarted node keeps its id
+  --name NAME    your nick, also the node's moniker
+  --listen ADDR  where peers reach you (port 0 picks one; the line shows which)
+  --peer ADDR    a node to connect to (repeatable)
+  --persistent   keep redialling the --peer nodes while they are down or drop
+  --key FILE     the node's identity, in CometBFT's node_key.json layout: loaded if the
+                 file exists, created otherwise, so a restarted node keeps its id
 
-commands while chatting: /peers  /status  /nick NAME  /quit   (Ctrl-C or end of input also quit)";
+commands while chatting: /peers  /status  /nick NAME  /help  /quit   (Ctrl-C or end of input also quit)";
 
-fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+const COMMANDS: &str = "commands: /peers  /status  /nick NAME  /help  /quit";
+
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
     let mut a = Args {
         name: String::new(),
         listen: String::new(),
@@ -363,120 +412,258 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String>
             "--peer" => a.peers.push(value("--peer")?),
             "--persistent" => a.persistent = true,
             "--key" => a.key = Some(value("--key")?),
-            "-h" | "--help" => return Err(String::new()),
+            "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     if !any {
-        return Ok(None);
+        return Ok(Command::Demo);
     }
     if a.name.is_empty() || a.listen.is_empty() {
         return Err("--name and --listen are required".into());
     }
-    Ok(Some(a))
+    Ok(Command::Chat(a))
 }
 
-fn interactive(args: Args) -> Result<ExitCode, Error> {
-    let mut config = SwitchConfig::default().reconnect(ReconnectSchedule::default());
-    if let Some(file) = &args.key {
-        config = config.node_key(Some(NodeKey::load_or_generate(file)?));
+/// The terminal, shared by the threads that print: one lock around each line so lines
+/// never interleave, the prompt redrawn below them, and nothing after the goodbye.
+struct Screen {
+    /// Draw a `> ` prompt: only when a person is typing at a terminal (stdin) and reading
+    /// one (stdout). A pipe gets plain lines, so a script reading them is not confused.
+    prompt: bool,
+    /// The session is ending: only the goodbye line is printed from now on.
+    closed: Mutex<bool>,
+}
+
+/// Back to the start of the line and erase it. On a terminal our output always ends with
+/// a newline, so the cursor's line holds only the prompt and what the user is typing
+/// (which disappears from view but stays in the terminal's input buffer).
+const ERASE_LINE: &str = "\r\x1b[2K";
+
+impl Screen {
+    fn new() -> Screen {
+        Screen {
+            prompt: io::stdin().is_terminal() && io::stdout().is_terminal(),
+            closed: Mutex::new(false),
+        }
     }
-    let node = Arc::new(Node::start(&args.name, &args.listen, config)?);
-    println!(
-        "{} ({}) listening on {}",
-        args.name,
-        node.switch.id().short(),
-        node.addr
-    );
-    for peer in &args.peers {
-        if args.persistent {
+
+    /// Prints one line (or several, joined by newlines) above the prompt.
+    fn line(&self, text: impl Display) {
+        let closed = self.closed.lock();
+        if *closed {
+            return;
+        }
+        let mut out = io::stdout().lock();
+        let _ = if self.prompt {
+            write!(out, "{ERASE_LINE}{text}\n> ")
+        } else {
+            writeln!(out, "{text}")
+        };
+        let _ = out.flush();
+    }
+
+    /// Draws the prompt (again: the user pressed Enter, or we just started).
+    fn prompt(&self) {
+        let closed = self.closed.lock();
+        if self.prompt && !*closed {
+            print!("{ERASE_LINE}> ");
+            let _ = io::stdout().flush();
+        }
+    }
+
+    /// Ends the session on screen: erases the prompt; later lines are dropped.
+    fn close(&self) {
+        let mut closed = self.closed.lock();
+        if self.prompt && !*closed {
+            print!("{ERASE_LINE}");
+            let _ = io::stdout().flush();
+        }
+        *closed = true;
+    }
+}
+
+/// How a session ends: `Ok(reason)` when the user left, `Err(why)` on an error.
+type Exit = Result<String, String>;
+
+/// Handles one line typed by the user. Returns how the session ends, if it does.
+fn command(node: &Node, screen: &Screen, line: &str) -> Option<Exit> {
+    let (cmd, rest) = line.split_once(' ').unwrap_or((line, ""));
+    match (cmd, rest.trim()) {
+        ("", _) => {}
+        ("/quit", _) => return Some(Ok("/quit".into())),
+        ("/help", _) => screen.line(COMMANDS),
+        ("/peers", _) => screen.line(peers_report(node).join("\n")),
+        ("/status", _) => {
+            let (out, inb) = node.switch.num_peers();
+            screen.line(format!(
+                "{} ({}) on {}: {} peer(s), {} outbound, {} inbound",
+                node.chat.me.lock(),
+                node.switch.id(),
+                node.addr,
+                out + inb,
+                out,
+                inb
+            ));
+        }
+        ("/nick", "") => screen.line("usage: /nick NAME"),
+        ("/nick", name) => {
+            node.rename(name);
+            screen.line(format!("* you are now {name}"));
+        }
+        (cmd, _) if cmd.starts_with('/') => {
+            screen.line(format!("unknown command {cmd}; {COMMANDS}"))
+        }
+        _ => {
+            // Your own line, as your peers see it.
+            screen.line(format!("[{}] {line}", node.chat.me.lock()));
+            for note in node.say(line) {
+                screen.line(note);
+            }
+        }
+    }
+    None
+}
+
+/// Connects to the `--peer` nodes, one after the other, saying so before each attempt
+/// (a dial may take seconds: up to `dial_timeout` to connect, then the handshake).
+fn dial_all(node: &Node, screen: &Screen, peers: &[String], persistent: bool) {
+    for peer in peers {
+        screen.line(format!("* connecting to {peer} ..."));
+        if persistent {
+            // dial_persistent returns at once and reports nothing: try the address once
+            // ourselves to tell the user whether the peer is up yet.
             let reachable = peer
                 .parse::<SocketAddr>()
                 .map(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
                 .unwrap_or(false);
             if !reachable {
-                println!("* cannot reach {peer} yet; will keep trying in the background");
+                screen.line(format!(
+                    "* cannot reach {peer} yet; will keep trying in the background"
+                ));
             }
             if let Err(e) = node.switch.dial_persistent(peer.as_str()) {
-                println!("* cannot dial {peer}: {e}");
+                screen.line(format!("* cannot dial {peer}: {e}"));
             }
         } else if let Err(e) = node.switch.dial(peer.as_str()) {
-            println!("* could not connect to {peer}: {e}");
+            // Success needs no line: the reactor's "joined" says it.
+            screen.line(format!("* could not connect to {peer}: {e}"));
         }
     }
+}
 
-    // Everything the reactor sees is printed by one thread; stdin is read by another.
-    {
-        let seen = node.seen.clone();
-        std::thread::spawn(move || {
-            while let Ok(s) = seen.recv() {
-                println!("{}", show(&s));
-            }
-        });
-    }
-    let (quit_tx, quit) = unbounded::<&'static str>();
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map(drop)
+}
+
+/// An interactive session. Returns once the node has left (its peers were told), with
+/// how the session ended; the caller prints the goodbye line.
+fn interactive(args: Args, screen: &Arc<Screen>) -> Result<Exit, Box<dyn StdError>> {
+    // Every way out goes through `quit`; the first one wins.
+    let (quit_tx, quit) = unbounded::<Exit>();
+    // Installed before anything is printed: once "listening on" shows, Ctrl-C is handled.
     {
         let quit_tx = quit_tx.clone();
-        let _ = ctrlc::set_handler(move || {
-            let _ = quit_tx.send("interrupted");
-        });
+        ctrlc::set_handler(move || {
+            let _ = quit_tx.send(Ok("interrupted".into()));
+        })?;
     }
-    let reader = {
-        let node = node.clone();
-        std::thread::spawn(move || {
-            for line in std::io::stdin().lock().lines() {
-                let Ok(line) = line else { break };
-                let line = line.trim();
-                match line.split_once(' ').unwrap_or((line, "")) {
-                    ("", _) => {}
-                    ("/quit", _) => break,
-                    ("/peers", _) => print_peers(&node),
-                    ("/status", _) => {
-                        let (out, inb) = node.switch.num_peers();
-                        println!(
-                            "{} ({}) on {}: {} peer(s), {} outbound, {} inbound",
-                            node.chat.me.lock(),
-                            node.switch.id(),
-                            node.addr,
-                            out + inb,
-                            out,
-                            inb
-                        );
-                    }
-                    ("/nick", name) if !name.trim().is_empty() => node.rename(name.trim()),
-                    (cmd, _) if cmd.starts_with('/') => println!("unknown command; {USAGE}"),
-                    _ => node.say(line),
-                }
+    let mut config = SwitchConfig::default().reconnect(ReconnectSchedule::default());
+    if let Some(file) = &args.key {
+        config = config.node_key(Some(NodeKey::load_or_generate(file)?));
+    }
+    let node = Arc::new(Node::start(&args.name, &args.listen, config)?);
+    screen.line(format!(
+        "{} ({}) listening on {}",
+        args.name,
+        node.switch.id().short(),
+        node.addr
+    ));
+
+    // What the reactor sees, printed as it comes.
+    {
+        let (seen, screen) = (node.seen.clone(), screen.clone());
+        spawn("chat-events", move || {
+            while let Ok(s) = seen.recv() {
+                screen.line(show(&s));
             }
-            let _ = quit_tx.send("bye");
-        })
-    };
-    let why = quit.recv().unwrap_or("bye");
-    println!("* leaving ({why})");
+        })?;
+    }
+    // Dials on a thread of their own, so you can type (or quit) while they take time.
+    if !args.peers.is_empty() {
+        let (node, screen) = (node.clone(), screen.clone());
+        spawn("chat-dial", move || {
+            dial_all(&node, &screen, &args.peers, args.persistent)
+        })?;
+    }
+    screen.prompt();
+    // Lines typed, read as bytes so that a line that is not UTF-8 is shown, not fatal.
+    {
+        let (node, screen) = (node.clone(), screen.clone());
+        spawn("chat-input", move || {
+            let mut stdin = io::stdin().lock();
+            let mut buf = Vec::new();
+            let exit = loop {
+                buf.clear();
+                match stdin.read_until(b'\n', &mut buf) {
+                    Ok(0) => break Ok("end of input".into()),
+                    Ok(_) => {}
+                    Err(e) => break Err(format!("cannot read input: {e}")),
+                }
+                let line = String::from_utf8_lossy(&buf);
+                if let Some(exit) = command(&node, &screen, line.trim()) {
+                    break exit;
+                }
+                screen.prompt();
+            };
+            let _ = quit_tx.send(exit);
+        })?;
+    }
+
+    let exit = quit
+        .recv()
+        .unwrap_or_else(|_| Err("every way out closed".into()));
+    // Nothing but the goodbye is printed from here: not our own peers "leaving" as we stop.
+    screen.close();
     node.leave();
-    // The stdin reader may still be blocked (after Ctrl-C) and the printer waits for
-    // events that no longer come: returning from main ends both.
-    drop(reader);
-    Ok(ExitCode::SUCCESS)
+    // The input thread may still be blocked reading (after Ctrl-C): returning from main
+    // ends it, and the others.
+    Ok(exit)
 }
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let result = match parse(std::env::args().skip(1)) {
-        Ok(None) => demo(),
-        Ok(Some(args)) => interactive(args),
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Demo) => {
+            return demo().unwrap_or_else(|e| {
+                eprintln!("chat: {e}");
+                ExitCode::FAILURE
+            })
+        }
+        Ok(Command::Chat(args)) => args,
         Err(why) => {
-            if !why.is_empty() {
-                eprintln!("chat: {why}");
-            }
-            eprintln!("{USAGE}");
+            eprintln!("chat: {why}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("chat: {e}");
+    let screen = Arc::new(Screen::new());
+    let exit = interactive(args, &screen).unwrap_or_else(|e| Err(e.to_string()));
+    // The one exit line, whatever the way out.
+    screen.close();
+    match exit {
+        Ok(reason) => {
+            println!("bye: {reason}");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!("bye: {why}");
             ExitCode::FAILURE
         }
     }

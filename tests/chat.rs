@@ -1,19 +1,38 @@
 //! The chat example, run as a program: the demo's output and exit code, two interactive
-//! nodes talking through their stdin and stdout, and bad input.
+//! nodes talking through their stdin and stdout, every way out of a session (each ends
+//! with exactly one `bye:` line), the prompt (only on a terminal), and bad input.
 #![cfg(feature = "secret-connection")]
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::time::Duration;
 
-use crossbeam_channel::{unbounded, Receiver};
+use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError};
 use support::watchdog;
 
+/// How long any one expected line may take (a dial, a handshake, a flush on a loaded
+/// machine); the tests' watchdogs bound the whole.
+const LINE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The example binary. A filtered `cargo test --test chat` does not rebuild examples, so
+/// one older than its source would test old code: refuse it, saying what to run.
 fn chat_bin() -> PathBuf {
-    support::example_bin("chat")
+    let bin = support::example_bin("chat");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/chat.rs");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified());
+    if let (Ok(b), Ok(s)) = (modified(&bin), modified(&src)) {
+        assert!(
+            b >= s,
+            "{} is older than {}: run `cargo build --example chat` (with --release for a \
+             release test run)",
+            bin.display(),
+            src.display()
+        );
+    }
+    bin
 }
 
 /// A running chat node whose stdout lines arrive on a channel.
@@ -21,6 +40,8 @@ struct Node {
     child: Child,
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
+    /// Every line read so far, in order.
+    seen: Vec<String>,
 }
 
 impl Node {
@@ -36,25 +57,36 @@ impl Node {
         let stdin = child.stdin.take().unwrap();
         let out = child.stdout.take().unwrap();
         let (tx, lines) = unbounded();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+        std::thread::Builder::new()
+            .name("chat-stdout".into())
+            .spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            })
+            .expect("spawn reader");
         Node {
             child,
             stdin: Some(stdin),
             lines,
+            seen: Vec::new(),
         }
     }
 
     /// Waits for a line containing `needle`; returns it.
-    fn expect(&self, needle: &str) -> String {
+    fn expect(&mut self, needle: &str) -> String {
         loop {
-            match self.lines.recv_timeout(Duration::from_secs(20)) {
-                Ok(l) if l.contains(needle) => return l,
-                Ok(_) => {}
-                Err(_) => panic!("no line containing {needle:?}"),
+            match self.lines.recv_timeout(LINE_TIMEOUT) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if l.contains(needle) {
+                        return l;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line containing {needle:?}; saw:\n{}",
+                    self.seen.join("\n")
+                ),
             }
         }
     }
@@ -70,16 +102,82 @@ impl Node {
         self.stdin = None;
     }
 
-    fn exit_code(mut self) -> i32 {
-        for _ in 0..200 {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st.code().unwrap_or(-1);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        panic!("chat did not exit");
+    /// Sends SIGINT, as Ctrl-C in a terminal does.
+    fn interrupt(&self) {
+        let st = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(st.success(), "kill -INT failed");
     }
+
+    /// Reads stdout to its end (the process exited: nothing else holds it), then reaps
+    /// the process. Returns the exit code and every line it printed.
+    fn finish(mut self) -> (i32, Vec<String>) {
+        loop {
+            match self.lines.recv_timeout(LINE_TIMEOUT) {
+                Ok(l) => self.seen.push(l),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("chat did not exit; saw:\n{}", self.seen.join("\n"))
+                }
+            }
+        }
+        let code = self
+            .child
+            .wait()
+            .expect("wait for chat")
+            .code()
+            .unwrap_or(-1);
+        (code, std::mem::take(&mut self.seen))
+    }
+}
+
+impl Drop for Node {
+    /// A failed test leaves no chat process behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Asserts a session ended with exit code 0, printed `bye: reason` as its last line and
+/// no other `bye:` line, and drew no prompt and no terminal codes into the pipe.
+fn assert_left(node: Node, reason: &str) -> Vec<String> {
+    let (code, lines) = node.finish();
+    let all = lines.join("\n");
+    assert_eq!(code, 0, "exit code; output:\n{all}");
+    let byes: Vec<_> = lines.iter().filter(|l| l.starts_with("bye:")).collect();
+    assert_eq!(
+        byes,
+        [&format!("bye: {reason}")],
+        "one exit line in:\n{all}"
+    );
+    assert_eq!(
+        lines.last(),
+        byes.last().copied(),
+        "the exit line is last:\n{all}"
+    );
+    assert!(
+        !all.contains("> ") && !all.contains('\x1b'),
+        "no prompt or escape codes in a pipe:\n{all}"
+    );
+    lines
+}
+
+/// Runs chat to its end with `args` and no input; returns its output.
+fn run(args: &[&str]) -> Output {
+    Command::new(chat_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run chat")
+}
+
+/// The address at the end of "NAME (ID) listening on ADDR".
+fn listen_addr(node: &mut Node) -> String {
+    let line = node.expect("listening on");
+    line.rsplit(' ').next().unwrap().to_string()
 }
 
 #[test]
@@ -111,16 +209,22 @@ fn the_demo_shows_the_whole_stack_and_exits_zero() {
 fn two_chat_processes_talk() {
     let _w = watchdog("two_chat_processes", Duration::from_secs(120));
     let mut alice = Node::spawn(&["--name", "alice", "--listen", "127.0.0.1:0"]);
-    let line = alice.expect("listening on");
-    let addr = line.rsplit(' ').next().unwrap().to_string();
+    let addr = listen_addr(&mut alice);
     let mut bob = Node::spawn(&["--name", "bob", "--listen", "127.0.0.1:0", "--peer", &addr]);
+    // Said before the dial, which may take seconds; its outcome follows.
+    bob.expect(&format!("* connecting to {addr} ..."));
     bob.expect("* alice joined");
     alice.expect("* bob joined");
     bob.type_line("hello from bob");
+    bob.expect("[bob] hello from bob"); // your own line, as your peers see it
     alice.expect("[bob] hello from bob");
+    alice.type_line("/nick");
+    alice.expect("usage: /nick NAME");
     alice.type_line("/nick alicia");
+    alice.expect("* you are now alicia");
     bob.expect("* alice is now alicia");
     alice.type_line("hi bob");
+    alice.expect("[alicia] hi bob");
     bob.expect("[alicia] hi bob");
     bob.type_line("/peers");
     bob.expect("alicia");
@@ -128,9 +232,25 @@ fn two_chat_processes_talk() {
     bob.expect("1 peer(s)");
     bob.type_line("/quit");
     alice.expect("* bob left");
-    assert_eq!(bob.exit_code(), 0);
-    alice.close_input(); // end of input quits too
-    assert_eq!(alice.exit_code(), 0);
+    assert_left(bob, "/quit");
+    alice.close_input();
+    assert_left(alice, "end of input");
+}
+
+#[test]
+fn ctrl_c_leaves_once_and_peers_see_it() {
+    let _w = watchdog("ctrl_c", Duration::from_secs(120));
+    let mut alice = Node::spawn(&["--name", "alice", "--listen", "127.0.0.1:0"]);
+    let addr = listen_addr(&mut alice);
+    let mut bob = Node::spawn(&["--name", "bob", "--listen", "127.0.0.1:0", "--peer", &addr]);
+    bob.expect("* alice joined");
+    alice.expect("* bob joined");
+    // The handler is installed before "listening on" is printed, so this is handled.
+    bob.interrupt();
+    alice.expect("* bob left");
+    assert_left(bob, "interrupted");
+    alice.type_line("/quit");
+    assert_left(alice, "/quit");
 }
 
 #[test]
@@ -144,11 +264,15 @@ fn an_unreachable_peer_is_reported_and_the_node_keeps_running() {
         .port();
     let dead = format!("127.0.0.1:{port}");
     let mut n = Node::spawn(&["--name", "x", "--listen", "127.0.0.1:0", "--peer", &dead]);
+    n.expect(&format!("* connecting to {dead} ..."));
     n.expect(&format!("could not connect to {dead}"));
     n.type_line("/status");
     n.expect("0 peer(s)");
+    n.type_line("anyone there?");
+    n.expect("[x] anyone there?");
+    n.expect("nobody is connected");
     n.type_line("/quit");
-    assert_eq!(n.exit_code(), 0);
+    assert_left(n, "/quit");
     let mut p = Node::spawn(&[
         "--name",
         "y",
@@ -158,9 +282,110 @@ fn an_unreachable_peer_is_reported_and_the_node_keeps_running() {
         &dead,
         "--persistent",
     ]);
+    p.expect(&format!("* connecting to {dead} ..."));
     p.expect("will keep trying");
     p.type_line("/quit");
-    assert_eq!(p.exit_code(), 0);
+    assert_left(p, "/quit");
+}
+
+#[test]
+fn an_address_in_use_is_named_and_ends_the_session_with_one_line() {
+    let _w = watchdog("address_in_use", Duration::from_secs(60));
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = run(&["--name", "x", "--listen", &addr]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!("bye: cannot listen on {addr}: address already in use"),
+        "the exit line on stderr, once"
+    );
+    assert!(!stdout.contains("bye:"), "{stdout}");
+    drop(taken);
+}
+
+#[test]
+fn help_prints_the_usage_on_stdout_and_exits_zero() {
+    for flag in ["--help", "-h"] {
+        let out = run(&["--name", "x", flag]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{flag}");
+        assert!(
+            stdout.starts_with("usage: chat") && stdout.contains("--listen ADDR"),
+            "{stdout}"
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// On a terminal the chat draws a `> ` prompt. `script` (util-linux) gives it one; the
+/// test skips, saying why, where `script` is missing.
+#[test]
+#[cfg(target_os = "linux")]
+fn on_a_terminal_a_prompt_is_drawn() {
+    let _w = watchdog("prompt", Duration::from_secs(60));
+    let bin = chat_bin();
+    let cmd = format!("'{}' --name tty --listen 127.0.0.1:0", bin.display());
+    let child = Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn();
+    let Ok(mut child) = child else {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let (tx, chunks) = unbounded();
+    std::thread::Builder::new()
+        .name("script-stdout".into())
+        .spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                match out.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let _ = tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
+                    }
+                }
+            }
+        })
+        .unwrap();
+    let mut text = String::new();
+    let mut wait_for = |needle: &str| {
+        while !text.contains(needle) {
+            match chunks.recv_timeout(LINE_TIMEOUT) {
+                Ok(c) => text.push_str(&c),
+                Err(_) => panic!("no {needle:?} in:\n{text:?}"),
+            }
+        }
+        text.clone()
+    };
+    wait_for("listening on");
+    wait_for("> ");
+    writeln!(stdin, "hello tty").unwrap();
+    stdin.flush().unwrap();
+    wait_for("[tty] hello tty");
+    writeln!(stdin, "/quit").unwrap();
+    stdin.flush().unwrap();
+    let text = wait_for("bye: /quit");
+    drop(stdin); // only now: an older `script` ends its child at the end of its input
+    let st = child.wait().expect("wait for script");
+    assert!(st.success(), "{st}: {text:?}");
+    // The prompt is drawn after the greeting and again after our line...
+    let after_line = &text[text.find("[tty] hello tty").unwrap()..];
+    assert!(after_line.contains("> "), "{text:?}");
+    // ...and erased before the exit line, which is printed once.
+    assert_eq!(text.matches("bye:").count(), 1, "{text:?}");
+    assert!(text.contains("\r\x1b[2Kbye: /quit\r\n"), "{text:?}");
 }
 
 #[test]
@@ -181,29 +406,33 @@ fn with_a_key_file_a_restarted_node_keeps_its_id_and_a_corrupt_one_stops_it() {
     std::fs::create_dir_all(&dir).unwrap();
     let key = dir.join("node_key.json");
     let key = key.to_str().unwrap();
-    let id = |n: &Node| {
+    let id = |n: &mut Node| {
         // "NAME (ID) listening on ADDR"
         let line = n.expect("listening on");
         line.split(['(', ')']).nth(1).unwrap().to_string()
     };
     let mut first = Node::spawn(&["--name", "k", "--listen", "127.0.0.1:0", "--key", key]);
-    let first_id = id(&first);
+    let first_id = id(&mut first);
     first.type_line("/quit");
-    assert_eq!(first.exit_code(), 0);
+    assert_left(first, "/quit");
     let mut again = Node::spawn(&["--name", "k", "--listen", "127.0.0.1:0", "--key", key]);
-    assert_eq!(id(&again), first_id, "the same identity after a restart");
+    assert_eq!(
+        id(&mut again),
+        first_id,
+        "the same identity after a restart"
+    );
     again.type_line("/quit");
-    assert_eq!(again.exit_code(), 0);
+    assert_left(again, "/quit");
 
     std::fs::write(key, "{\"priv_key\":").unwrap();
-    let out = Command::new(chat_bin())
-        .args(["--name", "k", "--listen", "127.0.0.1:0", "--key", key])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run chat");
-    assert_ne!(out.status.code(), Some(0), "a corrupt key file is an error");
-    let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
-    assert!(text.contains("node_key.json"), "{text}");
+    let out = run(&["--name", "k", "--listen", "127.0.0.1:0", "--key", key]);
+    assert_eq!(out.status.code(), Some(1), "a corrupt key file is an error");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("bye: ") && stderr.contains("node_key.json"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("bye:").count(), 1, "{stderr}");
     assert_eq!(std::fs::read_to_string(key).unwrap(), "{\"priv_key\":");
     let _ = std::fs::remove_dir_all(&dir);
 }

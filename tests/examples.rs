@@ -1,0 +1,129 @@
+//! The standalone-connection examples, run as programs: each exits 0 and prints every
+//! message on the other end, in order per channel; the encrypted one also shows each end
+//! the other's id, and that id is the other's key.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use support::watchdog;
+
+/// An example's binary. A filtered `cargo test --test examples` does not rebuild
+/// examples, so one older than its source would test old code: refuse it, saying what
+/// to run.
+fn example_bin(name: &str) -> PathBuf {
+    let bin = support::example_bin(name);
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified());
+    if let (Ok(b), Ok(s)) = (modified(&bin), modified(&src)) {
+        assert!(
+            b >= s,
+            "{} is older than {}: run `cargo build --example {name}` (with --release for a \
+             release test run)",
+            bin.display(),
+            src.display()
+        );
+    }
+    bin
+}
+
+/// Runs the example to its end; asserts it exits 0 with nothing on stderr and returns
+/// its stdout lines.
+fn run(name: &str) -> Vec<String> {
+    let out = Command::new(example_bin(name))
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run the example");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{name} exited with {}:\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(stderr.is_empty(), "{name} wrote to stderr:\n{stderr}");
+    stdout.lines().map(str::to_string).collect()
+}
+
+/// Asserts `lines` holds each of `expected` as a whole line, in the given order (other
+/// lines may come between).
+fn assert_in_order(lines: &[String], expected: &[&str]) {
+    let mut at = 0;
+    for want in expected {
+        match lines[at..].iter().position(|l| l == want) {
+            Some(i) => at += i + 1,
+            None => panic!(
+                "missing {want:?} (after line {at}) in:\n{}",
+                lines.join("\n")
+            ),
+        }
+    }
+}
+
+#[test]
+fn mconn_over_tcp_delivers_both_ways_and_stops_cleanly() {
+    let _w = watchdog("mconn_tcp", Duration::from_secs(60));
+    let lines = run("mconn_tcp");
+    // In the order sent within a channel (the two channels may interleave).
+    assert_in_order(
+        &lines,
+        &[
+            "bob received on 0x01: hello bob",
+            "bob received on 0x01: 100000 bytes",
+        ],
+    );
+    for line in [
+        "bob received on 0x02: alice: ready",
+        "alice received on 0x01: hello alice",
+        "alice received on 0x02: bob: ready",
+    ] {
+        assert_in_order(&lines, &[line]);
+    }
+    // Alice's flush_stop closes the link: bob's on_error says the peer closed, then done.
+    assert_in_order(
+        &lines,
+        &["bob's connection ended: peer closed the connection", "done"],
+    );
+    assert_eq!(lines.last().map(String::as_str), Some("done"));
+    let received = lines.iter().filter(|l| l.contains(" received on ")).count();
+    assert_eq!(received, 5, "each message once:\n{}", lines.join("\n"));
+}
+
+#[test]
+#[cfg(feature = "secret-connection")]
+fn secret_connection_shows_each_end_the_others_key_and_delivers() {
+    let _w = watchdog("secret_tcp", Duration::from_secs(60));
+    let lines = run("secret_tcp");
+    let all = lines.join("\n");
+    // "alice is ID", "bob   is ID", "alice sees the other end as ID", ...
+    let value = |prefix: &str| -> String {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting {prefix:?} in:\n{all}"));
+        let id = line[prefix.len()..].to_string();
+        assert!(
+            id.len() == 64 && id.chars().all(|c| c.is_ascii_hexdigit()),
+            "not an id: {line}"
+        );
+        id
+    };
+    let (alice, bob) = (value("alice is "), value("bob   is "));
+    assert_ne!(alice, bob);
+    assert_eq!(value("alice sees the other end as "), bob);
+    assert_eq!(value("bob sees the other end as "), alice);
+    for line in [
+        "bob received on 0x01: hello bob, secretly",
+        "bob received on 0x02: alice: ready",
+        "alice received on 0x01: hello alice, secretly",
+        "alice received on 0x02: bob: ready",
+    ] {
+        assert_in_order(&lines, &[line]);
+    }
+    assert_in_order(
+        &lines,
+        &["bob's connection ended: peer closed the connection", "done"],
+    );
+}

@@ -19,7 +19,7 @@
 use std::error::Error as StdError;
 use std::fmt::Display;
 use std::io::{self, BufRead, IsTerminal, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +28,7 @@ use bytes::Bytes;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use mconn::{
     wire, BroadcastResult, ChannelDescriptor, ChannelId, Error, NodeInfo, NodeKey, Peer, Reactor,
-    ReconnectSchedule, Switch, SwitchConfig,
+    ReconnectSchedule, Switch, SwitchConfig, SwitchEvent,
 };
 use parking_lot::Mutex;
 
@@ -531,17 +531,7 @@ fn dial_all(node: &Node, screen: &Screen, peers: &[String], persistent: bool) {
     for peer in peers {
         screen.line(format!("* connecting to {peer} ..."));
         if persistent {
-            // dial_persistent returns at once and reports nothing: try the address once
-            // ourselves to tell the user whether the peer is up yet.
-            let reachable = peer
-                .parse::<SocketAddr>()
-                .map(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
-                .unwrap_or(false);
-            if !reachable {
-                screen.line(format!(
-                    "* cannot reach {peer} yet; will keep trying in the background"
-                ));
-            }
+            // Returns at once; how the attempts go arrives as switch events.
             if let Err(e) = node.switch.dial_persistent(peer.as_str()) {
                 screen.line(format!("* cannot dial {peer}: {e}"));
             }
@@ -589,6 +579,30 @@ fn interactive(args: Args, screen: &Arc<Screen>) -> Result<Exit, Box<dyn StdErro
         spawn("chat-events", move || {
             while let Ok(s) = seen.recv() {
                 screen.line(show(&s));
+            }
+        })?;
+    }
+    // What the switch did on its own: a persistent peer not reachable yet (said once per
+    // address, not at every attempt), or given up.
+    {
+        let (events, screen) = (node.switch.events(64), screen.clone());
+        spawn("chat-switch-events", move || {
+            let mut told = std::collections::HashSet::new();
+            for event in events.iter() {
+                match event {
+                    SwitchEvent::DialFailed {
+                        addr,
+                        persistent: true,
+                        reason,
+                    } if told.insert(addr) => screen.line(format!(
+                        "* cannot reach {addr} yet ({reason}); will keep trying in the background"
+                    )),
+                    SwitchEvent::PersistentGivenUp { addr, attempts } => {
+                        told.remove(&addr);
+                        screen.line(format!("* gave up on {addr} after {attempts} attempts"))
+                    }
+                    _ => {}
+                }
             }
         })?;
     }

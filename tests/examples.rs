@@ -4,35 +4,15 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use support::watchdog;
 
-/// An example's binary. A filtered `cargo test --test examples` does not rebuild
-/// examples, so one older than its source would test old code: refuse it, saying what
-/// to run.
-fn example_bin(name: &str) -> PathBuf {
-    let bin = support::example_bin(name);
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified());
-    if let (Ok(b), Ok(s)) = (modified(&bin), modified(&src)) {
-        assert!(
-            b >= s,
-            "{} is older than {}: run `cargo build --example {name}` (with --release for a \
-             release test run)",
-            bin.display(),
-            src.display()
-        );
-    }
-    bin
-}
-
 /// Runs the example to its end; asserts it exits 0 with nothing on stderr and returns
 /// its stdout lines.
 fn run(name: &str) -> Vec<String> {
-    let out = Command::new(example_bin(name))
+    let out = Command::new(support::example_bin(name))
         .env("RUST_LOG", "warn")
         .output()
         .expect("run the example");

@@ -91,9 +91,19 @@ fn refusals_and_failed_dials_are_events_that_name_the_address() {
         }
         other => panic!("expected DialFailed, got {other:?}"),
     }
-    // A listen on a taken address names it too.
-    let err = guest.listen(picky_addr).expect_err("the address is in use");
+    // A listen on a taken address names it too, and does not start a new switch: it
+    // can still take reactors and listen elsewhere.
+    let fresh = Switch::new(config(), support::switch::node_info("fresh")).expect("switch");
+    fresh
+        .add_reactor("a", Recorder::new(&[0x30]))
+        .expect("reactor");
+    let err = fresh.listen(picky_addr).expect_err("the address is in use");
     assert!(err.to_string().contains(&picky_addr.to_string()), "{err}");
+    fresh
+        .add_reactor("b", Recorder::new(&[0x31]))
+        .expect("not started by the failed listen");
+    fresh.listen("127.0.0.1:0").expect("listens elsewhere");
+    fresh.stop();
     guest.stop();
     picky.stop();
 }

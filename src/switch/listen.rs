@@ -17,14 +17,15 @@ use crate::error::{io_at, Error, RejectReason};
 use crate::threads;
 
 impl SwitchState {
-    /// Binds `addr` and starts its accept thread. Returns the bound address.
+    /// Binds `addr` and starts its accept thread. Returns the bound address. Binds
+    /// first: an address that cannot be bound does not start the switch.
     pub(super) fn listen(self: &Arc<Self>, addr: SocketAddr) -> Result<SocketAddr, Error> {
-        self.ensure_started()?;
         if self.is_stopped() {
             return Err(Error::Stopped);
         }
         let listener =
             TcpListener::bind(addr).map_err(|e| io_at(format!("listening on {addr}"), e))?;
+        self.ensure_started()?;
         let local = listener.local_addr()?;
         self.note_listen_addr(local);
         self.listeners().add(local);

@@ -144,9 +144,11 @@ pub fn pattern(seq: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// An example binary `cargo test` built next to this test's own binary (a filtered
-/// `cargo test --test X` does not rebuild examples: run `cargo build --example NAME`).
+/// An example binary `cargo test` built next to this test's own binary. A filtered
+/// `cargo test --test X` does not rebuild examples, so one older than its source would
+/// test old code: it is refused, saying what to run.
 pub fn example_bin(name: &str) -> std::path::PathBuf {
+    use std::path::Path;
     let mut p = std::env::current_exe().expect("test binary path");
     p.pop();
     if p.ends_with("deps") {
@@ -158,6 +160,17 @@ pub fn example_bin(name: &str) -> std::path::PathBuf {
         "{} is missing: cargo test builds examples first",
         bin.display()
     );
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified());
+    if let (Ok(b), Ok(s)) = (modified(&bin), modified(&src)) {
+        assert!(
+            b >= s,
+            "{} is older than {}: run `cargo build --example {name}` (with --release for a \
+             release test run)",
+            bin.display(),
+            src.display()
+        );
+    }
     bin
 }
 

@@ -107,3 +107,54 @@ fn secret_connection_shows_each_end_the_others_key_and_delivers() {
         &["bob's connection ended: peer closed the connection", "done"],
     );
 }
+
+#[test]
+#[cfg(feature = "secret-connection")]
+fn the_select_loop_serves_every_request_and_refuses_the_stranger() {
+    let _w = watchdog("select_loop", Duration::from_secs(120));
+    let lines = run("select_loop");
+    let all = lines.join("\n");
+    assert!(
+        lines[0].starts_with("server: listening on 127.0.0.1:"),
+        "{all}"
+    );
+    for (name, question, reply) in [
+        ("ann", "sum 1 2 3", "6"),
+        ("bo", "sum 40 2", "42"),
+        (
+            "cy",
+            "what is the time?",
+            "error: unknown request \"what is the time?\"",
+        ),
+    ] {
+        // The server saw the peer, answered, and the client got that answer.
+        assert_in_order(
+            &lines,
+            &[
+                &format!("server: {name} joined"),
+                &format!("server: {name} asked {question:?}, answering {reply:?}"),
+            ],
+        );
+        assert_in_order(&lines, &[&format!("{name}: {question:?} -> {reply}")]);
+        assert_in_order(
+            &lines,
+            &[&format!("server: {name} left (peer closed the connection)")],
+        );
+    }
+    // The refusal reached the loop as a switch event, and the stranger's dial failed.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("server: refused a connection: ") && l.contains("other-net")),
+        "{all}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("stranger: refused: ")),
+        "{all}"
+    );
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("server: served 3 requests; done"),
+        "{all}"
+    );
+}

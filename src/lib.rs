@@ -76,6 +76,8 @@
 //! stopping. DEBUG: other state changes. TRACE: every packet.
 
 #![forbid(unsafe_code)]
+// docs.rs (nightly) shows which items need a feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 // The node key file's encodings (the only reader of them so far).
@@ -106,6 +108,7 @@ pub use error::{ChannelId, Error, RejectReason, SecretError};
 pub use node_key::NodeKey;
 pub use peer_id::PeerId;
 #[cfg(feature = "secret-connection")]
+#[cfg_attr(docsrs, doc(cfg(feature = "secret-connection")))]
 pub use secret::{SecretConnection, SecretReader, SecretWriter};
 pub use send_error::{SendError, TrySendError};
 pub use switch::{

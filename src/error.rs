@@ -161,6 +161,9 @@ pub enum RejectReason {
     Filtered(String),
     /// A user filter did not answer within `filter_timeout`.
     FilterTimeout,
+    /// `max_handshaking` inbound handshakes were in progress: this one, the oldest, was
+    /// closed to make room (a flood of silent connections cannot lock good peers out).
+    TooManyHandshakes,
     /// The authenticated key differs from the key the NodeInfo or the dialer expected.
     KeyMismatch(String),
 }
@@ -175,6 +178,10 @@ impl fmt::Display for RejectReason {
             RejectReason::TooManyOutbound => f.write_str("too many outbound peers"),
             RejectReason::Filtered(why) => write!(f, "refused by filter: {why}"),
             RejectReason::FilterTimeout => f.write_str("peer filter timed out"),
+            RejectReason::TooManyHandshakes => f.write_str(
+                "too many inbound handshakes in progress (max_handshaking): this one, the \
+                 oldest, was closed to make room",
+            ),
             RejectReason::KeyMismatch(why) => write!(f, "key mismatch: {why}"),
         }
     }

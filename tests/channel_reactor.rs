@@ -180,6 +180,14 @@ fn stop_returns_while_the_receiver_is_full_and_unread() {
     client.stop();
 }
 
+#[test]
+fn a_huge_capacity_is_clamped_never_allocated() {
+    let (_, rx) = ChannelReactor::new(vec![ChannelDescriptor::new(CH, 1)], usize::MAX);
+    assert_eq!(rx.capacity(), Some(65_536));
+    let (_, rx) = ChannelReactor::new(vec![ChannelDescriptor::new(CH, 1)], 0);
+    assert_eq!(rx.capacity(), Some(1));
+}
+
 /// A dropped receiver makes events no-ops: the switch goes on, and stops.
 #[test]
 fn a_dropped_receiver_never_blocks_the_switch() {

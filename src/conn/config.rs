@@ -10,6 +10,13 @@ use crate::error::{ChannelId, Error};
 
 /// Go's default `SendQueueCapacity`.
 pub(crate) const DEFAULT_SEND_QUEUE_CAPACITY: usize = 1;
+/// The most messages any queue (a channel's send queue, a dispatch worker's queue, an
+/// event channel) may hold: queues allocate their slots up front, so a huge setting
+/// must be refused (or clamped), never tried.
+pub(crate) const MAX_QUEUE_CAPACITY: usize = 65_536;
+/// The largest reassembly buffer kept between messages (16 MiB): it is allocated at the
+/// first packet, so a huge setting must be refused, not tried.
+pub(crate) const MAX_RECV_BUFFER_CAPACITY: usize = 16 * 1024 * 1024;
 /// Go's default `RecvBufferCapacity`.
 pub(crate) const DEFAULT_RECV_BUFFER_CAPACITY: usize = 4096;
 /// Go's default `RecvMessageCapacity` (21 MiB).
@@ -43,9 +50,11 @@ pub struct ChannelDescriptor {
     /// Scheduling weight: a channel with priority 4 gets four times the bytes of a
     /// channel with priority 1 when both are saturated. Must be at least 1.
     pub priority: u32,
-    /// Messages that may wait in this channel's send queue, besides the one being sent.
+    /// Messages that may wait in this channel's send queue, besides the one being sent
+    /// (1..=65 536).
     pub send_queue_capacity: usize,
-    /// Initial size of the reassembly buffer; after a larger message it shrinks back.
+    /// Initial size of the reassembly buffer; after a larger message it shrinks back
+    /// (1 byte ..= 16 MiB).
     pub recv_buffer_capacity: usize,
     /// The largest message the peer may send on this channel; exactly this many bytes
     /// are accepted, one more stops the connection.
@@ -250,14 +259,15 @@ impl MConnConfig {
             if ch.priority == 0 {
                 return bad(format!("channel {id:#04x}: priority must be at least 1"));
             }
-            if ch.send_queue_capacity == 0 {
+            if !(1..=MAX_QUEUE_CAPACITY).contains(&ch.send_queue_capacity) {
                 return bad(format!(
-                    "channel {id:#04x}: send_queue_capacity must be at least 1"
+                    "channel {id:#04x}: send_queue_capacity must be 1..={MAX_QUEUE_CAPACITY}"
                 ));
             }
-            if ch.recv_buffer_capacity == 0 {
+            if !(1..=MAX_RECV_BUFFER_CAPACITY).contains(&ch.recv_buffer_capacity) {
                 return bad(format!(
-                    "channel {id:#04x}: recv_buffer_capacity must be at least 1"
+                    "channel {id:#04x}: recv_buffer_capacity must be 1..={MAX_RECV_BUFFER_CAPACITY} \
+                     (16 MiB)"
                 ));
             }
             if ch.recv_message_capacity == 0 {
@@ -309,6 +319,18 @@ mod tests {
         let ch = ChannelDescriptor::new(1, 1);
         assert!(err(&ok, &[ChannelDescriptor::new(1, 0)]).contains("priority"));
         assert!(err(&ok, &[ch.clone().send_queue_capacity(0)]).contains("send_queue_capacity"));
+        // Queues and buffers are allocated up front: a huge setting is refused, not tried.
+        assert!(
+            err(&ok, &[ch.clone().send_queue_capacity(usize::MAX)]).contains("send_queue_capacity")
+        );
+        assert!(err(&ok, &[ch.clone().recv_buffer_capacity(usize::MAX)])
+            .contains("recv_buffer_capacity"));
+        assert!(ok
+            .validate(&[ch
+                .clone()
+                .send_queue_capacity(MAX_QUEUE_CAPACITY)
+                .recv_buffer_capacity(MAX_RECV_BUFFER_CAPACITY)])
+            .is_ok());
         assert!(err(&ok, &[ch.clone().recv_buffer_capacity(0)]).contains("recv_buffer_capacity"));
         assert!(err(&ok, &[ch.clone().recv_message_capacity(0)]).contains("recv_message_capacity"));
         assert!(err(&ok, &[ch.clone(), ChannelDescriptor::new(1, 5)]).contains("twice"));

@@ -29,6 +29,7 @@ use bytes::Bytes;
 use crossbeam_channel::{bounded, select, SendTimeoutError, TrySendError as CbTrySendError};
 
 use self::channel::{ChannelCounters, SendChannel};
+pub(crate) use self::config::MAX_QUEUE_CAPACITY;
 pub use self::config::{ChannelDescriptor, MConnConfig};
 use self::handle::Handle;
 pub use self::handle::WeakMConnection;

@@ -148,7 +148,13 @@ impl SwitchState {
             authenticated,
             rank_key,
             ..
-        } = run_handshake(&self.config().protocol, stream, &setup)?;
+        } = run_handshake(&self.config().protocol, stream, &setup).map_err(|e| {
+            if reg.was_evicted() {
+                Error::Rejected(RejectReason::TooManyHandshakes)
+            } else {
+                e
+            }
+        })?;
         drop(reg);
         theirs.remote_addr = remote.to_string();
         if setup.encrypt && authenticated.is_none() {

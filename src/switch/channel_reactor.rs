@@ -9,7 +9,7 @@ use crossbeam_channel::{bounded, select, Receiver, Sender, TrySendError};
 
 use super::peer::Peer;
 use super::reactor::Reactor;
-use crate::conn::ChannelDescriptor;
+use crate::conn::{ChannelDescriptor, MAX_QUEUE_CAPACITY};
 use crate::error::{ChannelId, Error};
 
 /// What a [`ChannelReactor`] delivers. For one peer, `PeerAdded` comes first, its
@@ -48,7 +48,15 @@ pub enum Event {
 /// down, never buffered without bound. Nothing is dropped while the switch runs; once
 /// it stops (and only then), an event that does not fit is dropped, so
 /// [`Switch::stop`](crate::Switch::stop) never waits for a reader that is gone. A
-/// receiver that is dropped makes every later event a no-op.
+/// receiver that is dropped makes every later event a no-op. The receiver disconnects
+/// when the switch is dropped (its last handle), not at `stop`.
+///
+/// **Do not [`dial`](crate::Switch::dial) from the thread that reads the receiver while
+/// it may be full.** `dial` returns once every reactor's `add_peer` has run, and this
+/// reactor's `add_peer` waits for room in the receiver, which only that thread makes:
+/// the two wait for each other until the switch stops. Dial from another thread, or use
+/// [`dial_persistent`](crate::Switch::dial_persistent), which returns at once (the peer
+/// then arrives as [`Event::PeerAdded`]).
 ///
 /// ```
 /// use mconn::{ChannelDescriptor, ChannelReactor, Event, NodeInfo, Switch, SwitchConfig};
@@ -80,11 +88,11 @@ pub struct ChannelReactor {
 }
 
 impl ChannelReactor {
-    /// A reactor for `channels` whose events wait in a channel of `capacity` (at least
-    /// 1), and the receiver to read them from. Add it with
-    /// [`Switch::add_reactor`](crate::Switch::add_reactor).
+    /// A reactor for `channels` whose events wait in a channel of `capacity` (clamped to
+    /// 1..=65 536: the slots are allocated up front), and the receiver to read them
+    /// from. Add it with [`Switch::add_reactor`](crate::Switch::add_reactor).
     pub fn new(channels: Vec<ChannelDescriptor>, capacity: usize) -> (Arc<Self>, Receiver<Event>) {
-        let (tx, rx) = bounded(capacity.max(1));
+        let (tx, rx) = bounded(capacity.clamp(1, MAX_QUEUE_CAPACITY));
         (Arc::new(ChannelReactor { channels, tx }), rx)
     }
 

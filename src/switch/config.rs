@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::protocol::Protocol;
 use crate::conn::MConnConfig;
+use crate::conn::MAX_QUEUE_CAPACITY;
 use crate::error::Error;
 use crate::node_key::NodeKey;
 
@@ -195,6 +196,11 @@ impl SwitchConfig {
         if self.workers == 0 || self.worker_queue_capacity == 0 {
             return bad("workers and worker_queue_capacity must be at least 1");
         }
+        if self.worker_queue_capacity > MAX_QUEUE_CAPACITY {
+            return bad(&format!(
+                "worker_queue_capacity must be at most {MAX_QUEUE_CAPACITY}"
+            ));
+        }
         if self.worker_stack_size < 64 * 1024 {
             return bad("worker_stack_size must be at least 64 KiB");
         }
@@ -276,6 +282,10 @@ mod tests {
             (d().filter_timeout(z), "filter_timeout"),
             (d().workers(0), "workers"),
             (d().worker_queue_capacity(0), "worker_queue_capacity"),
+            (
+                d().worker_queue_capacity(usize::MAX),
+                "worker_queue_capacity",
+            ),
             (d().max_handshaking(0), "max_handshaking"),
             (d().peer_queue_bytes(Some(0)), "peer_queue_bytes"),
         ] {

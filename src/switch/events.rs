@@ -2,13 +2,14 @@
 //! (an inbound connection refused, a persistent peer's dial failing or given up), for a
 //! `select!` loop. Delivered on bounded channels the switch never waits on: when a
 //! subscriber's channel is full the event is counted, not queued, and the count arrives
-//! as [`SwitchEvent::Lost`] once there is room again.
+//! as [`SwitchEvent::Lost`] just before the next event that finds room for both.
 
 use std::net::SocketAddr;
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
 
+use crate::conn::MAX_QUEUE_CAPACITY;
 use crate::error::Error;
 
 /// Something the switch did on its own threads that the application may want to act on.
@@ -75,7 +76,9 @@ pub enum SwitchEvent {
         /// Dials attempted since the last time it was connected.
         attempts: u32,
     },
-    /// The subscriber's channel was full: this many events were dropped before this one.
+    /// The subscriber's channel was full: this many events were dropped. Delivered just
+    /// before the next event that finds room for both (so a count is reported only once
+    /// another event comes).
     Lost {
         /// How many.
         count: u64,
@@ -88,18 +91,29 @@ struct Subscriber {
     lost: u64,
 }
 
-/// The switch's subscribers.
+/// The switch's subscribers; none once the switch stopped.
 #[derive(Default)]
 pub(super) struct Events {
-    subscribers: Mutex<Vec<Subscriber>>,
+    subscribers: Mutex<Subscribers>,
+}
+
+#[derive(Default)]
+struct Subscribers {
+    list: Vec<Subscriber>,
+    closed: bool,
 }
 
 impl Events {
-    /// A new subscriber's receiver, holding up to `capacity` events (at least 2: room
-    /// for a [`SwitchEvent::Lost`] and the event after it).
+    /// A new subscriber's receiver, holding `capacity` events clamped to
+    /// 2..=[`MAX_QUEUE_CAPACITY`] (room for a [`SwitchEvent::Lost`] and the event after
+    /// it; slots are allocated up front). Once the switch stopped, the receiver is
+    /// disconnected at once.
     pub(super) fn subscribe(&self, capacity: usize) -> Receiver<SwitchEvent> {
-        let (tx, rx) = bounded(capacity.max(2));
-        self.subscribers.lock().push(Subscriber { tx, lost: 0 });
+        let (tx, rx) = bounded(capacity.clamp(2, MAX_QUEUE_CAPACITY));
+        let mut subs = self.subscribers.lock();
+        if !subs.closed {
+            subs.list.push(Subscriber { tx, lost: 0 });
+        }
         rx
     }
 
@@ -107,7 +121,15 @@ impl Events {
     /// receiver is forgotten.
     pub(super) fn emit(&self, event: SwitchEvent) {
         let mut subs = self.subscribers.lock();
-        subs.retain_mut(|s| offer(s, &event));
+        subs.list.retain_mut(|s| offer(s, &event));
+    }
+
+    /// The switch stopped: every receiver disconnects once it has read what it holds
+    /// (so a `for event in receiver` loop ends), and new ones are born disconnected.
+    pub(super) fn close(&self) {
+        let mut subs = self.subscribers.lock();
+        subs.closed = true;
+        subs.list.clear();
     }
 }
 
@@ -206,11 +228,26 @@ mod tests {
         let kept = events.subscribe(4);
         drop(gone);
         events.emit(refused(1));
-        assert_eq!(events.subscribers.lock().len(), 1);
+        assert_eq!(events.subscribers.lock().list.len(), 1);
         assert_eq!(port(&kept.try_recv().unwrap()), 1);
-        // Zero capacity is raised, never a rendezvous channel that drops everything.
+        // Zero capacity is raised, never a rendezvous channel that drops everything;
+        // a huge one is clamped, never allocated.
         let tiny = events.subscribe(0);
+        let huge = events.subscribe(usize::MAX);
+        assert_eq!(huge.capacity(), Some(MAX_QUEUE_CAPACITY));
         events.emit(refused(2));
         assert_eq!(port(&tiny.try_recv().unwrap()), 2);
+    }
+
+    #[test]
+    fn closing_disconnects_every_receiver_after_what_it_holds() {
+        let events = Events::default();
+        let rx = events.subscribe(4);
+        events.emit(refused(1));
+        events.close();
+        events.emit(refused(2));
+        assert_eq!(rx.iter().map(|e| port(&e)).collect::<Vec<_>>(), vec![1]);
+        let late = events.subscribe(4);
+        assert!(late.recv().is_err(), "born disconnected");
     }
 }

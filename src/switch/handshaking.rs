@@ -1,7 +1,7 @@
 //! The handshakes in progress, and their budget: inbound connects can evict only
 //! inbound handshakes, never our own dials (issue 11, item 3).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Shutdown, TcpStream};
 
 use log::debug;
@@ -18,6 +18,9 @@ pub(super) struct Handshaking {
     next: u64,
     inbound: BTreeMap<u64, TcpStream>,
     outbound: BTreeMap<u64, TcpStream>,
+    /// Handshakes shut down to make room, until they unregister: their failure is ours,
+    /// not the peer's.
+    evicted: BTreeSet<u64>,
     closed: bool,
 }
 
@@ -29,6 +32,7 @@ impl Handshaking {
             next: 0,
             inbound: BTreeMap::new(),
             outbound: BTreeMap::new(),
+            evicted: BTreeSet::new(),
             closed: false,
         }
     }
@@ -39,9 +43,10 @@ impl Handshaking {
             return Err(Error::Stopped);
         }
         if !outbound && self.inbound.len() >= self.cap_inbound {
-            if let Some((_, oldest)) = self.inbound.pop_first() {
+            if let Some((id, oldest)) = self.inbound.pop_first() {
                 debug!("too many inbound handshakes; dropping the oldest");
                 let _ = oldest.shutdown(Shutdown::Both);
+                self.evicted.insert(id);
             }
         }
         let id = self.next;
@@ -59,6 +64,7 @@ impl Handshaking {
     fn unregister(&mut self, id: u64) {
         self.inbound.remove(&id);
         self.outbound.remove(&id);
+        self.evicted.remove(&id);
     }
 
     /// Shuts every tracked handshake down and refuses new ones (the switch stops).
@@ -88,6 +94,15 @@ impl<'a> Registered<'a> {
     ) -> Result<Self, Error> {
         let id = reg.lock().register(s, outbound)?;
         Ok(Registered { reg, id })
+    }
+}
+
+impl Registered<'_> {
+    /// Whether this handshake was shut down to make room for newer ones: a failure it
+    /// then has is [`RejectReason::TooManyHandshakes`](crate::error::RejectReason), not
+    /// the peer's doing.
+    pub(super) fn was_evicted(&self) -> bool {
+        self.reg.lock().evicted.contains(&self.id)
     }
 }
 

@@ -239,9 +239,11 @@ impl Switch {
 
     /// A new subscription to the switch's [`SwitchEvent`]s: inbound connections refused,
     /// dials failed, persistent peers given up. The channel holds `capacity` events
-    /// (at least 2); the switch never waits for it: while it is full, events are
-    /// counted and dropped, and the count arrives as [`SwitchEvent::Lost`]. Drop the
-    /// receiver to unsubscribe. (Peers added and removed, and messages, come through a
+    /// (clamped to 2..=65 536); the switch never waits for it: while it is full, events
+    /// are counted and dropped, and the count arrives as [`SwitchEvent::Lost`]. The
+    /// receiver disconnects when the switch stops (after what it holds). Drop it to
+    /// unsubscribe; its slot is freed at the next event, so subscribe once, not per
+    /// loop. (Peers added and removed, and messages, come through a
     /// reactor: see [`ChannelReactor`](crate::ChannelReactor).)
     pub fn events(&self, capacity: usize) -> Receiver<SwitchEvent> {
         self.state().events().subscribe(capacity)

@@ -163,7 +163,10 @@ impl Peer {
         self.outbound
     }
 
-    /// Whether the switch redials this peer when it drops.
+    /// Whether this peer was dialled as a persistent peer
+    /// ([`Switch::dial_persistent`](super::Switch::dial_persistent)). Fixed at admission:
+    /// after [`stop_redialling`](super::Switch::stop_redialling) it stays true, though
+    /// the peer is no longer redialled.
     pub fn is_persistent(&self) -> bool {
         self.persistent
     }
@@ -211,7 +214,9 @@ impl Peer {
     /// Disconnects the peer now, for `reason` (what `remove_peer` sees, as
     /// [`Error::Disconnected`]). Returns at once: safe from inside any callback, and
     /// needs no handle to the switch. Queued messages are dropped; use
-    /// [`flush_stop`](Self::flush_stop) to write them first.
+    /// [`flush_stop`](Self::flush_stop) to write them first. A persistent peer is
+    /// redialled at once, like any persistent peer that drops: call
+    /// [`Switch::stop_redialling`](super::Switch::stop_redialling) first to keep it away.
     pub fn disconnect(self: &Arc<Self>, reason: impl Into<String>) {
         self.queue_removal(Error::Disconnected(reason.into()));
     }

@@ -37,8 +37,15 @@ impl SwitchState {
         let spawned = self
             .owned_threads()
             .spawn_short_lived("mconn-persistent", None, move || {
-                state.persistent_loop(addr, expected, &cancel);
+                let gave_up = state.persistent_loop(addr, expected, &cancel);
+                // Forgotten before it is said: an application answering the event with
+                // `dial_persistent(addr)` must find the address free.
                 state.persistent().leave(addr, gen);
+                if let Some(attempts) = gave_up {
+                    state
+                        .events()
+                        .emit(SwitchEvent::PersistentGivenUp { addr, attempts });
+                }
             });
         if spawned.is_err() {
             self.persistent().leave(addr, gen);
@@ -48,14 +55,15 @@ impl SwitchState {
 
     /// Dials `addr` on the schedule until it connects, waits until that peer is removed,
     /// and starts over; ends when the switch stops, `cancel` fires or the schedule is
-    /// used up. While the node behind `addr` is connected some other way (it dialled us,
-    /// say), it waits for that connection to go instead of dialling.
+    /// used up (then returns the attempts made, unless cancelled or stopping meanwhile).
+    /// While the node behind `addr` is connected some other way (it dialled us, say), it
+    /// waits for that connection to go instead of dialling.
     fn persistent_loop(
         self: &Arc<Self>,
         addr: SocketAddr,
         expected: Option<PeerId>,
         cancel: &Receiver<()>,
-    ) {
+    ) -> Option<u32> {
         let mut rng = Jitter::new(addr);
         let mut known: Option<PeerId> = expected;
         loop {
@@ -66,12 +74,12 @@ impl SwitchState {
                     break other;
                 }
                 let Some(pause) = self.config().reconnect.pause_before(attempt) else {
+                    // Cancelled during the last attempt: not given up, let go.
+                    if self.is_closing() || cancelled(cancel) {
+                        return None;
+                    }
                     warn!("persistent peer {addr}: giving up after {attempt} attempts");
-                    self.events().emit(SwitchEvent::PersistentGivenUp {
-                        addr,
-                        attempts: attempt,
-                    });
-                    return;
+                    return Some(attempt);
                 };
                 let pause = if attempt == 0 {
                     pause
@@ -80,18 +88,18 @@ impl SwitchState {
                 };
                 if !pause.is_zero() {
                     select! {
-                        recv(self.stop_signal()) -> _ => return,
-                        recv(cancel) -> _ => return,
+                        recv(self.stop_signal()) -> _ => return None,
+                        recv(cancel) -> _ => return None,
                         default(pause) => {}
                     }
                 }
                 if self.is_closing() || cancelled(cancel) {
-                    return;
+                    return None;
                 }
                 let mut learned = None;
                 match self.dial_learning(addr, true, expected, &mut learned) {
                     Ok(p) => break p,
-                    Err(Error::Stopped) if self.is_closing() => return,
+                    Err(Error::Stopped) if self.is_closing() => return None,
                     Err(e) => {
                         info!(
                             "persistent peer {addr}: attempt {} failed: {e}",
@@ -106,14 +114,14 @@ impl SwitchState {
             known = Some(peer.id());
             select! {
                 recv(peer.life.removed()) -> _ => {}
-                recv(self.stop_signal()) -> _ => return,
+                recv(self.stop_signal()) -> _ => return None,
                 recv(cancel) -> _ => {
                     info!("persistent peer {addr}: no longer redialled (it stays connected)");
-                    return;
+                    return None;
                 }
             }
             if cancelled(cancel) {
-                return;
+                return None;
             }
             info!("persistent peer {addr} dropped; redialling");
         }

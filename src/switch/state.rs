@@ -297,6 +297,8 @@ impl SwitchState {
             &self.threads,
             &self.listeners,
         );
+        // A stopping switch reports nothing more: event loops see their receivers end.
+        self.events.close();
     }
 }
 

@@ -83,8 +83,11 @@ pub fn thread_count() -> usize {
         .unwrap_or(0)
 }
 
-/// Threads of this process whose name starts with `prefix`.
+/// Threads of this process whose name starts with `prefix`. Linux keeps only the first
+/// 15 bytes of a thread's name (`mconn-persistent` shows as `mconn-persisten`), so only
+/// that much of `prefix` is compared.
 pub fn threads_named(prefix: &str) -> usize {
+    let prefix = &prefix[..prefix.len().min(15)];
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
         return 0;
     };

@@ -4,35 +4,20 @@
 //! that never waits for a reader who is not reading.
 
 mod support;
+use support::switch::channel_app;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use crossbeam_channel::Receiver;
-use mconn::{ChannelDescriptor, ChannelReactor, Error, Event, Peer, SendError, Switch};
-use support::switch::{config, node_info};
+use mconn::{ChannelDescriptor, ChannelReactor, Error, Event, Peer, SendError};
+use support::switch::config;
 use support::{pattern, watchdog};
 
 const LIMIT: Duration = Duration::from_secs(120);
 const WAIT: Duration = Duration::from_secs(30);
 const CH: u8 = 0x40;
-
-/// A switch with a `ChannelReactor` on `CH`, listening; its events.
-fn app(
-    name: &str,
-    capacity: usize,
-    cfg: mconn::SwitchConfig,
-) -> (Switch, std::net::SocketAddr, Receiver<Event>) {
-    let channels = vec![ChannelDescriptor::new(CH, 1)
-        .send_queue_capacity(8)
-        .recv_message_capacity(1 << 20)];
-    let (reactor, events) = ChannelReactor::new(channels, capacity);
-    let sw = Switch::new(cfg, node_info(name)).expect("switch");
-    sw.add_reactor("app", reactor).expect("add");
-    let addr = sw.listen("127.0.0.1:0").expect("listen");
-    (sw, addr, events)
-}
 
 fn next(events: &Receiver<Event>) -> Event {
     events.recv_timeout(WAIT).expect("an event")
@@ -48,8 +33,8 @@ fn added(events: &Receiver<Event>) -> Arc<Peer> {
 #[test]
 fn a_peers_events_come_in_order_added_messages_removed() {
     let _w = watchdog("a_peers_events_come_in_order", LIMIT);
-    let (server, addr, server_events) = app("server", 16, config());
-    let (client, _, client_events) = app("client", 16, config());
+    let (server, addr, server_events) = channel_app("server", CH, 16, config());
+    let (client, _, client_events) = channel_app("client", CH, 16, config());
     let to_server = client.dial(addr).expect("dial");
     let from_client = added(&server_events);
     assert_eq!(from_client.id(), client.id());
@@ -109,10 +94,10 @@ fn a_peers_events_come_in_order_added_messages_removed() {
 #[test]
 fn an_application_that_does_not_read_slows_the_peer_down_and_loses_nothing() {
     let _w = watchdog("an_application_that_does_not_read", LIMIT);
-    let (server, addr, server_events) = app("server", 2, config());
+    let (server, addr, server_events) = channel_app("server", CH, 2, config());
     let mut cfg = config();
     cfg.mconn = cfg.mconn.send_timeout(Duration::from_millis(300));
-    let (client, _, client_events) = app("client", 16, cfg);
+    let (client, _, client_events) = channel_app("client", CH, 16, cfg);
     let peer = client.dial(addr).expect("dial");
     added(&server_events);
     added(&client_events);
@@ -158,8 +143,8 @@ fn an_application_that_does_not_read_slows_the_peer_down_and_loses_nothing() {
 #[test]
 fn stop_returns_while_the_receiver_is_full_and_unread() {
     let _w = watchdog("stop_returns_while_the_receiver_is_full", LIMIT);
-    let (server, addr, server_events) = app("server", 1, config());
-    let (client, _, _client_events) = app("client", 16, config());
+    let (server, addr, server_events) = channel_app("server", CH, 1, config());
+    let (client, _, _client_events) = channel_app("client", CH, 16, config());
     let peer = client.dial(addr).expect("dial");
     // PeerAdded fills the receiver; the messages wait behind it.
     for i in 0..20 {
@@ -192,9 +177,9 @@ fn a_huge_capacity_is_clamped_never_allocated() {
 #[test]
 fn a_dropped_receiver_never_blocks_the_switch() {
     let _w = watchdog("a_dropped_receiver_never_blocks", LIMIT);
-    let (server, addr, server_events) = app("server", 1, config());
+    let (server, addr, server_events) = channel_app("server", CH, 1, config());
     drop(server_events);
-    let (client, _, client_events) = app("client", 16, config());
+    let (client, _, client_events) = channel_app("client", CH, 16, config());
     let peer = client.dial(addr).expect("dial");
     added(&client_events);
     for i in 0..200 {

@@ -5,6 +5,7 @@
 //! during a dial that succeeds, and a capacity of zero.
 
 mod support;
+use support::switch::channel_app;
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -13,12 +14,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use crossbeam_channel::Receiver;
-use mconn::{
-    ChannelDescriptor, ChannelReactor, Error, Event, Peer, ReconnectSchedule, SendError, Switch,
-    SwitchEvent,
-};
+use mconn::{Error, Event, Peer, ReconnectSchedule, SendError, SwitchEvent};
 use parking_lot::Mutex;
-use support::switch::{config, fake_handshake, listening, node_info, wait_peers, Recorder};
+use support::switch::{config, fake_handshake, listening, wait_peers, Recorder};
 use support::{threads_named, wait_until, watchdog};
 
 const LIMIT: Duration = Duration::from_secs(180);
@@ -27,19 +25,6 @@ const CH: u8 = 0x40;
 
 /// Tests that count threads run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn app(
-    name: &str,
-    capacity: usize,
-    cfg: mconn::SwitchConfig,
-) -> (Switch, SocketAddr, Receiver<Event>) {
-    let ch = vec![ChannelDescriptor::new(CH, 1).send_queue_capacity(8)];
-    let (reactor, events) = ChannelReactor::new(ch, capacity);
-    let sw = Switch::new(cfg, node_info(name)).expect("switch");
-    sw.add_reactor("app", reactor).expect("add");
-    let addr = sw.listen("127.0.0.1:0").expect("listen");
-    (sw, addr, events)
-}
 
 /// 1000 inbound connections opened, then closed at once: a capacity-2 subscriber that
 /// is not read while a large one is: the large one sees every refusal, and the small
@@ -129,10 +114,10 @@ fn dial_persistent_racing_stop_leaves_nothing_behind() {
 #[test]
 fn dropping_a_full_receiver_wakes_the_blocked_worker() {
     let _w = watchdog("dropping_a_full_receiver", LIMIT);
-    let (server, addr, events) = app("server", 1, config().workers(2));
+    let (server, addr, events) = channel_app("server", CH, 1, config().workers(2));
     let mut cfg = config();
     cfg.mconn = cfg.mconn.send_timeout(Duration::from_millis(200));
-    let (client, _, _client_events) = app("client", 64, cfg);
+    let (client, _, _client_events) = channel_app("client", CH, 64, cfg);
     let peer = client.dial(addr).expect("dial");
     // Fill everything until a send times out: the worker is blocked in deliver.
     let mut i = 0u64;
@@ -161,13 +146,13 @@ fn dropping_a_full_receiver_wakes_the_blocked_worker() {
 #[test]
 fn per_peer_order_holds_with_many_peers_and_a_slow_reader() {
     let _w = watchdog("per_peer_order", LIMIT);
-    let (server, addr, events) = app("server", 2, config().workers(3));
+    let (server, addr, events) = channel_app("server", CH, 2, config().workers(3));
     const PEERS: usize = 8;
     const MSGS: u64 = 60;
     let clients: Vec<_> = (0..PEERS)
         .map(|i| {
             std::thread::spawn(move || {
-                let (c, _, _e) = app(&format!("c{i}"), 64, config());
+                let (c, _, _e) = channel_app(&format!("c{i}"), CH, 64, config());
                 let p = c.dial(addr).expect("dial");
                 for m in 0..MSGS {
                     p.send(CH, m.to_be_bytes().to_vec()).expect("send");
@@ -225,10 +210,10 @@ fn per_peer_order_holds_with_many_peers_and_a_slow_reader() {
 #[test]
 fn peer_removed_at_stop_is_delivered_when_there_is_room() {
     let _w = watchdog("peer_removed_at_stop", LIMIT);
-    let (server, addr, events) = app("server", 64, config());
+    let (server, addr, events) = channel_app("server", CH, 64, config());
     let clients: Vec<_> = (0..5)
         .map(|i| {
-            let (c, _, e) = app(&format!("c{i}"), 64, config());
+            let (c, _, e) = channel_app(&format!("c{i}"), CH, 64, config());
             c.dial(addr).expect("dial");
             (c, e)
         })
@@ -291,8 +276,8 @@ fn stop_redialling_during_a_dial_that_succeeds_keeps_the_peer_and_ends() {
 #[test]
 fn a_channel_reactor_of_capacity_zero_delivers() {
     let _w = watchdog("a_channel_reactor_of_capacity_zero", LIMIT);
-    let (server, addr, events) = app("server", 0, config());
-    let (client, _, _e) = app("client", 4, config());
+    let (server, addr, events) = channel_app("server", CH, 0, config());
+    let (client, _, _e) = channel_app("client", CH, 4, config());
     let peer = client.dial(addr).expect("dial");
     for i in 0..50u8 {
         peer.send(CH, vec![i]).expect("send");

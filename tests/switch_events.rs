@@ -4,11 +4,11 @@
 //! while the peer it found stays connected.
 
 mod support;
+use support::switch::{dead_addr, quick_schedule};
 
-use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
-use mconn::{Error, ReconnectSchedule, RejectReason, Switch, SwitchEvent};
+use mconn::{Error, RejectReason, Switch, SwitchEvent};
 use parking_lot::Mutex;
 use support::switch::{config, listening, wait_peers, Event, Recorder};
 use support::{threads_named, wait_until, watchdog};
@@ -18,23 +18,6 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// The tests that count `mconn-persistent` threads run one at a time.
 static PERSISTENT: Mutex<()> = Mutex::new(());
-
-/// An address nothing listens on (bound, then closed).
-fn dead_addr() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr")
-}
-
-fn fast(tries: u32) -> ReconnectSchedule {
-    let mut s = ReconnectSchedule::default().scaled(
-        Duration::from_millis(20),
-        Duration::from_millis(5),
-        Duration::from_millis(20),
-    );
-    s.tries = tries;
-    s.backoff_tries = 0;
-    s
-}
 
 fn next(events: &crossbeam_channel::Receiver<SwitchEvent>) -> SwitchEvent {
     events.recv_timeout(WAIT).expect("a switch event")
@@ -115,7 +98,7 @@ fn a_persistent_peer_given_up_is_an_event_and_may_be_dialled_again() {
     let (sw, _) = listening(
         "hopeful",
         &[("rec", Recorder::new(&[0x30]))],
-        config().reconnect(fast(3)),
+        config().reconnect(quick_schedule(3)),
     );
     let events = sw.events(64);
     let dead = dead_addr();
@@ -162,7 +145,7 @@ fn stop_redialling_ends_the_redialling_and_the_peer_stays() {
     let (node, _) = listening(
         "node",
         &[("rec", Recorder::new(&[0x30]))],
-        config().reconnect(fast(1000)),
+        config().reconnect(quick_schedule(1000)),
     );
     node.dial_persistent(hub_addr).expect("persistent dial");
     assert!(matches!(hub_rec.next(30), Event::Added(_)));

@@ -5,11 +5,12 @@
 //! since.
 
 mod support;
+use support::switch::{dead_addr, quick_schedule};
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::time::Duration;
 
-use mconn::{Error, ReconnectSchedule, Switch, SwitchEvent};
+use mconn::{Error, Switch, SwitchEvent};
 use parking_lot::Mutex;
 use support::switch::{config, fake_handshake, listening, wait_peers, Recorder};
 use support::{threads_named, wait_until, watchdog};
@@ -20,26 +21,9 @@ const WAIT: Duration = Duration::from_secs(30);
 /// The tests count `mconn-persistent` threads: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn dead_addr() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr")
-}
-
 /// Redial threads alive.
 fn redial_threads() -> usize {
     threads_named("mconn-persistent")
-}
-
-/// One attempt, then give up.
-fn one_attempt() -> ReconnectSchedule {
-    let mut s = ReconnectSchedule::default().scaled(
-        Duration::from_millis(20),
-        Duration::from_millis(5),
-        Duration::from_millis(20),
-    );
-    s.tries = 1;
-    s.backoff_tries = 0;
-    s
 }
 
 fn switch(name: &str) -> Switch {
@@ -47,7 +31,7 @@ fn switch(name: &str) -> Switch {
         name,
         &[("rec", Recorder::new(&[0x30]))],
         config()
-            .reconnect(one_attempt())
+            .reconnect(quick_schedule(1))
             .handshake_timeout(Duration::from_secs(2)),
     )
     .0

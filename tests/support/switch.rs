@@ -136,3 +136,39 @@ pub fn listening(
 pub fn wait_peers(sw: &Switch, n: usize, secs: u64) -> bool {
     super::wait_until(Duration::from_secs(secs), || sw.peers().len() == n)
 }
+
+/// An address nothing listens on (bound, then closed).
+pub fn dead_addr() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr")
+}
+
+/// A reconnect schedule of `tries` quick attempts (20 ms apart), then giving up.
+pub fn quick_schedule(tries: u32) -> mconn::ReconnectSchedule {
+    let mut s = mconn::ReconnectSchedule::default().scaled(
+        Duration::from_millis(20),
+        Duration::from_millis(5),
+        Duration::from_millis(20),
+    );
+    s.tries = tries;
+    s.backoff_tries = 0;
+    s
+}
+
+/// A switch whose one reactor is a `ChannelReactor` on `channel` (send queue 8, messages
+/// up to 1 MiB) with room for `capacity` events, listening on loopback.
+pub fn channel_app(
+    name: &str,
+    channel: ChannelId,
+    capacity: usize,
+    cfg: SwitchConfig,
+) -> (Switch, std::net::SocketAddr, Receiver<mconn::Event>) {
+    let channels = vec![ChannelDescriptor::new(channel, 1)
+        .send_queue_capacity(8)
+        .recv_message_capacity(1 << 20)];
+    let (reactor, events) = mconn::ChannelReactor::new(channels, capacity);
+    let sw = Switch::new(cfg, node_info(name)).expect("switch");
+    sw.add_reactor("app", reactor).expect("add");
+    let addr = sw.listen("127.0.0.1:0").expect("listen");
+    (sw, addr, events)
+}

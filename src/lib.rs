@@ -89,6 +89,7 @@ mod json;
 mod latch;
 mod node_key;
 mod peer_id;
+pub mod pex;
 #[cfg(feature = "secret-connection")]
 mod secret;
 mod send_error;

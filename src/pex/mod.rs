@@ -1,15 +1,18 @@
 //! Peer exchange (PEX), wire-compatible with Go v0.12.1's `p2p/pex_reactor.go`: the
-//! messages of channel `0x00`, the addresses they carry, and the address book. (The
-//! reactor, the book's file and seeds come next; the Switch does not depend on any of
-//! it.)
+//! messages of channel `0x00`, the addresses they carry, the address book, and the
+//! [`PexReactor`] that keeps a node connected to enough peers found through them. The
+//! Switch does not depend on any of it: it is an ordinary reactor.
 
 mod address;
 mod book;
 mod buckets;
+mod ensure;
 mod known;
 mod message;
+mod reactor;
 mod sample;
 
 pub use self::address::NetAddress;
 pub use self::book::{AddrBook, NEED_MORE_BELOW};
 pub use self::message::{PexMessage, MAX_ADDRS, MAX_MESSAGE_SIZE};
+pub use self::reactor::{PexConfig, PexReactor, PEX_CHANNEL};

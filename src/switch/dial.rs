@@ -67,6 +67,35 @@ impl SwitchState {
         self.admit(stream, true, persistent, expected, learned)
     }
 
+    /// Dials each of `seeds` on a short-lived thread of its own, in random order.
+    pub(super) fn dial_seeds(self: &Arc<Self>, mut seeds: Vec<SocketAddr>) -> Result<(), Error> {
+        self.ensure_started()?;
+        if self.is_closing() {
+            return Err(Error::Stopped);
+        }
+        // A cheap shuffle: the order matters only so that every node does not try the
+        // same seed first.
+        let mut x = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() as usize)
+            .unwrap_or(1)
+            | 1;
+        for i in (1..seeds.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            seeds.swap(i, x % (i + 1));
+        }
+        for addr in seeds {
+            let state = self.clone();
+            self.owned_threads()
+                .spawn_short_lived("mconn-seed", None, move || {
+                    let _ = state.dial(addr, false, None);
+                })?;
+        }
+        Ok(())
+    }
+
     /// A TCP connect within `dial_timeout`, on a short-lived thread of its own so that
     /// `stop` never waits for it: a stopping switch abandons the connect (the thread
     /// ends when the connect does, within `dial_timeout` or the system's own limit, and

@@ -8,6 +8,7 @@ mod channel_reactor;
 mod config;
 mod dial;
 mod dispatch;
+mod endpoints;
 mod events;
 mod filter;
 mod handshake;
@@ -29,7 +30,7 @@ mod stop;
 mod tendermint_v012;
 
 use std::fmt;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -187,56 +188,6 @@ impl Switch {
         self.state().filters().set_id(Arc::new(f));
     }
 
-    /// Listens on `addr` (port 0 picks one) on an accept thread of its own; several
-    /// listeners are allowed. Returns the bound address. Starts the switch if needed.
-    pub fn listen(&self, addr: impl ToSocketAddrs) -> Result<SocketAddr, Error> {
-        self.state().listen(resolve(addr)?)
-    }
-
-    /// Connects to `addr` (within `dial_timeout`), handshakes (within
-    /// `handshake_timeout`) and returns the running peer once every reactor's `add_peer`
-    /// returned. Errors say why: [`Error::Io`] (unreachable),
-    /// [`Error::HandshakeTimeout`], or [`Error::Rejected`] with the reason
-    /// ([`Duplicate`](crate::error::RejectReason::Duplicate) if a connection to that node
-    /// already stands and ranks better; see the README's Guarantees).
-    ///
-    /// If the new connection replaces a worse-ranked one to the same node, its
-    /// `add_peer` calls wait for the old one's `remove_peer` to return. From inside a
-    /// callback, `dial` returns as soon as the peer is running and in the peer set; its
-    /// `add_peer` calls follow on a worker after the callback returns (they could need
-    /// the very thread that is waiting).
-    pub fn dial(&self, addr: impl ToSocketAddrs) -> Result<Arc<Peer>, Error> {
-        self.state().dial(resolve(addr)?, false, None)
-    }
-
-    /// Like [`dial`](Self::dial), but the peer must be `id`: with encryption on, the key
-    /// it proves must be `id`, or it is refused with
-    /// [`RejectReason::KeyMismatch`](crate::error::RejectReason::KeyMismatch). (Without
-    /// encryption the id is only what the peer claims.)
-    pub fn dial_expecting(&self, addr: impl ToSocketAddrs, id: PeerId) -> Result<Arc<Peer>, Error> {
-        self.state().dial(resolve(addr)?, false, Some(id))
-    }
-
-    /// Keeps a connection to `addr`: dials it now and again whenever it drops, on the
-    /// [`ReconnectSchedule`], until the switch stops, [`stop_redialling`] is called, or
-    /// the schedule is used up ([`SwitchEvent::PersistentGivenUp`]; each failed attempt
-    /// is a [`SwitchEvent::DialFailed`]). Returns at once. Starts the switch if needed.
-    ///
-    /// Errors: [`Error::InvalidConfig`] if `addr` is being redialled already.
-    ///
-    /// [`stop_redialling`]: Self::stop_redialling
-    pub fn dial_persistent(&self, addr: impl ToSocketAddrs) -> Result<(), Error> {
-        self.state().dial_persistent(resolve(addr)?, None)
-    }
-
-    /// Stops redialling `addr` (as [`dial_persistent`](Self::dial_persistent) resolved
-    /// it): a pause or wait ends now, a dial in progress finishes, and a peer connected
-    /// through it stays connected but is not redialled when it drops. True if `addr`
-    /// was being redialled.
-    pub fn stop_redialling(&self, addr: impl ToSocketAddrs) -> Result<bool, Error> {
-        Ok(self.state().persistent().cancel(resolve(addr)?))
-    }
-
     /// A new subscription to the switch's [`SwitchEvent`]s: inbound connections refused,
     /// dials failed, persistent peers given up. The channel holds `capacity` events
     /// (clamped to 2..=65 536); the switch never waits for it: while it is full, events
@@ -249,20 +200,25 @@ impl Switch {
         self.state().events().subscribe(capacity)
     }
 
-    /// Like [`dial_persistent`](Self::dial_persistent), but the node at `addr` must be
-    /// `id` (as in [`dial_expecting`](Self::dial_expecting)): another node answering
-    /// there is refused and redialled on the schedule, never added.
-    pub fn dial_persistent_expecting(
+    /// Runs `f` on a thread the switch owns, named `name`: `stop` signals it (`stopping`
+    /// disconnects) and waits for it to return, so `f` must return soon after. For work
+    /// that belongs to the switch's life, such as a discovery loop. A `stop` called on
+    /// it starts the stop and returns (it cannot wait for itself).
+    ///
+    /// Errors: [`Error::Stopped`] once the switch is stopping; [`Error::Io`] if the
+    /// thread cannot be spawned.
+    pub fn spawn(
         &self,
-        addr: impl ToSocketAddrs,
-        id: PeerId,
+        name: &str,
+        f: impl FnOnce(&Receiver<()>) + Send + 'static,
     ) -> Result<(), Error> {
-        if id == self.id() {
-            return Err(Error::InvalidConfig(
-                "dial_persistent_expecting: the id is this switch's own".into(),
-            ));
-        }
-        self.state().dial_persistent(resolve(addr)?, Some(id))
+        let stopping = self.state().stop_signal().clone();
+        self.state()
+            .owned_threads()
+            .spawn_short_lived(name, None, move || {
+                crate::threads::mark_callback_thread();
+                f(&stopping)
+            })
     }
 
     /// Every connected peer.
@@ -388,13 +344,4 @@ impl fmt::Debug for WeakSwitch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("WeakSwitch")
     }
-}
-
-fn resolve(addr: impl ToSocketAddrs) -> Result<SocketAddr, Error> {
-    addr.to_socket_addrs()?.next().ok_or_else(|| {
-        Error::Io(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "address resolved to nothing",
-        ))
-    })
 }

@@ -1,0 +1,151 @@
+//! Hostile PEX input costs the sender its connection, never the node: an empty message
+//! (Go v0.12.1 panics), an unknown type, a truncated or absurd count, more than 250
+//! addresses, a bad IP length, over 1 MiB, or more than `max_msgs_per_hour` messages.
+//! Well-formed addresses go into the book with the sender as source; a request is
+//! answered with a selection Go would accept.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mconn::pex::{AddrBook, NetAddress, PexConfig, PexMessage, PexReactor, PEX_CHANNEL};
+use mconn::Switch;
+use support::switch::{config, node_info, Event, Recorder};
+use support::watchdog;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// A victim (PEX + a recorder on 0x30) and an attacker whose recorder owns channel 0x00
+/// too, so it can send raw PEX bytes and see the answers.
+fn pair(
+    pex_config: PexConfig,
+) -> (
+    Switch,
+    Arc<PexReactor>,
+    Arc<Recorder>,
+    Switch,
+    Arc<Recorder>,
+) {
+    let victim = Switch::new(config(), node_info("victim")).expect("switch");
+    let pex = PexReactor::new(AddrBook::new(false), pex_config);
+    victim.add_reactor("pex", pex.clone()).expect("pex");
+    let watch = Recorder::new(&[0x30]);
+    victim.add_reactor("watch", watch.clone()).expect("watch");
+    let addr = victim.listen("127.0.0.1:0").expect("listen");
+    let attacker = Switch::new(config(), node_info("attacker")).expect("switch");
+    let raw = Recorder::new(&[PEX_CHANNEL, 0x30]);
+    attacker.add_reactor("raw", raw.clone()).expect("raw");
+    attacker.listen("127.0.0.1:0").expect("listen");
+    attacker.dial(addr).expect("dial");
+    assert!(matches!(watch.next(30), Event::Added(_)));
+    (victim, pex, watch, attacker, raw)
+}
+
+fn removed_reason(watch: &Recorder) -> String {
+    loop {
+        if let Event::Removed(_, why) = watch.next(30) {
+            return why;
+        }
+    }
+}
+
+#[test]
+fn malformed_pex_messages_disconnect_the_sender() {
+    let _w = watchdog("malformed_pex_messages", LIMIT);
+    let mut many = vec![0x02, 0x02, 0x00, 0xfb];
+    many.extend(std::iter::repeat(0u8).take(251));
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty", vec![], "type"),
+        ("nil message", vec![0x00], "unknown PEX message type 0x00"),
+        ("unknown type", vec![0x03], "unknown PEX message type 0x03"),
+        (
+            "truncated count",
+            vec![0x02],
+            "ends inside the address count",
+        ),
+        (
+            "absurd count",
+            vec![0x02, 0x04, 0x80, 0, 0, 0],
+            "addresses claimed",
+        ),
+        ("negative count", vec![0x02, 0xf1, 0x01], "negative"),
+        ("over 250", many, "addresses claimed"),
+        (
+            "7-byte IP",
+            vec![0x02, 1, 1, 1, 1, 7, 1, 2, 3, 4, 5, 6, 7, 0x68, 0x20],
+            "7 bytes",
+        ),
+    ];
+    for (name, bytes, why) in cases {
+        let (victim, _pex, watch, attacker, _raw) = pair(PexConfig::default());
+        let peer = attacker.peers().pop().expect("connected");
+        peer.send(PEX_CHANNEL, bytes).expect("send");
+        let reason = removed_reason(&watch);
+        assert!(reason.contains(why), "{name}: {reason}");
+        assert!(victim.is_running(), "{name}: the node goes on");
+        attacker.stop();
+        victim.stop();
+    }
+}
+
+#[test]
+fn over_a_mebibyte_is_refused_by_the_connection() {
+    let _w = watchdog("over_a_mebibyte", LIMIT);
+    let (victim, _pex, watch, attacker, _raw) = pair(PexConfig::default());
+    let peer = attacker.peers().pop().expect("connected");
+    let mut big = vec![0x02, 0x01, 0x00];
+    big.resize(1024 * 1024 + 1, 0);
+    let _ = peer.send(PEX_CHANNEL, big);
+    let reason = removed_reason(&watch);
+    assert!(reason.contains("recv_message_capacity"), "{reason}");
+    attacker.stop();
+    victim.stop();
+}
+
+#[test]
+fn a_flood_of_pex_messages_is_cut_off_at_the_hourly_limit() {
+    let _w = watchdog("a_flood_of_pex_messages", LIMIT);
+    let (victim, _pex, watch, attacker, raw) = pair(PexConfig::default().max_msgs_per_hour(5));
+    let peer = attacker.peers().pop().expect("connected");
+    for _ in 0..5 {
+        peer.send(PEX_CHANNEL, PexMessage::Request.encode())
+            .expect("send");
+    }
+    // Five requests are answered...
+    for _ in 0..5 {
+        let (_, ch, msg) = raw.next_msg(30);
+        assert_eq!(ch, PEX_CHANNEL);
+        assert!(matches!(PexMessage::decode(&msg), Ok(PexMessage::Addrs(_))));
+    }
+    // ...the sixth costs the connection.
+    peer.send(PEX_CHANNEL, PexMessage::Request.encode())
+        .expect("send");
+    let reason = removed_reason(&watch);
+    assert!(reason.contains("more than 5 PEX messages"), "{reason}");
+    attacker.stop();
+    victim.stop();
+}
+
+#[test]
+fn addresses_go_into_the_book_and_requests_get_a_selection() {
+    let _w = watchdog("addresses_go_into_the_book", LIMIT);
+    let (victim, pex, _watch, attacker, raw) = pair(PexConfig::default());
+    let peer = attacker.peers().pop().expect("connected");
+    let addrs: Vec<NetAddress> = (1..=40u8)
+        .map(|i| NetAddress::from(std::net::SocketAddr::from(([10, 0, 0, i], 26656))))
+        .collect();
+    peer.send(PEX_CHANNEL, PexMessage::Addrs(addrs.clone()).encode())
+        .expect("send");
+    peer.send(PEX_CHANNEL, PexMessage::Request.encode())
+        .expect("send");
+    let (_, _, answer) = raw.next_msg(30);
+    let Ok(PexMessage::Addrs(got)) = PexMessage::decode(&answer) else {
+        panic!("not an addrs message: {answer:?}");
+    };
+    // 41 known (the 40, and the attacker's own listen address): at least 32 shared.
+    assert!(got.len() >= 32, "{}", got.len());
+    assert!(pex.with_book(|b| addrs.iter().all(|a| b.contains(a))));
+    attacker.stop();
+    victim.stop();
+}

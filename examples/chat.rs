@@ -2,9 +2,10 @@
 //! peers joining and leaving) in a small program.
 //!
 //! ```text
-//! cargo run --example chat                      # the demo: alice, bob and carol in one process
+//! cargo run --example chat                      # the demo: alice, bob, carol, then dave via PEX
 //! cargo run --example chat -- --name alice --listen 127.0.0.1:26656
 //! cargo run --example chat -- --name bob --listen 127.0.0.1:26657 --peer 127.0.0.1:26656 [--persistent]
+//! cargo run --example chat -- --name carol --listen 127.0.0.1:26658 --seed 127.0.0.1:26656
 //! ```
 //!
 //! Chat lines travel as go-wire strings on channel 0x01 (priority 1). Presence (hello,
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use crossbeam_channel::{unbounded, Receiver, Sender};
+use mconn::pex::{AddrBook, NetAddress, PexConfig, PexReactor};
 use mconn::{
     wire, BroadcastResult, ChannelDescriptor, ChannelId, Error, NodeInfo, NodeKey, Peer, Reactor,
     ReconnectSchedule, Switch, SwitchConfig, SwitchEvent,
@@ -149,10 +151,15 @@ impl Reactor for Chat {
     }
 }
 
-/// One chat node: a switch with the chat reactor.
+/// How often a node's discovery loop looks for more peers (Go's default is 30 s; a chat
+/// room wants to fill up quickly).
+const PEX_PERIOD: Duration = Duration::from_secs(1);
+
+/// One chat node: a switch with the chat reactor and peer exchange.
 struct Node {
     name: String,
     switch: Switch,
+    pex: Arc<PexReactor>,
     chat: Arc<Chat>,
     seen: Receiver<Seen>,
     addr: SocketAddr,
@@ -173,16 +180,36 @@ impl Node {
         };
         let switch = Switch::new(config, info)?;
         switch.add_reactor("chat", chat.clone())?;
+        // Peer exchange: a node told one address finds the rest of the room. The book
+        // takes loopback and private addresses (not strict): a chat runs on one host or
+        // a LAN.
+        let pex = PexReactor::new(
+            AddrBook::new(false),
+            PexConfig::default().ensure_period(PEX_PERIOD),
+        );
+        switch.add_reactor("pex", pex.clone())?;
         let addr = switch
             .listen(listen)
             .map_err(|e| cannot_listen(listen, e))?;
+        pex.start(&switch)?;
         Ok(Node {
             name: name.to_string(),
             switch,
+            pex,
             chat,
             seen,
             addr,
         })
+    }
+
+    /// Asks `seeds` for the room: they go in the address book, and are dialled at once.
+    fn join_through(&self, seeds: &[SocketAddr]) -> Result<(), Error> {
+        self.pex.with_book(|b| {
+            for s in seeds {
+                b.add(NetAddress::from(*s), NetAddress::from(*s));
+            }
+        });
+        self.switch.dial_seeds(seeds.iter().copied())
     }
 
     /// Sends a chat line to every peer; returns a note for each peer that did not take it.
@@ -292,7 +319,7 @@ fn peers_report(node: &Node) -> Vec<String> {
 
 /// The demo: three nodes in one process, a short conversation, one leaves.
 fn demo() -> Result<ExitCode, Box<dyn StdError>> {
-    println!("mconn chat demo: alice, bob and carol on loopback\n");
+    println!("mconn chat demo: alice, bob and carol on loopback; dave joins through a seed\n");
     let cfg = || SwitchConfig::default();
     let alice = Node::start("alice", "127.0.0.1:0", cfg())?;
     let bob = Node::start("bob", "127.0.0.1:0", cfg())?;
@@ -327,6 +354,9 @@ fn demo() -> Result<ExitCode, Box<dyn StdError>> {
             println!("{:>6} | {note}", n.name);
         }
     };
+    let joined_one = |n: &Node| n.wait_for(|s| matches!(s, Seen::Joined { .. }));
+    let left =
+        |n: &Node, who: &str| n.wait_for(|s| matches!(s, Seen::Left { nick, .. } if nick == who));
     say(&alice, "hi everyone!");
     ok &= heard(&bob, "hi everyone!") & heard(&carol, "hi everyone!");
     say(&bob, "hello alice, hello carol");
@@ -338,16 +368,32 @@ fn demo() -> Result<ExitCode, Box<dyn StdError>> {
     say(&carol, "I have to go, bye!");
     ok &= heard(&alice, "I have to go, bye!") & heard(&bob, "I have to go, bye!");
 
+    // Dave knows only alice's address: peer exchange tells him of bob and carol.
+    println!("\ndave knows only alice's address; peer exchange finds him the rest\n");
+    let dave = Node::start("dave", "127.0.0.1:0", cfg())?;
+    dave.join_through(&[alice.addr])?;
+    let mut met = 0;
+    ok &= dave.wait_for(|s| {
+        met += matches!(s, Seen::Joined { .. }) as u32;
+        met == 3
+    });
+    ok &= joined_one(&bob) & joined_one(&carol);
+    println!(
+        "\ndave found {} peer(s) from one seed",
+        dave.switch.peers().len()
+    );
+
     println!();
-    for n in [&alice, &bob, &carol] {
+    for n in [&alice, &bob, &carol, &dave] {
         for line in peers_report(n) {
             println!("{:>6} | {line}", n.name);
         }
     }
     println!();
+    dave.leave();
+    ok &= left(&alice, "dave") & left(&bob, "dave") & left(&carol, "dave");
     carol.leave();
-    let left = |n: &Node| n.wait_for(|s| matches!(s, Seen::Left { .. }));
-    ok &= left(&alice) & left(&bob);
+    ok &= left(&alice, "caroline") & left(&bob, "caroline");
     println!(
         "\nalice has {} peer(s), bob has {} peer(s) after carol left",
         alice.switch.peers().len(),
@@ -368,6 +414,7 @@ struct Args {
     name: String,
     listen: String,
     peers: Vec<String>,
+    seeds: Vec<String>,
     persistent: bool,
     key: Option<String>,
 }
@@ -380,12 +427,14 @@ enum Command {
 }
 
 const USAGE: &str = "usage: chat                                   (the three-node demo)
-       chat --name NAME --listen ADDR [--peer ADDR]... [--persistent] [--key FILE]
+       chat --name NAME --listen ADDR [--peer ADDR]... [--seed ADDR]... [--persistent] [--key FILE]
        chat --help
 
   --name NAME    your nick, also the node's moniker
   --listen ADDR  where peers reach you (port 0 picks one; the line shows which)
   --peer ADDR    a node to connect to (repeatable)
+  --seed ADDR    a node to ask for the room's addresses (repeatable): peer exchange
+                 then connects you to the others
   --persistent   keep redialling the --peer nodes while they are down or drop
   --key FILE     the node's identity, in CometBFT's node_key.json layout: loaded if the
                  file exists, created otherwise, so a restarted node keeps its id
@@ -399,6 +448,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
         name: String::new(),
         listen: String::new(),
         peers: Vec::new(),
+        seeds: Vec::new(),
         persistent: false,
         key: None,
     };
@@ -410,6 +460,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
             "--name" => a.name = value("--name")?,
             "--listen" => a.listen = value("--listen")?,
             "--peer" => a.peers.push(value("--peer")?),
+            "--seed" => a.seeds.push(value("--seed")?),
             "--persistent" => a.persistent = true,
             "--key" => a.key = Some(value("--key")?),
             "-h" | "--help" => return Ok(Command::Help),
@@ -605,6 +656,22 @@ fn interactive(args: Args, screen: &Arc<Screen>) -> Result<Exit, Box<dyn StdErro
                 }
             }
         })?;
+    }
+    // Seeds: dialled at once in the background; peer exchange does the rest.
+    if !args.seeds.is_empty() {
+        let mut seeds = Vec::new();
+        for s in &args.seeds {
+            match std::net::ToSocketAddrs::to_socket_addrs(s.as_str()).map(|mut a| a.next()) {
+                Ok(Some(a)) => seeds.push(a),
+                _ => screen.line(format!("* cannot resolve seed {s}")),
+            }
+        }
+        for s in &seeds {
+            screen.line(format!("* asking seed {s} for the room ..."));
+        }
+        if let Err(e) = node.join_through(&seeds) {
+            screen.line(format!("* cannot dial the seeds: {e}"));
+        }
     }
     // Dials on a thread of their own, so you can type (or quit) while they take time.
     if !args.peers.is_empty() {

@@ -182,12 +182,46 @@ fn the_demo_shows_the_whole_stack_and_exits_zero() {
         "alice | [caroline] I have to go, bye!",
         "channel 0x01 priority 1",
         "channel 0x02 priority 5",
+        // Dave knew only alice: peer exchange found him bob and carol.
+        "dave | * bob joined (dialled",
+        "dave | * carol joined (dialled",
+        "dave found 3 peer(s) from one seed",
+        "bob | * dave left",
         "alice | * caroline left",
         "bob | * caroline left",
         "alice has 1 peer(s), bob has 1 peer(s) after carol left",
         "demo finished",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+}
+
+/// A node given only a seed finds the rest of the room through peer exchange.
+#[test]
+fn a_node_with_only_a_seed_finds_the_room() {
+    let _w = watchdog("a_node_with_only_a_seed", Duration::from_secs(120));
+    let mut alice = Node::spawn(&["--name", "alice", "--listen", "127.0.0.1:0"]);
+    let addr = listen_addr(&mut alice);
+    let mut bob = Node::spawn(&["--name", "bob", "--listen", "127.0.0.1:0", "--peer", &addr]);
+    bob.expect("* alice joined");
+    let mut carol = Node::spawn(&[
+        "--name",
+        "carol",
+        "--listen",
+        "127.0.0.1:0",
+        "--seed",
+        &addr,
+    ]);
+    carol.expect(&format!("* asking seed {addr} for the room ..."));
+    carol.expect("* alice joined");
+    carol.expect("* bob joined"); // never told bob's address: alice's book did
+    bob.expect("* carol joined");
+    carol.type_line("found you");
+    bob.expect("[carol] found you");
+    for (n, why) in [(carol, "/quit"), (bob, "/quit"), (alice, "/quit")] {
+        let mut n = n;
+        n.type_line("/quit");
+        assert_left(n, why);
     }
 }
 

@@ -80,6 +80,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
+mod atomic_file;
 // The node key file's encodings (the only reader of them so far).
 mod base64;
 mod conn;

@@ -1,6 +1,7 @@
 //! A network grows from one seed: ten switches with a PEX reactor, each told only one
 //! other's address (a chain, or a star around one seed), end as a full mesh (every node
-//! with at least `min(9, min_outbound)` peers) within a bounded number of ensure periods.
+//! with at least `min(9, min_outbound)` peers) within a bounded number of ensure periods;
+//! and after every node restarts, their saved address books alone rebuild it.
 
 mod support;
 
@@ -23,16 +24,37 @@ struct Node {
 }
 
 fn node(i: usize) -> Node {
+    node_at(i, "127.0.0.1:0".parse().unwrap(), None)
+}
+
+/// Node `i` listening on `listen`, its book kept in `book_file` if given (loaded from
+/// it now, saved to it when the switch stops).
+fn node_at(i: usize, listen: SocketAddr, book_file: Option<&std::path::Path>) -> Node {
     let switch = Switch::new(config(), node_info(&format!("n{i}"))).expect("switch");
     // Loopback addresses: a non-strict book.
-    let pex = PexReactor::new(
-        AddrBook::new(false),
-        PexConfig::default().ensure_period(PERIOD).min_outbound(10),
-    );
+    let mut cfg = PexConfig::default().ensure_period(PERIOD).min_outbound(10);
+    let book = match book_file {
+        Some(f) => {
+            cfg = cfg.book_file(f);
+            AddrBook::load(f, false).expect("load the book")
+        }
+        None => AddrBook::new(false),
+    };
+    let pex = PexReactor::new(book, cfg);
     switch.add_reactor("pex", pex.clone()).expect("reactor");
-    let addr = switch.listen("127.0.0.1:0").expect("listen");
+    let addr = switch.listen(listen).expect("listen");
     pex.start(&switch).expect("start pex");
     Node { switch, addr, pex }
+}
+
+fn wait_for_mesh(nodes: &[Node]) {
+    let want = (NODES - 1).min(10);
+    // 60 s is some 300 ensure periods: generous for a loaded machine.
+    let meshed = wait_until(Duration::from_secs(60), || {
+        nodes.iter().all(|n| n.switch.peers().len() >= want)
+    });
+    let counts: Vec<usize> = nodes.iter().map(|n| n.switch.peers().len()).collect();
+    assert!(meshed, "peers per node: {counts:?} (want {want} each)");
 }
 
 /// Starts the nodes, gives node `i` the seed `seed_of(i)`, and waits for the mesh.
@@ -46,13 +68,7 @@ fn grows_into_a_mesh(seed_of: impl Fn(usize) -> Option<usize>) {
             n.switch.dial_seeds([seed]).expect("dial the seed");
         }
     }
-    let want = (NODES - 1).min(10);
-    // 60 s is some 300 ensure periods: generous for a loaded machine.
-    let meshed = wait_until(Duration::from_secs(60), || {
-        nodes.iter().all(|n| n.switch.peers().len() >= want)
-    });
-    let counts: Vec<usize> = nodes.iter().map(|n| n.switch.peers().len()).collect();
-    assert!(meshed, "peers per node: {counts:?} (want {want} each)");
+    wait_for_mesh(&nodes);
     // Every book learnt of every other node.
     for n in &nodes {
         let known = n.pex.with_book(|b| b.size());
@@ -73,4 +89,42 @@ fn a_chain_of_seeds_becomes_a_mesh() {
 fn a_star_around_one_seed_becomes_a_mesh() {
     let _w = watchdog("a_star_around_one_seed", Duration::from_secs(120));
     grows_into_a_mesh(|i| (i > 0).then_some(0));
+}
+
+#[test]
+fn saved_books_rebuild_the_mesh_after_every_node_restarts() {
+    let _w = watchdog("saved_books_rebuild_the_mesh", Duration::from_secs(180));
+    let dir = std::env::temp_dir().join(format!("mconn-pex-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |i: usize| dir.join(format!("book-{i}.json"));
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let nodes: Vec<Node> = (0..NODES)
+        .map(|i| node_at(i, any, Some(&file(i))))
+        .collect();
+    for n in &nodes[1..] {
+        let seed = nodes[0].addr;
+        n.pex
+            .with_book(|b| b.add(NetAddress::from(seed), NetAddress::from(seed)));
+        n.switch.dial_seeds([seed]).expect("dial the seed");
+    }
+    wait_for_mesh(&nodes);
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr).collect();
+    // Stopping saves each book.
+    for n in nodes {
+        n.switch.stop();
+    }
+    for i in 0..NODES {
+        let saved = AddrBook::load(file(i), false).expect("saved book");
+        assert!(saved.size() >= NODES - 1, "book {i} holds {}", saved.size());
+    }
+    // The same addresses, new processes' worth of state, no seed: the books suffice.
+    let again: Vec<Node> = (0..NODES)
+        .map(|i| node_at(i, addrs[i], Some(&file(i))))
+        .collect();
+    wait_for_mesh(&again);
+    for n in &again {
+        n.switch.stop();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

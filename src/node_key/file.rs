@@ -5,13 +5,13 @@
 //! never a silently new identity.
 
 use std::fs;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use zeroize::Zeroizing;
 
 use super::NodeKey;
+use crate::atomic_file::{self, sync_dir};
 use crate::base64;
 use crate::error::Error;
 use crate::json::{self, Json};
@@ -20,9 +20,6 @@ use crate::json::{self, Json};
 const KEY_TYPE: &str = "tendermint/PrivKeyEd25519";
 /// A key file is about 150 bytes; anything much larger is not one.
 const MAX_FILE: u64 = 64 * 1024;
-
-/// Temporary files of this process get distinct names (threads saving at once).
-static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
 
 impl NodeKey {
     /// Reads a key from a `node_key.json` file (CometBFT's and tendermint-rs's layout).
@@ -143,20 +140,7 @@ impl NodeKey {
                 path.display()
             )));
         }
-        // Short and distinct per process and call, so a long key file name still fits
-        // and savers never touch each other's temporary files.
-        let n = TMP_SEQ.fetch_add(1, Relaxed);
-        let tmp = dir_of(path).join(format!(".mconn-key-{}-{n}.tmp", std::process::id()));
-        let written = (|| -> std::io::Result<()> {
-            let mut f = owner_only().open(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()
-        })();
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(named(path, e));
-        }
-        Ok(tmp)
+        atomic_file::write_temporary(path, "mconn-key", text.as_bytes()).map_err(|e| named(path, e))
     }
 }
 
@@ -166,31 +150,4 @@ fn named(path: &Path, e: std::io::Error) -> Error {
         e.kind(),
         format!("node key {}: {e}", path.display()),
     ))
-}
-
-/// The directory `path` is in.
-fn dir_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    }
-}
-
-/// Makes a rename or link in `path`'s directory durable (best effort).
-fn sync_dir(path: &Path) {
-    if let Ok(d) = fs::File::open(dir_of(path)) {
-        let _ = d.sync_all();
-    }
-}
-
-/// Options that create a new file readable and writable by its owner only.
-fn owner_only() -> fs::OpenOptions {
-    let mut o = fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    o
 }

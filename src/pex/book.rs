@@ -226,6 +226,35 @@ impl AddrBook {
             .collect()
     }
 
+    /// The placement key and every known address (for the book file).
+    pub(super) fn parts(&self) -> (&BookKey, impl Iterator<Item = &Known>) {
+        (&self.key, self.known.values())
+    }
+
+    /// Puts back an address read from a book file, in its table (an old address whose
+    /// bucket is full goes to the new table). False if the book refuses it.
+    pub(super) fn restore(&mut self, mut k: Known, now: Secs) -> bool {
+        let addr = k.addr;
+        if self.known.contains_key(&addr)
+            || self.ours.contains(&addr)
+            || !addr.is_valid()
+            || (self.strict && !addr.is_routable())
+        {
+            return false;
+        }
+        k.buckets.clear();
+        let old = k.table == Table::Old;
+        k.table = Table::New;
+        let src = k.src;
+        self.known.insert(addr, k);
+        let nb = buckets::new_bucket(&self.key, &addr, &src, self.strict);
+        self.add_to_new(addr, nb, now);
+        if old && self.known.contains_key(&addr) {
+            self.move_to_old(addr, now);
+        }
+        self.known.contains_key(&addr)
+    }
+
     fn add_to_new(&mut self, addr: NetAddress, b: usize, now: Secs) {
         if self.new_buckets[b].contains(&addr) {
             return;

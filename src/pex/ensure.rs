@@ -7,11 +7,13 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crossbeam_channel::{select, Receiver};
-use log::debug;
+use log::{debug, warn};
 
 use super::address::NetAddress;
+use super::book_file::write_file;
 use super::message::PexMessage;
 use super::reactor::{dialable, PexReactor, PEX_CHANNEL};
 use super::sample::Rng;
@@ -22,12 +24,20 @@ impl PexReactor {
         let period = self.config.ensure_period;
         let mut rng = Rng::new(seed());
         let mut wait = period.mul_f64(rng.unit());
+        let mut saved = Instant::now();
         loop {
             select! {
-                recv(stopping) -> _ => return,
+                recv(stopping) -> _ => {
+                    self.save_book();
+                    return;
+                }
                 default(wait) => {}
             }
             wait = period;
+            if saved.elapsed() >= self.config.save_period {
+                self.save_book();
+                saved = Instant::now();
+            }
             let Some(switch) = weak.upgrade() else {
                 return;
             };
@@ -35,6 +45,18 @@ impl PexReactor {
                 return;
             }
             self.ensure_peers(&switch, &mut rng);
+        }
+    }
+
+    /// Saves the book to `book_file`, if set (a failure is logged: the book stays in
+    /// memory and the next save tries again).
+    fn save_book(&self) {
+        if let Some(path) = &self.config.book_file {
+            // Written outside the book's lock: receiving goes on meanwhile.
+            let json = self.book.lock().to_json();
+            if let Err(e) = write_file(path, &json) {
+                warn!("pex: {e}");
+            }
         }
     }
 

@@ -5,11 +5,13 @@
 
 mod address;
 mod book;
+mod book_file;
 mod buckets;
 mod ensure;
 mod known;
 mod message;
 mod reactor;
+mod rfc3339;
 mod sample;
 
 pub use self::address::NetAddress;

@@ -12,6 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,6 +42,11 @@ pub struct PexConfig {
     pub min_outbound: usize,
     /// PEX messages one peer may send in an hour before it is disconnected (Go: 1000).
     pub max_msgs_per_hour: u32,
+    /// Where the loop saves the address book: every `save_period` and when the switch
+    /// stops. `None` (default): the book lives in memory only.
+    pub book_file: Option<PathBuf>,
+    /// How often the book is saved (Go: 2 minutes).
+    pub save_period: Duration,
 }
 
 impl Default for PexConfig {
@@ -49,6 +55,8 @@ impl Default for PexConfig {
             ensure_period: Duration::from_secs(30),
             min_outbound: 10,
             max_msgs_per_hour: 1000,
+            book_file: None,
+            save_period: Duration::from_secs(120),
         }
     }
 }
@@ -63,6 +71,19 @@ impl PexConfig {
     /// Sets `min_outbound`.
     pub fn min_outbound(mut self, n: usize) -> Self {
         self.min_outbound = n;
+        self
+    }
+
+    /// Sets `book_file` (load the book from it with
+    /// [`AddrBook::load`](super::AddrBook::load)).
+    pub fn book_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.book_file = Some(path.into());
+        self
+    }
+
+    /// Sets `save_period` (at least 1 ms).
+    pub fn save_period(mut self, d: Duration) -> Self {
+        self.save_period = d.max(Duration::from_millis(1));
         self
     }
 
@@ -97,7 +118,8 @@ impl PexReactor {
     }
 
     /// Starts the ensure-peers loop on a thread `switch` owns (`mconn-pex`), which ends
-    /// when the switch stops. Call it once, after `add_reactor`.
+    /// when the switch stops (saving the book to `book_file` first, if set). Call it
+    /// once, after `add_reactor`.
     pub fn start(self: &Arc<Self>, switch: &Switch) -> Result<(), Error> {
         let me = self.clone();
         let weak = switch.downgrade();

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use crossbeam_channel::{unbounded, Receiver, Sender};
-use mconn::pex::{AddrBook, NetAddress, PexConfig, PexReactor};
+use mconn::pex::{AddrBook, PexConfig, PexReactor};
 use mconn::{
     wire, BroadcastResult, ChannelDescriptor, ChannelId, Error, NodeInfo, NodeKey, Peer, Reactor,
     ReconnectSchedule, Switch, SwitchConfig, SwitchEvent,
@@ -204,12 +204,7 @@ impl Node {
 
     /// Asks `seeds` for the room: they go in the address book, and are dialled at once.
     fn join_through(&self, seeds: &[SocketAddr]) -> Result<(), Error> {
-        self.pex.with_book(|b| {
-            for s in seeds {
-                b.add(NetAddress::from(*s), NetAddress::from(*s));
-            }
-        });
-        self.switch.dial_seeds(seeds.iter().copied())
+        self.pex.dial_seeds(&self.switch, seeds.iter().copied())
     }
 
     /// Sends a chat line to every peer; returns a note for each peer that did not take it.

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mconn::pex::{AddrBook, NetAddress, PexConfig, PexReactor};
+use mconn::pex::{AddrBook, PexConfig, PexReactor};
 use mconn::Switch;
 use support::switch::{config, node_info};
 use support::{wait_until, watchdog};
@@ -62,10 +62,9 @@ fn grows_into_a_mesh(seed_of: impl Fn(usize) -> Option<usize>) {
     let nodes: Vec<Node> = (0..NODES).map(node).collect();
     for (i, n) in nodes.iter().enumerate() {
         if let Some(s) = seed_of(i) {
-            let seed = nodes[s].addr;
             n.pex
-                .with_book(|b| b.add(NetAddress::from(seed), NetAddress::from(seed)));
-            n.switch.dial_seeds([seed]).expect("dial the seed");
+                .dial_seeds(&n.switch, [nodes[s].addr])
+                .expect("dial the seed");
         }
     }
     wait_for_mesh(&nodes);
@@ -103,10 +102,9 @@ fn saved_books_rebuild_the_mesh_after_every_node_restarts() {
         .map(|i| node_at(i, any, Some(&file(i))))
         .collect();
     for n in &nodes[1..] {
-        let seed = nodes[0].addr;
         n.pex
-            .with_book(|b| b.add(NetAddress::from(seed), NetAddress::from(seed)));
-        n.switch.dial_seeds([seed]).expect("dial the seed");
+            .dial_seeds(&n.switch, [nodes[0].addr])
+            .expect("dial the seed");
     }
     wait_for_mesh(&nodes);
     let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr).collect();

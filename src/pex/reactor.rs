@@ -126,6 +126,36 @@ impl PexReactor {
         switch.spawn("mconn-pex", move |stopping| me.ensure_loop(&weak, stopping))
     }
 
+    /// Joins a network through `seeds` (Go's `DialSeeds` with a book): each goes in the
+    /// address book and is dialled at once ([`Switch::dial_seeds`]); the seeds that
+    /// answer are asked for addresses, and the ensure-peers loop dials those.
+    ///
+    /// Errors: a seed that does not resolve (nothing is dialled then), or
+    /// [`Error::Stopped`].
+    pub fn dial_seeds<A: std::net::ToSocketAddrs>(
+        &self,
+        switch: &Switch,
+        seeds: impl IntoIterator<Item = A>,
+    ) -> Result<(), Error> {
+        let mut addrs = Vec::new();
+        for s in seeds {
+            let a = s.to_socket_addrs()?.next().ok_or_else(|| {
+                Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "a seed address resolved to nothing",
+                ))
+            })?;
+            addrs.push(a);
+        }
+        {
+            let mut book = self.book.lock();
+            for a in &addrs {
+                book.add(NetAddress::from(*a), NetAddress::from(*a));
+            }
+        }
+        switch.dial_seeds(addrs)
+    }
+
     /// Runs `f` on the address book (under its lock: keep it short).
     pub fn with_book<R>(&self, f: impl FnOnce(&mut AddrBook) -> R) -> R {
         f(&mut self.book.lock())

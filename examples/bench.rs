@@ -22,6 +22,8 @@
 //! `--scale-server` and `--scale-driver` modes), so memory and thread counts belong to
 //! the Switch alone.
 
+#[path = "bench/addrbook.rs"]
+mod addrbook;
 #[path = "bench/broadcast.rs"]
 mod broadcast;
 #[path = "bench/fairness.rs"]
@@ -86,10 +88,11 @@ const BENCHES: &[(&str, Bench)] = &[
     ("scale", scale::scale),
     ("broadcast", broadcast::broadcast),
     ("throughput_encrypted", stream::throughput_encrypted),
+    ("addrbook", addrbook::addrbook),
 ];
 
 const USAGE: &str =
-    "usage: bench [--json] [--quick] [--big] [--only NAME]\n\nbenches: throughput, message_rate, latency, fairness, scale, broadcast, throughput_encrypted";
+    "usage: bench [--json] [--quick] [--big] [--only NAME]\n\nbenches: throughput, message_rate, latency, fairness, scale, broadcast, throughput_encrypted, addrbook";
 
 fn parse(args: &[String]) -> Result<Opts, String> {
     let mut o = Opts {

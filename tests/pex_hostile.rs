@@ -149,3 +149,81 @@ fn addresses_go_into_the_book_and_requests_get_a_selection() {
     attacker.stop();
     victim.stop();
 }
+
+/// Several peers exchanging addresses at once while the application reads the book and
+/// the ensure loop runs: nobody is disconnected for valid traffic, every request is
+/// answered, and the book stays within its bounds.
+#[test]
+fn concurrent_exchanges_and_book_use_stay_consistent() {
+    let _w = watchdog("concurrent_exchanges", Duration::from_secs(120));
+    let victim = Switch::new(config(), node_info("victim")).expect("switch");
+    let pex = PexReactor::new(
+        AddrBook::new(false),
+        PexConfig::default().ensure_period(Duration::from_millis(20)),
+    );
+    victim.add_reactor("pex", pex.clone()).expect("pex");
+    let watch = Recorder::new(&[0x30]);
+    victim.add_reactor("watch", watch.clone()).expect("watch");
+    let addr = victim.listen("127.0.0.1:0").expect("listen");
+    pex.start(&victim).expect("start");
+    let senders: Vec<_> = (0..4u8)
+        .map(|s| {
+            std::thread::spawn(move || {
+                let attacker = Switch::new(config(), node_info(&format!("a{s}"))).expect("switch");
+                let raw = Recorder::new(&[PEX_CHANNEL, 0x30]);
+                attacker.add_reactor("raw", raw.clone()).expect("raw");
+                attacker.listen("127.0.0.1:0").expect("listen");
+                let peer = attacker.dial(addr).expect("dial");
+                for round in 0..50u8 {
+                    let addrs: Vec<NetAddress> = (0..50u8)
+                        .map(|i| {
+                            NetAddress::from(std::net::SocketAddr::from((
+                                [11 + s, round, i, 1],
+                                26656,
+                            )))
+                        })
+                        .collect();
+                    peer.send(PEX_CHANNEL, PexMessage::Addrs(addrs).encode())
+                        .expect("send");
+                    peer.send(PEX_CHANNEL, PexMessage::Request.encode())
+                        .expect("send");
+                }
+                // Every request answered (the victim may also ask us: skip those).
+                let mut answers = 0;
+                while answers < 50 {
+                    let (_, _, msg) = raw.next_msg(30);
+                    if matches!(PexMessage::decode(&msg), Ok(PexMessage::Addrs(_))) {
+                        answers += 1;
+                    }
+                }
+                (attacker, peer)
+            })
+        })
+        .collect();
+    // Meanwhile the application uses the book.
+    let mut reads = 0;
+    while senders.iter().any(|s| !s.is_finished()) {
+        pex.with_book(|b| {
+            let _ = b.pick(50);
+            assert!(b.selection().len() <= 250);
+        });
+        reads += 1;
+    }
+    let kept: Vec<_> = senders
+        .into_iter()
+        .map(|s| s.join().expect("sender"))
+        .collect();
+    assert!(reads > 0);
+    for (_, peer) in &kept {
+        assert!(
+            peer.is_running(),
+            "valid traffic never costs the connection"
+        );
+    }
+    let size = pex.with_book(|b| b.size());
+    assert!((1000..=256 * 64 + 64 * 64).contains(&size), "{size}");
+    for (attacker, _) in kept {
+        attacker.stop();
+    }
+    victim.stop();
+}

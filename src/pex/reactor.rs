@@ -5,8 +5,10 @@
 //!   ask it for addresses. A peer that dialled us: the address it says it listens on
 //!   goes in the book (not trusted blindly: an IP and port only, never a host name to
 //!   look up; an unspecified IP is replaced by the one it connected from).
-//! * A request is answered with a selection of the book; addresses are added with the
-//!   sender as their source.
+//! * A request is answered with a selection of the book, with `try_send`: a worker never
+//!   waits on a peer that does not read, and a request that finds the channel's 10
+//!   queued messages still unsent goes unanswered. Addresses are added with the sender
+//!   as their source.
 //! * A malformed message (see `message.rs`), or more than `max_msgs_per_hour` messages
 //!   from one peer in an hour (Go: 1000), disconnects the peer.
 

@@ -36,8 +36,18 @@ pub(crate) fn write_temporary(path: &Path, prefix: &str, bytes: &[u8]) -> std::i
     Ok(tmp)
 }
 
-/// Replaces `path` with `bytes` atomically (see the module docs).
+/// Replaces `path` with `bytes` atomically (see the module docs). A symbolic link is
+/// followed: its target is replaced, and the link stays.
 pub(crate) fn replace(path: &Path, prefix: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let linked = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let resolved;
+    let path = match linked.then(|| fs::canonicalize(path)) {
+        Some(Ok(target)) => {
+            resolved = target;
+            resolved.as_path()
+        }
+        _ => path,
+    };
     let tmp = write_temporary(path, prefix, bytes)?;
     let moved = fs::rename(&tmp, path);
     if moved.is_err() {

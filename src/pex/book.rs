@@ -93,14 +93,15 @@ impl AddrBook {
         self.ours.insert(addr);
     }
 
-    /// `src` told us about `addr`. False if the book refuses it (ours, not valid, or
-    /// unroutable in strict mode) or its bucket had no room.
+    /// `src` told us about `addr`. False if the book refuses it (ours, not valid, port 0,
+    /// or unroutable in strict mode). A full bucket makes room: a bad address goes, or
+    /// else the least recently tried one.
     pub fn add(&mut self, addr: NetAddress, src: NetAddress) -> bool {
         self.add_at(addr, src, now_secs())
     }
 
     pub(crate) fn add_at(&mut self, addr: NetAddress, src: NetAddress, now: Secs) -> bool {
-        if self.ours.contains(&addr) || !addr.is_valid() || (self.strict && !addr.is_routable()) {
+        if self.ours.contains(&addr) || !self.acceptable(&addr) {
             return false;
         }
         match self.known.get_mut(&addr) {
@@ -231,28 +232,55 @@ impl AddrBook {
         (&self.key, self.known.values())
     }
 
-    /// Puts back an address read from a book file, in its table (an old address whose
-    /// bucket is full goes to the new table). False if the book refuses it.
+    /// Puts back an address read from a book file: in the buckets the file names, when
+    /// they exist and have room (as Go's `loadFromFile`), else where it would go now; an
+    /// old address whose bucket is full goes to the new table. False if the book
+    /// refuses it.
     pub(super) fn restore(&mut self, mut k: Known, now: Secs) -> bool {
         let addr = k.addr;
-        if self.known.contains_key(&addr)
-            || self.ours.contains(&addr)
-            || !addr.is_valid()
-            || (self.strict && !addr.is_routable())
-        {
+        if self.known.contains_key(&addr) || self.ours.contains(&addr) || !self.acceptable(&addr) {
             return false;
         }
-        k.buckets.clear();
-        let old = k.table == Table::Old;
-        k.table = Table::New;
+        let listed = std::mem::take(&mut k.buckets);
+        let table = k.table;
         let src = k.src;
+        k.table = Table::New;
         self.known.insert(addr, k);
-        let nb = buckets::new_bucket(&self.key, &addr, &src, self.strict);
-        self.add_to_new(addr, nb, now);
-        if old && self.known.contains_key(&addr) {
-            self.move_to_old(addr, now);
+        if table == Table::Old {
+            let has_room = |b: &usize| {
+                self.old_buckets
+                    .get(*b)
+                    .is_some_and(|x| x.len() < BUCKET_SIZE)
+            };
+            let ob = listed.first().copied().filter(has_room).or_else(|| {
+                Some(buckets::old_bucket(&self.key, &addr, self.strict)).filter(has_room)
+            });
+            if let Some(ob) = ob {
+                self.old_buckets[ob].push(addr);
+                if let Some(k) = self.known.get_mut(&addr) {
+                    k.table = Table::Old;
+                    k.buckets.push(ob);
+                }
+                self.old_set.insert(addr);
+                return true;
+            }
+        }
+        for b in listed.into_iter().take(MAX_NEW_BUCKETS_PER_ADDRESS) {
+            if b < NEW_BUCKETS && self.new_buckets[b].len() < BUCKET_SIZE {
+                self.add_to_new(addr, b, now);
+            }
+        }
+        if self.known.get(&addr).is_some_and(|k| k.buckets.is_empty()) {
+            let nb = buckets::new_bucket(&self.key, &addr, &src, self.strict);
+            self.add_to_new(addr, nb, now);
         }
         self.known.contains_key(&addr)
+    }
+
+    /// Whether the book takes `addr` at all: valid, dialable (a port), and routable
+    /// when strict.
+    fn acceptable(&self, addr: &NetAddress) -> bool {
+        addr.is_valid() && addr.port() != 0 && (!self.strict || addr.is_routable())
     }
 
     fn add_to_new(&mut self, addr: NetAddress, b: usize, now: Secs) {

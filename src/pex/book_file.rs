@@ -6,8 +6,9 @@
 //!
 //! Saved atomically (see `atomic_file.rs`). Read leniently about what is missing and
 //! strictly about what is wrong: a file that is not a book is set aside (renamed to
-//! `<file>.corrupt-<unix seconds>`) with a WARN, and the book starts empty; an entry the
-//! book refuses (an invalid or, when strict, unroutable address) is skipped.
+//! `<file>.corrupt-<unix seconds>`, with a suffix if that name is taken) with a WARN,
+//! and the book starts empty; an entry the book refuses (an invalid or, when strict,
+//! unroutable address) is skipped. Entries go back into the buckets the file names.
 
 use std::fs;
 use std::io::{ErrorKind, Read};
@@ -111,7 +112,7 @@ fn read(path: &Path) -> std::io::Result<Option<String>> {
 fn parse(text: &str, strict: bool) -> Result<AddrBook, String> {
     let doc = json::parse(text)?;
     let key_hex = match doc.get("Key") {
-        Some(Json::Str(s)) if s.len() == 24 => s,
+        Some(Json::Str(s)) if s.len() == 24 && s.bytes().all(|c| c.is_ascii_hexdigit()) => s,
         _ => return Err("no 24-hex-digit Key".into()),
     };
     let mut key = [0u8; 12];
@@ -159,6 +160,16 @@ fn entry(e: &Json, now: Secs) -> Result<Known, String> {
     k.last_success = time("LastSuccess")?;
     // Go's file has no LastSeen: count an address as announced when it was read.
     k.last_seen = time("LastSeen")?.unwrap_or(now);
+    if let Some(Json::Arr(list)) = e.get("Buckets") {
+        k.buckets = list
+            .iter()
+            .filter_map(|b| match b {
+                Json::Num(n) => n.parse::<usize>().ok(),
+                _ => None,
+            })
+            .take(8)
+            .collect();
+    }
     k.table = match e.get("BucketType") {
         Some(Json::Num(n)) if n == "2" => Table::Old,
         Some(Json::Num(n)) if n == "1" => Table::New,
@@ -183,14 +194,27 @@ fn net_address(v: Option<&Json>) -> Option<NetAddress> {
 
 /// Renames a file that is not a book out of the way and starts an empty book.
 fn set_aside(path: &Path, why: &str, strict: bool) -> Result<AddrBook, Error> {
-    let aside = path.with_file_name(format!(
-        "{}.corrupt-{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        now_secs()
-    ));
-    fs::rename(path, &aside).map_err(|e| named(path, e))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let secs = now_secs();
+    let mut n = 0u32;
+    // A hard link never replaces: a name already taken (another book set aside in the
+    // same second) moves on to the next suffix.
+    let aside = loop {
+        let candidate = path.with_file_name(match n {
+            0 => format!("{name}.corrupt-{secs}"),
+            n => format!("{name}.corrupt-{secs}-{n}"),
+        });
+        match fs::hard_link(path, &candidate) {
+            Ok(()) => break candidate,
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(e) => return Err(named(path, e)),
+        }
+    };
+    fs::remove_file(path).map_err(|e| named(path, e))?;
+    atomic_file::sync_dir(path);
     warn!(
         "address book {} is not a book ({why}); kept as {} and starting empty",
         path.display(),

@@ -14,10 +14,10 @@ use log::{debug, warn};
 
 use super::address::NetAddress;
 use super::book_file::write_file;
-use super::message::PexMessage;
-use super::reactor::{dialable, PexReactor, PEX_CHANNEL};
+use super::reactor::{dialable, PexReactor};
 use super::sample::Rng;
-use crate::switch::{Switch, WeakSwitch};
+use crate::error::{Error, RejectReason};
+use crate::switch::{SwitchView, WeakSwitch};
 
 impl PexReactor {
     pub(super) fn ensure_loop(self: &Arc<Self>, weak: &WeakSwitch, stopping: &Receiver<()>) {
@@ -38,13 +38,12 @@ impl PexReactor {
                 self.save_book();
                 saved = Instant::now();
             }
-            let Some(switch) = weak.upgrade() else {
+            let Some(switch) = weak.view().filter(SwitchView::is_running) else {
+                // Stopping (or gone) without the signal seen yet: save all the same.
+                self.save_book();
                 return;
             };
-            if !switch.is_running() {
-                return;
-            }
-            self.ensure_peers(&switch, &mut rng);
+            self.ensure_peers(&switch, weak, &mut rng);
         }
     }
 
@@ -61,9 +60,22 @@ impl PexReactor {
     }
 
     /// One round; see the module docs.
-    fn ensure_peers(self: &Arc<Self>, switch: &Switch, rng: &mut Rng) {
+    fn ensure_peers(self: &Arc<Self>, switch: &SwitchView, weak: &WeakSwitch, rng: &mut Rng) {
         let peers = switch.peers();
-        let connected: HashSet<NetAddress> = peers.iter().filter_map(|p| dialable(p)).collect();
+        // What we dialled, and what an inbound peer says it listens on if that is on the
+        // IP it came from: a claim about another host's address must not stop us from
+        // dialling that host, and a true one must not make us dial the peer again (a
+        // second connection to one node would replace the first).
+        let connected: HashSet<NetAddress> = peers
+            .iter()
+            .filter_map(|p| {
+                if p.is_outbound() {
+                    Some(NetAddress::from(p.remote_addr()))
+                } else {
+                    dialable(p).filter(|a| a.ip() == NetAddress::from(p.remote_addr()).ip())
+                }
+            })
+            .collect();
         let outbound = peers.iter().filter(|p| p.is_outbound()).count();
         let mut book = self.book.lock();
         if let Ok(ours) = switch
@@ -75,10 +87,12 @@ impl PexReactor {
         }
         book.remove_bad();
         let dialling = self.dialling.lock().clone();
+        // Never more than the book holds: a huge min_outbound must not spin here.
         let need = self
             .config
             .min_outbound
-            .saturating_sub(outbound + dialling.len());
+            .saturating_sub(outbound + dialling.len())
+            .min(book.size());
         // Go's bias: more new addresses while we have few peers.
         let bias = (outbound.min(8) * 10 + 10) as u32;
         let mut picks = HashSet::new();
@@ -93,32 +107,43 @@ impl PexReactor {
                 picks.insert(a);
             }
         }
-        for a in &picks {
-            book.mark_attempt(a);
-        }
         let ask = book.need_more();
         drop(book);
         for a in picks {
-            self.dial(switch, a);
+            self.dial(switch, weak, a);
         }
         if ask && !peers.is_empty() {
             let p = &peers[rng.below(peers.len() as u64) as usize];
-            let _ = p.try_send(PEX_CHANNEL, PexMessage::Request.encode());
+            self.request(p);
         }
     }
 
     /// Dials `addr` on a thread the switch owns; a success is marked good in the book.
-    fn dial(self: &Arc<Self>, switch: &Switch, addr: NetAddress) {
+    fn dial(self: &Arc<Self>, switch: &SwitchView, weak: &WeakSwitch, addr: NetAddress) {
         self.dialling.lock().insert(addr);
         let me = self.clone();
-        let weak = switch.downgrade();
+        let weak = weak.clone();
         let spawned = switch.spawn("mconn-pex-dial", move |_| {
-            let dialled = weak.upgrade().map(|sw| sw.dial(addr.socket_addr()));
+            // Dials without holding a handle: dropping the application's last one
+            // stops the switch, and this dial with it.
+            let dialled = match weak.view() {
+                Some(v) => v.dial(addr.socket_addr()),
+                None => Err(Error::Stopped),
+            };
+            let mut book = me.book.lock();
             match dialled {
-                Some(Ok(_)) => me.book.lock().mark_good(&addr),
-                Some(Err(e)) => debug!("pex: dial {addr} failed: {e}"),
-                None => {}
+                Ok(_) => book.mark_good(&addr),
+                // That node is connected already (it dialled us), or it is us: not a
+                // failure of the address.
+                Err(Error::Rejected(RejectReason::Duplicate)) => {}
+                Err(Error::Rejected(RejectReason::SelfConnection)) => book.add_our_address(addr),
+                Err(Error::Stopped) => {}
+                Err(e) => {
+                    book.mark_attempt(&addr);
+                    debug!("pex: dial {addr} failed: {e}");
+                }
             }
+            drop(book);
             me.dialling.lock().remove(&addr);
         });
         if spawned.is_err() {

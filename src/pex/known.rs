@@ -72,17 +72,27 @@ impl Known {
         self.attempts = self.attempts.saturating_add(1);
     }
 
-    /// We connected to it.
+    /// We connected to it (which also counts as seeing it announced, as in bitcoind).
     pub fn mark_good(&mut self, now: Secs) {
         self.last_attempt = Some(now);
         self.last_success = Some(now);
+        self.last_seen = now;
         self.attempts = 0;
     }
 
-    /// Whether it is worthless (Go's rules, as its comment states them): not if tried in
-    /// the last minute; otherwise if unannounced for 30 days, if it failed 3 times and
-    /// never succeeded, or if it failed 10 times and last succeeded over 7 days ago.
+    /// Whether it is worthless (Go's rules, as its comment states them): if its last
+    /// attempt is more than 10 minutes in the future; not if tried in the last minute;
+    /// otherwise if unannounced for 30 days, if it failed 3 times and never succeeded,
+    /// or if it failed 10 times and last succeeded over 7 days ago.
     pub fn is_bad(&self, now: Secs) -> bool {
+        // From the future (a clock that was wrong): bad, as in bitcoind, or it would
+        // look "just tried" for ever and never be evicted.
+        if self
+            .last_attempt
+            .is_some_and(|t| t > now.saturating_add(10 * MINUTE))
+        {
+            return true;
+        }
         if self
             .last_attempt
             .is_some_and(|t| now.saturating_sub(t) < MINUTE)

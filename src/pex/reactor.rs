@@ -106,6 +106,9 @@ pub struct PexReactor {
     rates: Mutex<HashMap<PeerId, (Instant, u32)>>,
     /// Addresses the loop is dialling now.
     pub(super) dialling: Mutex<HashSet<NetAddress>>,
+    /// Peers we asked for addresses and that have not answered: their answer does not
+    /// count against their hourly limit, and they are not asked again meanwhile.
+    asked: Mutex<HashSet<PeerId>>,
 }
 
 impl PexReactor {
@@ -116,6 +119,7 @@ impl PexReactor {
             config,
             rates: Mutex::new(HashMap::new()),
             dialling: Mutex::new(HashSet::new()),
+            asked: Mutex::new(HashSet::new()),
         })
     }
 
@@ -161,6 +165,17 @@ impl PexReactor {
     /// Runs `f` on the address book (under its lock: keep it short).
     pub fn with_book<R>(&self, f: impl FnOnce(&mut AddrBook) -> R) -> R {
         f(&mut self.book.lock())
+    }
+
+    /// Asks `peer` for addresses, unless it has not answered the last request yet.
+    pub(super) fn request(&self, peer: &Peer) {
+        if self.asked.lock().insert(peer.id())
+            && peer
+                .try_send(PEX_CHANNEL, PexMessage::Request.encode())
+                .is_err()
+        {
+            self.asked.lock().remove(&peer.id());
+        }
     }
 
     /// Counts a message from `peer`; false once it is over the hourly limit.
@@ -211,17 +226,20 @@ impl Reactor for PexReactor {
             book.mark_good(&addr);
             if book.need_more() {
                 drop(book);
-                let _ = peer.try_send(PEX_CHANNEL, PexMessage::Request.encode());
+                self.request(peer);
             }
         }
     }
 
     fn remove_peer(&self, peer: &Arc<Peer>, _reason: &Error) {
         self.rates.lock().remove(&peer.id());
+        self.asked.lock().remove(&peer.id());
     }
 
     fn receive(&self, _ch: ChannelId, peer: &Arc<Peer>, msg: Bytes) {
-        if !self.within_rate(&peer.id()) {
+        // An answer to our own request is free; anything else counts.
+        let answer = msg.first() == Some(&0x02) && self.asked.lock().remove(&peer.id());
+        if !answer && !self.within_rate(&peer.id()) {
             info!(
                 "{peer}: over {} PEX messages in an hour",
                 self.config.max_msgs_per_hour
@@ -242,7 +260,9 @@ impl Reactor for PexReactor {
                 let _ = peer.try_send(PEX_CHANNEL, PexMessage::Addrs(selection).encode());
             }
             Ok(PexMessage::Addrs(addrs)) => {
-                let src = dialable(peer).unwrap_or_else(|| NetAddress::from(peer.remote_addr()));
+                // The source is where the bytes came from (as in Go), never what the
+                // peer claims: one host must not pose as many source groups.
+                let src = NetAddress::from(peer.remote_addr());
                 let mut book = self.book.lock();
                 for a in addrs {
                     book.add(a, src);

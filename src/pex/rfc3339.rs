@@ -43,8 +43,13 @@ pub(crate) fn format(secs: Option<Secs>) -> String {
     )
 }
 
+/// The last second `format` can write (9999-12-31T23:59:59Z).
+const MAX: i64 = 253_402_300_799;
+
 /// Reads an RFC 3339 timestamp (any offset, any fraction, which is dropped): `None` for
-/// a time before 1970 (Go's zero time among them).
+/// a time before 1970 (Go's zero time among them). A date that does not exist (Feb 31)
+/// or an offset over 23:59 is an error; a time after year 9999 in UTC, which `format`
+/// could not write, is read as the last second of 9999.
 pub(crate) fn parse(text: &str) -> Result<Option<Secs>, String> {
     let bad = || format!("{text:?} is not an RFC 3339 time");
     let b = text.as_bytes();
@@ -84,7 +89,11 @@ pub(crate) fn parse(text: &str) -> Result<Option<Secs>, String> {
     let offset = match b.get(i..) {
         Some(b"Z") | Some(b"z") => 0,
         Some([sign @ (b'+' | b'-'), ..]) if b.len() == i + 6 && b[i + 3] == b':' => {
-            let o = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
+            let (oh, om) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
+            if oh > 23 || om > 59 {
+                return Err(bad());
+            }
+            let o = oh * 3600 + om * 60;
             if *sign == b'+' {
                 o
             } else {
@@ -93,7 +102,13 @@ pub(crate) fn parse(text: &str) -> Result<Option<Secs>, String> {
         }
         _ => return Err(bad()),
     };
-    let t = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s - offset;
+    let days = days_from_civil(y, mo, d);
+    if civil_from_days(days) != (y, mo, d) {
+        return Err(bad()); // Feb 30, Apr 31, ...
+    }
+    // After year 9999 in UTC (a 9999 date with a negative offset): the last second
+    // `format` can write, so what is read can always be written back.
+    let t = (days * 86_400 + h * 3600 + mi * 60 + s - offset).min(MAX);
     Ok(u64::try_from(t).ok())
 }
 
@@ -119,7 +134,20 @@ mod tests {
             let s = days as u64 * 86_400 + 3723;
             assert_eq!(parse(&format(Some(s))), Ok(Some(s)));
         }
+        // What is read can be written back, and read again.
+        assert_eq!(
+            parse("9999-12-31T23:59:59-23:59"),
+            parse("9999-12-31T23:59:59Z"),
+            "year 10000 in UTC is clamped"
+        );
+        assert_eq!(
+            parse("9999-12-31T23:59:59Z").map(format),
+            Ok("9999-12-31T23:59:59Z".into())
+        );
         for bad in [
+            "2026-02-31T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-12-01T00:00:00+99:99",
             "",
             "2026-12-01",
             "2026-13-01T00:00:00Z",

@@ -212,13 +212,7 @@ impl Switch {
         name: &str,
         f: impl FnOnce(&Receiver<()>) + Send + 'static,
     ) -> Result<(), Error> {
-        let stopping = self.state().stop_signal().clone();
-        self.state()
-            .owned_threads()
-            .spawn_short_lived(name, None, move || {
-                crate::threads::mark_callback_thread();
-                f(&stopping)
-            })
+        spawn_owned(self.state(), name, f)
     }
 
     /// Every connected peer.
@@ -329,6 +323,63 @@ impl WeakSwitch {
     pub fn upgrade(&self) -> Option<Switch> {
         self.inner.upgrade().map(|inner| Switch { inner })
     }
+
+    /// The switch without a handle, for the switch's own threads (discovery's): they
+    /// must never keep it alive, so that dropping the application's last handle stops
+    /// it. `None` once no handle is left.
+    pub(crate) fn view(&self) -> Option<SwitchView> {
+        self.inner.upgrade().map(|h| SwitchView(h.state.clone()))
+    }
+}
+
+/// What the switch's own threads use of it, without a handle (see [`WeakSwitch::view`]):
+/// holding one does not keep the switch running.
+pub(crate) struct SwitchView(Arc<SwitchState>);
+
+impl SwitchView {
+    /// As [`Switch::peers`].
+    pub(crate) fn peers(&self) -> Vec<Arc<Peer>> {
+        self.0.peers().list()
+    }
+
+    /// As [`Switch::node_info`].
+    pub(crate) fn node_info(&self) -> NodeInfo {
+        self.0.node_info()
+    }
+
+    /// As [`Switch::is_running`].
+    pub(crate) fn is_running(&self) -> bool {
+        !self.0.is_stopped()
+    }
+
+    /// As [`Switch::spawn`].
+    pub(crate) fn spawn(
+        &self,
+        name: &str,
+        f: impl FnOnce(&Receiver<()>) + Send + 'static,
+    ) -> Result<(), Error> {
+        spawn_owned(&self.0, name, f)
+    }
+
+    /// As [`Switch::dial`].
+    pub(crate) fn dial(&self, addr: SocketAddr) -> Result<Arc<Peer>, Error> {
+        self.0.dial(addr, false, None)
+    }
+}
+
+/// [`Switch::spawn`] on the state.
+fn spawn_owned(
+    state: &Arc<SwitchState>,
+    name: &str,
+    f: impl FnOnce(&Receiver<()>) + Send + 'static,
+) -> Result<(), Error> {
+    let stopping = state.stop_signal().clone();
+    state
+        .owned_threads()
+        .spawn_short_lived(name, None, move || {
+            crate::threads::mark_callback_thread();
+            f(&stopping)
+        })
 }
 
 impl fmt::Debug for Switch {

@@ -1,11 +1,7 @@
-//! Review (hostile): the address book's file and its timestamps.
-//!
-//! * A time the book reads from its own file must be a time it can write back: a book
-//!   that loads must save a file that loads (else the next start sets the whole book
-//!   aside as corrupt).
-//! * A last attempt in the future is not "tried in the last minute": an address that
-//!   failed 3 times and never succeeded is bad, whatever the clock said when it was
-//!   tried (bitcoind: "came in a flying DeLorean" counts as terrible).
+//! The book file under edge cases (found by review): what loads saves something that
+//! loads again (a year-9999 date with a negative offset), an attempt dated in the future
+//! does not make an address immortal, a save and a load keep every address, and two
+//! corrupt books set aside in one second are both kept.
 
 use std::fs;
 use std::path::PathBuf;

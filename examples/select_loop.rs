@@ -14,7 +14,7 @@
 use std::error::Error;
 use std::time::Duration;
 
-use crossbeam_channel::{bounded, select, tick, Receiver};
+use crossbeam_channel::{bounded, select, tick, Receiver, Sender};
 use mconn::{
     ChannelDescriptor, ChannelId, ChannelReactor, Event, NodeInfo, Switch, SwitchConfig,
     SwitchEvent,
@@ -53,7 +53,13 @@ fn answer(request: &[u8]) -> String {
 }
 
 /// The server's loop: every source of work in one `select!`. Returns on shutdown.
-fn serve(switch: &Switch, events: &Receiver<Event>, shutdown: &Receiver<()>) -> u64 {
+/// Returns on shutdown; `refused` hears of each refused connection (for `main`'s demo).
+fn serve(
+    switch: &Switch,
+    events: &Receiver<Event>,
+    shutdown: &Receiver<()>,
+    refused: &Sender<()>,
+) -> u64 {
     let switch_events = switch.events(32);
     let ticker = tick(Duration::from_secs(1));
     let mut served = 0u64;
@@ -85,6 +91,9 @@ fn serve(switch: &Switch, events: &Receiver<Event>, shutdown: &Receiver<()>) -> 
             recv(switch_events) -> event => {
                 if let Ok(event) = event {
                     report(&event);
+                    if matches!(event, SwitchEvent::InboundRefused { .. }) {
+                        let _ = refused.try_send(());
+                    }
                 }
             },
             recv(ticker) -> _ => {
@@ -92,8 +101,8 @@ fn serve(switch: &Switch, events: &Receiver<Event>, shutdown: &Receiver<()>) -> 
                 println!("server: {} peers, {served} served", outbound + inbound);
             },
             recv(shutdown) -> _ => {
-                // Stop first: once `stop` returns, every thread of the switch is gone,
-                // so the events still waiting are all there will be.
+                // Stop first, then report the events already sent. (A stopping switch
+                // reports nothing more: a refusal still in progress is not an event.)
                 switch.stop();
                 switch_events.try_iter().for_each(|e| report(&e));
                 return served;
@@ -139,10 +148,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     let addr = server.listen("127.0.0.1:0")?;
     println!("server: listening on {addr}");
     let (stop_tx, shutdown) = bounded(1);
+    let (refused_tx, refused_rx) = bounded(1);
     let loop_switch = server.clone();
     let server_loop = std::thread::Builder::new()
         .name("server-loop".into())
-        .spawn(move || serve(&loop_switch, &events, &shutdown))?;
+        .spawn(move || serve(&loop_switch, &events, &shutdown, &refused_tx))?;
 
     for (name, question) in [
         ("ann", "sum 1 2 3"),
@@ -158,6 +168,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         Err(e) => println!("stranger: refused: {e}"),
     }
     stranger.stop();
+    // The server decides on its own thread: wait until its loop has heard of it.
+    let _ = refused_rx.recv_timeout(PATIENCE);
 
     let _ = stop_tx.send(());
     let served = server_loop.join().map_err(|_| "the server loop panicked")?;

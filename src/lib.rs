@@ -91,6 +91,7 @@ mod latch;
 mod node_key;
 mod peer_id;
 pub mod pex;
+mod rng;
 #[cfg(feature = "secret-connection")]
 mod secret;
 mod send_error;

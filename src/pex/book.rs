@@ -361,7 +361,8 @@ impl AddrBook {
     }
 }
 
-fn now_secs() -> Secs {
+/// Now, in seconds since the Unix epoch.
+pub(super) fn now_secs() -> Secs {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

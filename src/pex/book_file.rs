@@ -18,7 +18,7 @@ use std::path::Path;
 use log::warn;
 
 use super::address::NetAddress;
-use super::book::AddrBook;
+use super::book::{now_secs, AddrBook};
 use super::known::{Known, Secs, Table};
 use super::rfc3339;
 use crate::atomic_file;
@@ -228,13 +228,6 @@ fn named(path: &Path, e: std::io::Error) -> Error {
         e.kind(),
         format!("address book {}: {e}", path.display()),
     ))
-}
-
-fn now_secs() -> Secs {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

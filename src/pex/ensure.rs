@@ -22,7 +22,7 @@ use crate::switch::{SwitchView, WeakSwitch};
 impl PexReactor {
     pub(super) fn ensure_loop(self: &Arc<Self>, weak: &WeakSwitch, stopping: &Receiver<()>) {
         let period = self.config.ensure_period;
-        let mut rng = Rng::new(seed());
+        let mut rng = Rng::from_clock(0);
         let mut wait = period.mul_f64(rng.unit());
         let mut saved = Instant::now();
         loop {
@@ -150,12 +150,4 @@ impl PexReactor {
             self.dialling.lock().remove(&addr);
         }
     }
-}
-
-fn seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(7)
-        ^ (std::process::id() as u64).rotate_left(40)
 }

@@ -1,10 +1,10 @@
 //! Random picks without scanning: a set of addresses that can hand out a uniformly random
-//! member in O(1), and a small seeded generator (xorshift64*; placement secrecy comes
-//! from the book's key, not from this). Pure.
+//! member in O(1). Pure.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::address::NetAddress;
+pub(crate) use crate::rng::Rng;
 
 /// A set with O(1) insert, remove and uniform random member.
 #[derive(Default)]
@@ -47,58 +47,10 @@ impl IndexedSet {
     }
 }
 
-/// xorshift64*.
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in `0..n` (0 when `n` is 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            return 0;
-        }
-        // Multiply-shift: no modulo bias worth the name for the sizes used here.
-        ((self.next() as u128 * n as u128) >> 64) as u64
-    }
-
-    /// Uniform in `[0, 1)`.
-    pub fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// `k` distinct indices of `0..n` in random order (Floyd's algorithm): O(k).
-    pub fn distinct(&mut self, k: usize, n: usize) -> Vec<usize> {
-        let k = k.min(n);
-        let mut chosen = HashSet::with_capacity(k);
-        let mut out = Vec::with_capacity(k);
-        for j in n - k..n {
-            let t = self.below(j as u64 + 1) as usize;
-            let pick = if chosen.contains(&t) { j } else { t };
-            chosen.insert(pick);
-            out.push(pick);
-        }
-        // Floyd's order is not uniform: shuffle.
-        for i in (1..out.len()).rev() {
-            let j = self.below(i as u64 + 1) as usize;
-            out.swap(i, j);
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
     use std::net::SocketAddr;
 
     fn a(i: u16) -> NetAddress {
@@ -124,23 +76,5 @@ mod tests {
         }
         assert_eq!(seen.len(), 8, "every member comes up, no removed one");
         assert!(!seen.contains(&a(0)) && !seen.contains(&a(5)));
-    }
-
-    #[test]
-    fn distinct_indices_are_distinct_in_range_and_all_reachable() {
-        let mut rng = Rng::new(1);
-        let mut hit = [0u32; 20];
-        for _ in 0..2000 {
-            let d = rng.distinct(5, 20);
-            assert_eq!(d.len(), 5);
-            assert_eq!(d.iter().collect::<HashSet<_>>().len(), 5);
-            for i in d {
-                hit[i] += 1;
-            }
-        }
-        // Each index expected 500 times.
-        assert!(hit.iter().all(|&h| (350..650).contains(&h)), "{hit:?}");
-        assert_eq!(rng.distinct(9, 3).len(), 3);
-        assert!(rng.distinct(0, 0).is_empty());
     }
 }

@@ -12,6 +12,7 @@ use super::peer::Peer;
 use super::state::SwitchState;
 use crate::error::{io_at, Error, RejectReason};
 use crate::peer_id::PeerId;
+use crate::rng::Rng;
 use crate::threads;
 
 impl SwitchState {
@@ -73,19 +74,8 @@ impl SwitchState {
         if self.is_closing() {
             return Err(Error::Stopped);
         }
-        // A cheap shuffle: the order matters only so that every node does not try the
-        // same seed first.
-        let mut x = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos() as usize)
-            .unwrap_or(1)
-            | 1;
-        for i in (1..seeds.len()).rev() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            seeds.swap(i, x % (i + 1));
-        }
+        // The order matters only so that every node does not try the same seed first.
+        Rng::from_clock(seeds.len() as u64).shuffle(&mut seeds);
         for addr in seeds {
             let state = self.clone();
             self.owned_threads()

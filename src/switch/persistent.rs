@@ -6,7 +6,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use crossbeam_channel::{select, Receiver};
 use log::{debug, info, warn};
@@ -16,6 +15,7 @@ use super::redials::cancelled;
 use super::state::SwitchState;
 use crate::error::Error;
 use crate::peer_id::PeerId;
+use crate::rng::Rng;
 
 impl SwitchState {
     /// Starts the thread that keeps a persistent peer connected.
@@ -64,7 +64,7 @@ impl SwitchState {
         expected: Option<PeerId>,
         cancel: &Receiver<()>,
     ) -> Option<u32> {
-        let mut rng = Jitter::new(addr);
+        let mut rng = Rng::from_clock(addr.port() as u64);
         let mut known: Option<PeerId> = expected;
         loop {
             let mut attempt = 0u32;
@@ -84,7 +84,7 @@ impl SwitchState {
                 let pause = if attempt == 0 {
                     pause
                 } else {
-                    pause.saturating_add(rng.below(self.config().reconnect.jitter))
+                    pause.saturating_add(rng.duration_below(self.config().reconnect.jitter))
                 };
                 if !pause.is_zero() {
                     select! {
@@ -124,32 +124,6 @@ impl SwitchState {
                 return None;
             }
             info!("persistent peer {addr} dropped; redialling");
-        }
-    }
-}
-
-/// A small xorshift generator for reconnect jitter (not for anything secret).
-struct Jitter(u64);
-
-impl Jitter {
-    fn new(addr: SocketAddr) -> Self {
-        let t = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1);
-        let a = addr.port() as u64 | ((addr.ip().to_string().len() as u64) << 16);
-        Jitter((t ^ a.rotate_left(32)) | 1)
-    }
-
-    fn below(&mut self, max: Duration) -> Duration {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        let nanos = max.as_nanos().min(u64::MAX as u128) as u64;
-        if nanos == 0 {
-            Duration::ZERO
-        } else {
-            Duration::from_nanos(self.0 % nanos)
         }
     }
 }

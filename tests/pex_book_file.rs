@@ -3,18 +3,12 @@
 //! does not make an address immortal, a save and a load keep every address, and two
 //! corrupt books set aside in one second are both kept.
 
+mod support;
+
 use std::fs;
-use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mconn::pex::AddrBook;
-
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mconn-review-pex-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).expect("temp dir");
-    d
-}
 
 fn entry(ip: &str, attempts: u32, last_attempt: &str, last_seen: &str) -> String {
     format!(
@@ -82,7 +76,7 @@ fn rfc3339_now_plus_days(days: i64) -> String {
 /// its own reader refuses: the next load sets the whole book aside.
 #[test]
 fn a_book_that_loads_saves_a_book_that_loads() {
-    let d = dir("year10000");
+    let d = support::temp_dir("year10000");
     let path = d.join("addrbook.json");
     let now = rfc3339_now_plus_days(0);
     fs::write(
@@ -122,7 +116,7 @@ fn a_book_that_loads_saves_a_book_that_loads() {
 /// the last minute", forever (and, never "least recently tried", it is never evicted).
 #[test]
 fn a_last_attempt_in_the_future_does_not_make_an_address_immortal() {
-    let d = dir("future");
+    let d = support::temp_dir("future");
     let path = d.join("addrbook.json");
     let now = rfc3339_now_plus_days(0);
     let past = rfc3339_now_plus_days(-2);
@@ -158,7 +152,7 @@ fn a_last_attempt_in_the_future_does_not_make_an_address_immortal() {
 #[test]
 fn a_save_and_a_load_keep_every_address() {
     use mconn::pex::NetAddress;
-    let d = dir("roundtrip");
+    let d = support::temp_dir("roundtrip");
     let path = d.join("addrbook.json");
     let mut x: u64 = 12345;
     let mut next = move |n: u64| {
@@ -194,7 +188,7 @@ fn a_save_and_a_load_keep_every_address() {
 /// the rename replaces the first. (Passes only if the two loads straddle a second.)
 #[test]
 fn two_corrupt_books_set_aside_in_one_second_are_both_kept() {
-    let d = dir("aside");
+    let d = support::temp_dir("aside");
     let path = d.join("addrbook.json");
     fs::write(&path, "first: not a book").unwrap();
     assert_eq!(AddrBook::load(&path, true).expect("load").size(), 0);

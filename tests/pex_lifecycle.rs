@@ -5,7 +5,6 @@
 mod support;
 
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use mconn::pex::{AddrBook, NetAddress, PexConfig, PexReactor};
@@ -13,17 +12,10 @@ use mconn::Switch;
 use support::switch::{config, node_info, Event, Recorder};
 use support::{wait_until, watchdog};
 
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mconn-review-pex-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
 #[test]
 fn dropping_the_last_handle_stops_the_switch_even_while_pex_dials() {
     let _w = watchdog("drop_while_pex_dials", Duration::from_secs(120));
-    let d = dir("drop");
+    let d = support::temp_dir("drop");
     let path = d.join("addrbook.json");
     // Accepts (the kernel does), never answers the handshake: a dial to it lasts
     // `handshake_timeout`.

@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use mconn::pex::{AddrBook, PexConfig, PexReactor};
@@ -12,17 +11,10 @@ use mconn::Switch;
 use support::switch::{config, node_info};
 use support::watchdog;
 
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mconn-review-pex-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
 #[test]
 fn the_book_is_saved_whenever_the_switch_stops() {
     let _w = watchdog("book_saved_at_stop", Duration::from_secs(300));
-    let d = dir("stopsave");
+    let d = support::temp_dir("stopsave");
     let mut unsaved = Vec::new();
     const TRIALS: usize = 400;
     for trial in 0..TRIALS {

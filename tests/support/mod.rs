@@ -186,3 +186,12 @@ pub fn assert_usage_error(bin: &std::path::Path, args: &[&str]) -> String {
     assert_eq!(out.status.code(), Some(2), "{args:?}");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// A fresh, empty directory for `name` under the system's temporary directory, distinct
+/// per test process (an old one of the same name is removed first).
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("mconn-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}

@@ -4,11 +4,11 @@
 //! fields: the peer set (`peer_set.rs`), the filters (`filter.rs`), the handshakes in
 //! progress (`handshaking.rs`), the listeners (`listeners.rs`), the owned threads
 //! (`owned_threads.rs`), the stop (`stop.rs`), the event subscribers (`events.rs`) and
-//! the persistent peers (`persistent.rs`). Those files never name `SwitchState`.
-//! What the switch does with the whole (admitting, dialling, listening, removing peers)
-//! is written as `impl SwitchState` blocks in `admission.rs`, `dial.rs`, `listen.rs`,
-//! `persistent.rs` and `removal.rs`, which see it only through the methods here. This file keeps what only
-//! starting and stopping touch: the reactors added before the start, the start lock,
+//! the addresses redialled (`redials.rs`). Those files never name `SwitchState`. What
+//! the switch does with the whole (admitting, dialling, redialling, listening, removing
+//! peers) is written as `impl SwitchState` blocks in `admission.rs`, `dial.rs`,
+//! `persistent.rs`, `listen.rs` and `removal.rs`, which see it only through the methods
+//! here. This file keeps what only starting and stopping touch: the reactors added before the start, the start lock,
 //! and what exists once started ([`Running`]).
 
 use std::net::{SocketAddr, TcpStream};

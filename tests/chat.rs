@@ -182,9 +182,10 @@ fn the_demo_shows_the_whole_stack_and_exits_zero() {
         "alice | [caroline] I have to go, bye!",
         "channel 0x01 priority 1",
         "channel 0x02 priority 5",
-        // Dave knew only alice: peer exchange found him bob and carol.
-        "dave | * bob joined (dialled",
-        "dave | * carol joined (dialled",
+        // Dave knew only alice: peer exchange found him bob and carol (he dials them,
+        // or they, having learnt his address too, dial him first).
+        "dave | * bob joined",
+        "dave | * carol joined",
         "dave found 3 peer(s) from one seed",
         "bob | * dave left",
         "alice | * caroline left",

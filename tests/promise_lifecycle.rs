@@ -531,7 +531,6 @@ fn another_switchs_add_peer_runs_on_its_own_worker_and_its_stop_waits_for_it() {
 struct NestCheck {
     sw: OnceLock<WeakSwitch>,
     target: SocketAddr,
-    depth: std::sync::atomic::AtomicUsize,
     log: Log,
 }
 
@@ -540,14 +539,20 @@ impl Reactor for NestCheck {
         vec![ChannelDescriptor::new(1, 1)]
     }
     fn add_peer(&self, p: &Arc<Peer>) {
-        let depth = self.depth.fetch_add(1, Ordering::SeqCst) + 1;
+        // Nesting is per thread: the dialled peer's add_peer may well run at the same
+        // time on another worker, which is not nesting.
+        thread_local!(static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) });
+        let depth = DEPTH.with(|d| {
+            d.set(d.get() + 1);
+            d.get()
+        });
         self.log.lock().unwrap().push(format!("add depth={depth}"));
         if !p.is_outbound() {
             if let Some(sw) = self.sw.get().and_then(|w| w.upgrade()) {
                 let _ = sw.dial(self.target);
             }
         }
-        self.depth.fetch_sub(1, Ordering::SeqCst);
+        DEPTH.with(|d| d.set(d.get() - 1));
     }
     fn receive(&self, _: ChannelId, _: &Arc<Peer>, _: Bytes) {}
 }
@@ -561,7 +566,6 @@ fn dial_from_add_peer_does_not_nest_add_peer() {
     let r = Arc::new(NestCheck {
         sw: OnceLock::new(),
         target: c_addr,
-        depth: Default::default(),
         log: log.clone(),
     });
     let x = Switch::new(config(), node_info("x")).unwrap();

@@ -83,6 +83,9 @@
 mod atomic_file;
 // The node key file's encodings (the only reader of them so far).
 mod base64;
+#[cfg(feature = "cometbft")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cometbft")))]
+pub mod cometbft;
 mod conn;
 mod error;
 mod gowire;

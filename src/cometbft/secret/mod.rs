@@ -1,0 +1,1 @@
+//! CometBFT's SecretConnection (to be written).

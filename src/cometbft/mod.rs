@@ -7,4 +7,8 @@
 //!
 //! `tests/vectors/cometbft-v0.38/PROTOCOL.md` describes the protocol byte by byte.
 
+mod packet;
+mod pb;
 mod secret;
+
+pub use packet::{max_packet_size, Packets};

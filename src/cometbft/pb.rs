@@ -23,7 +23,7 @@ pub(crate) fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
 /// How many bytes [`put_uvarint`] writes for `v`.
 pub(crate) fn uvarint_len(v: u64) -> usize {
     let bits = 64 - (v | 1).leading_zeros() as usize;
-    bits.div_ceil(7)
+    (bits + 6) / 7
 }
 
 /// The unsigned varint at the front of `buf` and its length; `Ok(None)` while `buf`

@@ -91,6 +91,7 @@ mod error;
 mod gowire;
 mod json;
 mod latch;
+mod node_id;
 mod node_key;
 mod peer_id;
 pub mod pex;
@@ -111,6 +112,7 @@ pub use conn::{
 };
 pub use crossbeam_channel::Receiver;
 pub use error::{ChannelId, Error, RejectReason, SecretError};
+pub use node_id::{ExpectedId, NodeId};
 pub use node_key::NodeKey;
 pub use peer_id::PeerId;
 #[cfg(feature = "secret-connection")]

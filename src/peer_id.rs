@@ -40,22 +40,34 @@ impl FromStr for PeerId {
     ///
     /// Errors: [`Error::InvalidPeerId`] saying what is wrong.
     fn from_str(s: &str) -> Result<Self, Error> {
-        let bad = |why: String| Err(Error::InvalidPeerId(why));
-        if s.len() != 64 {
-            return bad(format!("{} characters, expected 64 hex digits", s.len()));
-        }
-        let mut out = [0u8; 32];
-        for (i, pair) in s.as_bytes().chunks_exact(2).enumerate() {
-            match (hex_digit(pair[0]), hex_digit(pair[1])) {
-                (Some(hi), Some(lo)) => out[i] = hi << 4 | lo,
-                _ => {
-                    let at = 2 * i + usize::from(hex_digit(pair[0]).is_some());
-                    return bad(format!("not a hex digit at position {at}"));
-                }
+        Ok(PeerId(parse_hex(s)?))
+    }
+}
+
+/// Exactly `2 * N` hex digits, either case, as `N` bytes. Nothing else: no sign, no
+/// prefix, no whitespace.
+///
+/// Errors: [`Error::InvalidPeerId`] saying what is wrong.
+pub(crate) fn parse_hex<const N: usize>(s: &str) -> Result<[u8; N], Error> {
+    let bad = |why: String| Err(Error::InvalidPeerId(why));
+    if s.len() != 2 * N {
+        return bad(format!(
+            "{} characters, expected {} hex digits",
+            s.len(),
+            2 * N
+        ));
+    }
+    let mut out = [0u8; N];
+    for (i, pair) in s.as_bytes().chunks_exact(2).enumerate() {
+        match (hex_digit(pair[0]), hex_digit(pair[1])) {
+            (Some(hi), Some(lo)) => out[i] = hi << 4 | lo,
+            _ => {
+                let at = 2 * i + usize::from(hex_digit(pair[0]).is_some());
+                return bad(format!("not a hex digit at position {at}"));
             }
         }
-        Ok(PeerId(out))
     }
+    Ok(out)
 }
 
 /// The value of one ASCII hex digit.

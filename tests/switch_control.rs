@@ -93,14 +93,15 @@ fn a_pinned_persistent_dial_never_adds_another_node_and_adds_the_right_one() {
     assert!(dialer.peer(&impostor.id()).is_none());
     dialer.stop();
 
-    // Pinned to the right id, the same kind of dial adds it.
+    // Pinned to the right id (here its CometBFT node id, the short form), the same kind
+    // of dial adds it.
     let (dialer, _) = listening(
         "dialer2",
         &[("rec", dialer_rec.clone())],
         config().reconnect(fast),
     );
     dialer
-        .dial_persistent_expecting(addr, impostor.id())
+        .dial_persistent_expecting(addr, mconn::NodeId::of(&impostor.id()))
         .unwrap();
     assert_eq!(dialer_rec.next(30), Event::Added(impostor.id()));
     dialer.stop();

@@ -26,6 +26,7 @@ use super::state::SwitchState;
 use crate::conn::MConnection;
 use crate::error::{ChannelId, Error, RejectReason};
 use crate::latch::Latch;
+use crate::node_id::ExpectedId;
 use crate::peer_id::PeerId;
 use crate::{threads, time};
 
@@ -86,7 +87,7 @@ impl SwitchState {
         stream: TcpStream,
         outbound: bool,
         persistent: bool,
-        expected: Option<PeerId>,
+        expected: Option<ExpectedId>,
         learned: &mut Option<PeerId>,
     ) -> Result<Arc<Peer>, Error> {
         let remote = stream.peer_addr()?;
@@ -118,7 +119,7 @@ impl SwitchState {
         stream: TcpStream,
         outbound: bool,
         persistent: bool,
-        expected: Option<PeerId>,
+        expected: Option<ExpectedId>,
         learned: &mut Option<PeerId>,
     ) -> Result<Arc<Peer>, Error> {
         let running = self.ensure_started()?;
@@ -178,7 +179,7 @@ impl SwitchState {
             }
         }
         if let Some(want) = expected {
-            if want != their_id {
+            if !want.matches(&their_id) {
                 return Err(Error::Rejected(RejectReason::KeyMismatch(format!(
                     "dialled {want} but reached {their_id}"
                 ))));

@@ -11,6 +11,7 @@ use super::events::SwitchEvent;
 use super::peer::Peer;
 use super::state::SwitchState;
 use crate::error::{io_at, Error, RejectReason};
+use crate::node_id::ExpectedId;
 use crate::peer_id::PeerId;
 use crate::rng::Rng;
 use crate::threads;
@@ -21,7 +22,7 @@ impl SwitchState {
         self: &Arc<Self>,
         addr: SocketAddr,
         persistent: bool,
-        expected: Option<PeerId>,
+        expected: Option<ExpectedId>,
     ) -> Result<Arc<Peer>, Error> {
         self.dial_learning(addr, persistent, expected, &mut None)
     }
@@ -33,7 +34,7 @@ impl SwitchState {
         self: &Arc<Self>,
         addr: SocketAddr,
         persistent: bool,
-        expected: Option<PeerId>,
+        expected: Option<ExpectedId>,
         learned: &mut Option<PeerId>,
     ) -> Result<Arc<Peer>, Error> {
         let result = self.try_dial(addr, persistent, expected, learned);
@@ -53,7 +54,7 @@ impl SwitchState {
         self: &Arc<Self>,
         addr: SocketAddr,
         persistent: bool,
-        expected: Option<PeerId>,
+        expected: Option<ExpectedId>,
         learned: &mut Option<PeerId>,
     ) -> Result<Arc<Peer>, Error> {
         self.ensure_started()?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{Peer, Switch};
 use crate::error::Error;
-use crate::peer_id::PeerId;
+use crate::node_id::ExpectedId;
 
 impl Switch {
     /// Listens on `addr` (port 0 picks one) on an accept thread of its own; several
@@ -31,12 +31,18 @@ impl Switch {
         self.state().dial(resolve(addr)?, false, None)
     }
 
-    /// Like [`dial`](Self::dial), but the peer must be `id`: with encryption on, the key
-    /// it proves must be `id`, or it is refused with
+    /// Like [`dial`](Self::dial), but the peer must be `id` (its public key, a
+    /// [`PeerId`](crate::PeerId), or its CometBFT [`NodeId`](crate::NodeId); both parse
+    /// from text as [`ExpectedId`]): with encryption on, the key it proves must be `id`,
+    /// or it is refused with
     /// [`RejectReason::KeyMismatch`](crate::error::RejectReason::KeyMismatch). (Without
     /// encryption the id is only what the peer claims.)
-    pub fn dial_expecting(&self, addr: impl ToSocketAddrs, id: PeerId) -> Result<Arc<Peer>, Error> {
-        self.state().dial(resolve(addr)?, false, Some(id))
+    pub fn dial_expecting(
+        &self,
+        addr: impl ToSocketAddrs,
+        id: impl Into<ExpectedId>,
+    ) -> Result<Arc<Peer>, Error> {
+        self.state().dial(resolve(addr)?, false, Some(id.into()))
     }
 
     /// Keeps a connection to `addr`: dials it now and again whenever it drops, on the
@@ -84,9 +90,10 @@ impl Switch {
     pub fn dial_persistent_expecting(
         &self,
         addr: impl ToSocketAddrs,
-        id: PeerId,
+        id: impl Into<ExpectedId>,
     ) -> Result<(), Error> {
-        if id == self.id() {
+        let id = id.into();
+        if id.matches(&self.id()) {
             return Err(Error::InvalidConfig(
                 "dial_persistent_expecting: the id is this switch's own".into(),
             ));

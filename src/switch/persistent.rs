@@ -11,10 +11,11 @@ use crossbeam_channel::{select, Receiver};
 use log::{debug, info, warn};
 
 use super::events::SwitchEvent;
+use super::peer::Peer;
 use super::redials::cancelled;
 use super::state::SwitchState;
 use crate::error::Error;
-use crate::peer_id::PeerId;
+use crate::node_id::ExpectedId;
 use crate::rng::Rng;
 
 impl SwitchState {
@@ -22,7 +23,7 @@ impl SwitchState {
     pub(super) fn dial_persistent(
         self: &Arc<Self>,
         addr: SocketAddr,
-        expected: Option<PeerId>,
+        expected: Option<ExpectedId>,
     ) -> Result<(), Error> {
         self.ensure_started()?;
         if self.is_closing() {
@@ -61,15 +62,15 @@ impl SwitchState {
     fn persistent_loop(
         self: &Arc<Self>,
         addr: SocketAddr,
-        expected: Option<PeerId>,
+        expected: Option<ExpectedId>,
         cancel: &Receiver<()>,
     ) -> Option<u32> {
         let mut rng = Rng::from_clock(addr.port() as u64);
-        let mut known: Option<PeerId> = expected;
+        let mut known: Option<ExpectedId> = expected;
         loop {
             let mut attempt = 0u32;
             let peer = loop {
-                if let Some(other) = known.and_then(|id| self.peers().get(&id)) {
+                if let Some(other) = known.and_then(|id| self.peer_matching(&id)) {
                     debug!("persistent peer {addr} is connected as {other}; waiting");
                     break other;
                 }
@@ -106,12 +107,12 @@ impl SwitchState {
                             attempt + 1
                         );
                         // A node other than the one expected is not waited for.
-                        known = expected.or(learned).or(known);
+                        known = expected.or(learned.map(ExpectedId::Key)).or(known);
                         attempt += 1;
                     }
                 }
             };
-            known = Some(peer.id());
+            known = Some(ExpectedId::Key(peer.id()));
             select! {
                 recv(peer.life.removed()) -> _ => {}
                 recv(self.stop_signal()) -> _ => return None,
@@ -124,6 +125,18 @@ impl SwitchState {
                 return None;
             }
             info!("persistent peer {addr} dropped; redialling");
+        }
+    }
+
+    /// The connected peer that is `id`.
+    fn peer_matching(&self, id: &ExpectedId) -> Option<Arc<Peer>> {
+        match id {
+            ExpectedId::Key(key) => self.peers().get(key),
+            ExpectedId::Node(_) => self
+                .peers()
+                .list()
+                .into_iter()
+                .find(|p| id.matches(&p.id())),
         }
     }
 }

@@ -120,8 +120,8 @@ pub use peer_id::PeerId;
 pub use secret::{SecretConnection, SecretReader, SecretWriter};
 pub use send_error::{SendError, TrySendError};
 pub use switch::{
-    BroadcastResult, ChannelReactor, Event, NodeInfo, Peer, Reactor, ReconnectSchedule, Switch,
-    SwitchConfig, SwitchEvent, WeakSwitch,
+    BroadcastResult, ChannelReactor, Event, NodeInfo, Peer, ProtocolVersion, Reactor,
+    ReconnectSchedule, Switch, SwitchConfig, SwitchEvent, WeakSwitch,
 };
 
 pub mod protocol {

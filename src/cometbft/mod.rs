@@ -7,6 +7,7 @@
 //!
 //! `tests/vectors/cometbft-v0.38/PROTOCOL.md` describes the protocol byte by byte.
 
+mod node_info;
 mod packet;
 mod pb;
 mod secret;

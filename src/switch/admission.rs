@@ -189,7 +189,10 @@ impl SwitchState {
         if their_id == our_id {
             return Err(Error::Rejected(RejectReason::SelfConnection));
         }
-        ours.compatible_with(&theirs)
+        self.config()
+            .protocol
+            .handshake()
+            .compatible(&ours, &theirs)
             .map_err(|why| Error::Rejected(RejectReason::Incompatible(why)))?;
         self.filters()
             .check_id(their_id, self.config().filter_timeout, self.stop_signal())?;

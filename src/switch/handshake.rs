@@ -20,7 +20,7 @@ use crate::threads::panic_text;
 const WRITER_STACK: usize = 64 * 1024;
 
 /// A `TcpStream` whose every read and write must finish before `deadline`.
-pub(super) struct Deadline {
+pub(crate) struct Deadline {
     pub stream: TcpStream,
     pub deadline: Instant,
 }
@@ -91,8 +91,7 @@ pub(super) enum Framing {
 }
 
 /// Writes `ours` with `writer` on a thread of its own while this thread reads the
-/// peer's NodeInfo from `reader`. If reading fails, `socket` is shut down so a write
-/// blocked on a peer that does not read ends at once.
+/// peer's NodeInfo from `reader` (see [`exchange_with`]).
 pub(super) fn exchange<R: Read, W: Write + Send>(
     reader: &mut R,
     writer: &mut W,
@@ -100,19 +99,35 @@ pub(super) fn exchange<R: Read, W: Write + Send>(
     ours: &NodeInfo,
     framing: Framing,
 ) -> Result<NodeInfo, Error> {
+    let write = move |writer: &mut W| -> io::Result<()> {
+        match framing {
+            Framing::Whole => writer.write_all(&ours.encode()),
+            Framing::Parts => ours.write_parts(|part| writer.write_all(part)),
+        }
+    };
+    exchange_with(reader, writer, socket, write, |r| NodeInfo::decode(r))
+}
+
+/// Runs `write` (then a flush) on `writer` on a thread of its own while this thread runs
+/// `read` on `reader`: every protocol family's NodeInfo exchange. If reading fails,
+/// `socket` is shut down so a write blocked on a peer that does not read ends at once.
+pub(crate) fn exchange_with<R: Read, W: Write + Send, T>(
+    reader: &mut R,
+    writer: &mut W,
+    socket: &TcpStream,
+    write: impl FnOnce(&mut W) -> io::Result<()> + Send,
+    read: impl FnOnce(&mut R) -> Result<T, Error>,
+) -> Result<T, Error> {
     thread::scope(|scope| {
         let write = move || -> io::Result<()> {
-            match framing {
-                Framing::Whole => writer.write_all(&ours.encode())?,
-                Framing::Parts => ours.write_parts(|part| writer.write_all(part))?,
-            }
+            write(writer)?;
             writer.flush()
         };
         let w = thread::Builder::new()
             .name("mconn-handshake-w".into())
             .stack_size(WRITER_STACK)
             .spawn_scoped(scope, write)?;
-        let theirs = NodeInfo::decode(reader);
+        let theirs = read(reader);
         if theirs.is_err() {
             let _ = socket.shutdown(Shutdown::Both);
         }

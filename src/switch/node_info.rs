@@ -4,7 +4,7 @@
 use std::io::{self, Read};
 
 use crate::conn::wire;
-use crate::error::Error;
+use crate::error::{ChannelId, Error};
 use crate::peer_id::PeerId;
 
 /// The most bytes a NodeInfo may take on the wire (Go's `maxNodeInfoSize`).
@@ -29,8 +29,43 @@ pub struct NodeInfo {
     pub listen_addr: String,
     /// `major.minor.patch`; peers must share major and minor.
     pub version: String,
-    /// Free-form extra strings.
+    /// Free-form extra strings (Tendermint v0.12; CometBFT's `other` is the two fields
+    /// below).
     pub other: Vec<String>,
+    /// The channels the node serves. CometBFT sends them (a switch fills in its
+    /// reactors' channels when it starts, unless set) and needs one in common; Tendermint
+    /// v0.12 does not send them (empty in its peers' NodeInfo).
+    pub channels: Vec<ChannelId>,
+    /// CometBFT's protocol versions (peers must share the block version); not sent by
+    /// Tendermint v0.12.
+    pub protocol_version: ProtocolVersion,
+    /// CometBFT's `other.tx_index`: `"on"`, `"off"` or empty; not sent by v0.12.
+    pub tx_index: String,
+    /// CometBFT's `other.rpc_address`; not sent by v0.12.
+    pub rpc_address: String,
+}
+
+/// CometBFT's protocol versions, the first field of its NodeInfo. Peers must share
+/// `block`; `p2p` and `app` are informative. The default is what CometBFT v0.34 – v0.38
+/// nodes send (p2p 8, block 11), with app 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProtocolVersion {
+    /// The p2p protocol's version (8 up to v0.38, 9 in v1.0).
+    pub p2p: u64,
+    /// The block protocol's version (11 from v0.34 to v1.0).
+    pub block: u64,
+    /// The application's version (chain-specific).
+    pub app: u64,
+}
+
+impl Default for ProtocolVersion {
+    fn default() -> Self {
+        ProtocolVersion {
+            p2p: 8,
+            block: 11,
+            app: 0,
+        }
+    }
 }
 
 impl NodeInfo {
@@ -129,13 +164,14 @@ impl NodeInfo {
             listen_addr,
             version,
             other,
+            ..NodeInfo::default()
         })
     }
 
     /// Checks that a switch can use this as its own NodeInfo: a `major.minor.patch`
     /// version and a network (without them every peer refuses us, and we every peer),
     /// and an encoding within [`MAX_SIZE`](Self::MAX_SIZE) with room for a listen address.
-    pub(super) fn check_own(&self) -> Result<(), String> {
+    pub(crate) fn check_own(&self) -> Result<(), String> {
         split_version(&self.version).map_err(|why| format!("NodeInfo.version: {why}"))?;
         if self.network.is_empty() {
             return Err("NodeInfo.network is empty: peers must name the same network".into());
@@ -265,110 +301,4 @@ impl<R: Read + ?Sized> Read for Budget<'_, R> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn info() -> NodeInfo {
-        NodeInfo {
-            pub_key: [7; 32],
-            moniker: "alice".into(),
-            network: "testnet".into(),
-            remote_addr: String::new(),
-            listen_addr: "127.0.0.1:26656".into(),
-            version: "0.12.1".into(),
-            other: vec!["a".into(), String::new()],
-        }
-    }
-
-    #[test]
-    fn round_trip_and_parts_join_to_the_encoding() {
-        let n = info();
-        let enc = n.encode();
-        assert_eq!(NodeInfo::decode(&mut &enc[..]).unwrap(), n);
-        let mut parts = Vec::new();
-        n.write_parts(|p| -> Result<(), ()> {
-            parts.push(p.to_vec());
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(parts.concat(), enc);
-        assert!(parts.iter().all(|p| !p.is_empty()), "no empty writes");
-    }
-
-    #[test]
-    fn compatibility_rules() {
-        let a = info();
-        let mut b = info();
-        assert!(a.compatible_with(&b).is_ok());
-        b.version = "0.12.7".into();
-        assert!(a.compatible_with(&b).is_ok(), "patch may differ");
-        b.version = "0.13.1".into();
-        assert!(a.compatible_with(&b).unwrap_err().contains("minor"));
-        b.version = "1.12.1".into();
-        assert!(a.compatible_with(&b).unwrap_err().contains("major"));
-        b.version = "0.12".into();
-        assert!(a
-            .compatible_with(&b)
-            .unwrap_err()
-            .contains("invalid version"));
-        b = info();
-        b.network = "other".into();
-        assert!(a.compatible_with(&b).unwrap_err().contains("network"));
-    }
-
-    #[test]
-    fn hostile_encodings_are_clear_errors() {
-        // A moniker claiming 1 MB.
-        let mut bad = vec![0x01];
-        bad.extend_from_slice(&[0u8; 32]);
-        bad.extend_from_slice(&[0x03, 0x10, 0x00, 0x00]);
-        match NodeInfo::decode(&mut &bad[..]) {
-            Err(Error::FieldOverLimit {
-                field: "moniker", ..
-            }) => {}
-            other => panic!("{other:?}"),
-        }
-        // Bad UTF-8 in the network.
-        let mut n = info();
-        n.network = "xx".into();
-        let mut enc = n.encode();
-        let pos = enc.windows(2).position(|w| w == b"xx").unwrap();
-        enc[pos] = 0xFF;
-        assert!(matches!(
-            NodeInfo::decode(&mut &enc[..]),
-            Err(Error::InvalidUtf8 { field: "network" })
-        ));
-        // A nil pointer.
-        assert!(matches!(
-            NodeInfo::decode(&mut &[0x00u8][..]),
-            Err(Error::Malformed(_))
-        ));
-        // Other with more entries than bytes.
-        let mut n = info();
-        n.other.clear();
-        let mut enc = n.encode();
-        enc.pop();
-        enc.extend_from_slice(&[0x04, 0x7F, 0xFF, 0xFF, 0xFF]);
-        assert!(matches!(
-            NodeInfo::decode(&mut &enc[..]),
-            Err(Error::FieldOverLimit { field: "other", .. })
-        ));
-        // Truncated anywhere: an error, never a panic.
-        let enc = info().encode();
-        for cut in 0..enc.len() {
-            assert!(NodeInfo::decode(&mut &enc[..cut]).is_err());
-        }
-    }
-
-    #[test]
-    fn the_whole_budget_is_enforced() {
-        let mut n = info();
-        n.other = vec!["x".repeat(1000); 11];
-        let enc = n.encode();
-        assert!(enc.len() > MAX_NODE_INFO_SIZE);
-        assert!(NodeInfo::decode(&mut &enc[..]).is_err());
-        n.other.truncate(10);
-        assert!(n.encode().len() <= MAX_NODE_INFO_SIZE);
-        assert_eq!(NodeInfo::decode(&mut &n.encode()[..]).unwrap(), n);
-    }
-}
+mod tests;

@@ -86,6 +86,20 @@ impl Handshaken {
 pub trait Handshake: Send + Sync + 'static {
     /// Runs the handshake over `stream`.
     fn run(&self, stream: TcpStream, setup: &HandshakeSetup<'_>) -> Result<Handshaken, Error>;
+
+    /// Whether a switch can send `ours` as its NodeInfo (checked by `Switch::new`, before
+    /// the switch fills in its key, listen address and channels); the error says why
+    /// not. The default is Tendermint v0.12's rule: a `major.minor.patch` version, a
+    /// network, and an encoding within [`NodeInfo::MAX_SIZE`].
+    fn check_ours(&self, ours: &NodeInfo) -> Result<(), String> {
+        ours.check_own()
+    }
+
+    /// Whether a peer that sent `theirs` can be ours (we sent `ours`); the error says
+    /// why not. The default is Tendermint v0.12's rule ([`NodeInfo::compatible_with`]).
+    fn compatible(&self, ours: &NodeInfo, theirs: &NodeInfo) -> Result<(), String> {
+        ours.compatible_with(theirs)
+    }
 }
 
 /// A protocol family: its packet codec and its handshake. Chosen by

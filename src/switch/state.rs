@@ -73,7 +73,11 @@ impl SwitchState {
     /// A switch that has not started; see [`Switch::new`](super::Switch::new).
     pub(super) fn new(config: SwitchConfig, mut info: NodeInfo) -> Result<Arc<Self>, Error> {
         config.validate()?;
-        info.check_own().map_err(Error::InvalidConfig)?;
+        config
+            .protocol
+            .handshake()
+            .check_ours(&info)
+            .map_err(Error::InvalidConfig)?;
         let key = match config.node_key.clone() {
             Some(k) => k,
             None => NodeKey::generate()?,
@@ -234,6 +238,13 @@ impl SwitchState {
             ));
         }
         self.config.mconn.validate(&reactors.channels)?;
+        {
+            // The NodeInfo names the channels served (CometBFT sends them).
+            let mut info = self.info.lock();
+            if info.channels.is_empty() {
+                info.channels = reactors.channels.iter().map(|c| c.id).collect();
+            }
+        }
         let peer_budget = self.config.peer_queue_bytes.unwrap_or_else(|| {
             reactors
                 .channels

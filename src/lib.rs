@@ -143,6 +143,8 @@ pub mod protocol {
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing {
+    #[cfg(feature = "cometbft")]
+    pub use crate::cometbft::fuzzing::*;
     pub use crate::conn::inbox::{Event, Inbox, Step};
 }
 

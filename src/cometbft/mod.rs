@@ -13,3 +13,9 @@ mod pb;
 mod secret;
 
 pub use packet::{max_packet_size, Packets};
+
+/// CometBFT's NodeInfo reader, for the fuzz targets (`--cfg fuzzing`).
+#[cfg(fuzzing)]
+pub(crate) mod fuzzing {
+    pub use super::node_info::{decode as decode_node_info, read_delimited, MAX_NODE_INFO_SIZE};
+}

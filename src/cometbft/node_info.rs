@@ -11,7 +11,7 @@ use crate::peer_id::PeerId;
 use crate::switch::{NodeInfo, ProtocolVersion};
 
 /// The most bytes a NodeInfo body may take (Go's `maxNodeInfoSize`).
-pub(crate) const MAX_NODE_INFO_SIZE: usize = 10240;
+pub const MAX_NODE_INFO_SIZE: usize = 10240;
 
 /// Most channels a NodeInfo may list (Go's `maxNumChannels`).
 const MAX_CHANNELS: usize = 16;
@@ -98,7 +98,7 @@ pub(crate) fn encode(ours: &NodeInfo, key: &PeerId) -> Vec<u8> {
 
 /// Reads one length-delimited message body of at most `limit` bytes: the length is read
 /// byte by byte and checked before the body is (Go's `protoio` reader).
-pub(crate) fn read_delimited<R: Read + ?Sized>(
+pub fn read_delimited<R: Read + ?Sized>(
     r: &mut R,
     limit: usize,
     what: &str,
@@ -124,7 +124,7 @@ pub(crate) fn read_delimited<R: Read + ?Sized>(
 
 /// Decodes the peer's NodeInfo body, checks it as Go's `Validate` does, and checks that
 /// its id is that of `key`, the key the connection authenticated.
-pub(crate) fn decode(body: &[u8], key: &PeerId) -> Result<NodeInfo, Error> {
+pub fn decode(body: &[u8], key: &PeerId) -> Result<NodeInfo, Error> {
     let theirs: DefaultNodeInfo =
         prost::Message::decode(body).map_err(|e| Error::Malformed(format!("NodeInfo: {e}")))?;
     validate(&theirs).map_err(|why| Error::Malformed(format!("NodeInfo: {why}")))?;

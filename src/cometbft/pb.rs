@@ -94,6 +94,11 @@ impl<'a> Fields<'a> {
 
     fn next_field(&mut self) -> Result<(u64, Value), Error> {
         let key = self.varint("field key")?;
+        // Keys are 32-bit (field numbers up to 2^29 - 1); gogoproto would read a longer
+        // one modulo 2^32, which no encoder writes: refused, as prost refuses it.
+        if key > u64::from(u32::MAX) {
+            return Err(Error::Malformed(format!("protobuf key {key} over 32 bits")));
+        }
         let (field, wire_type) = (key >> 3, key & 7);
         if field == 0 {
             return Err(Error::Malformed("protobuf field number 0".into()));
@@ -196,8 +201,10 @@ mod tests {
                 (4, Value::Fixed)
             ]
         );
+        // The last one was found by the fuzzer.
         for bad in [
-            &[0x00, 0x01][..],
+            &[0xd8, 0xff, 0xb6, 0xe8, 0x18, 0x00][..],
+            &[0x00, 0x01],
             &[0x12, 3, b'a'],
             &[0x08],
             &[0x0b],

@@ -6,31 +6,56 @@
 //! 16-byte form (`::ffff:1.2.3.4`) and treats both forms alike, and so do we.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-/// A peer's address (IP and port), as a PEX message or an address book holds it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct NetAddress(SocketAddr);
+use crate::node_id::NodeId;
+
+/// A peer's address (IP and port), as a PEX message or an address book holds it, and
+/// the CometBFT id of the node there when it is known (CometBFT's PEX carries it; Go
+/// v0.12's does not). Two addresses are the same address when their IP and port are:
+/// the id is what we know of the node there, not part of the address.
+#[derive(Clone, Copy, Debug)]
+pub struct NetAddress {
+    addr: SocketAddr,
+    id: Option<NodeId>,
+}
 
 impl NetAddress {
     /// The address of `ip` and `port`; an IPv4-mapped IPv6 address becomes IPv4.
     pub fn new(ip: IpAddr, port: u16) -> Self {
-        NetAddress(SocketAddr::new(canonical(ip), port))
+        NetAddress {
+            addr: SocketAddr::new(canonical(ip), port),
+            id: None,
+        }
+    }
+
+    /// This address, with `id` as the node there.
+    pub fn with_id(self, id: NodeId) -> Self {
+        NetAddress {
+            id: Some(id),
+            ..self
+        }
+    }
+
+    /// The node there, if known.
+    pub fn id(&self) -> Option<NodeId> {
+        self.id
     }
 
     /// The socket address to dial.
     pub fn socket_addr(&self) -> SocketAddr {
-        self.0
+        self.addr
     }
 
     /// The IP address.
     pub fn ip(&self) -> IpAddr {
-        self.0.ip()
+        self.addr.ip()
     }
 
     /// The port.
     pub fn port(&self) -> u16 {
-        self.0.port()
+        self.addr.port()
     }
 
     /// Go's `Valid`: an IP that can name one host: not unspecified (`0.0.0.0`, `::`), not
@@ -83,10 +108,40 @@ impl From<SocketAddr> for NetAddress {
     }
 }
 
+impl PartialEq for NetAddress {
+    fn eq(&self, other: &Self) -> bool {
+        self.addr == other.addr
+    }
+}
+
+impl Eq for NetAddress {}
+
+impl Hash for NetAddress {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.addr.hash(state)
+    }
+}
+
+impl PartialOrd for NetAddress {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for NetAddress {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.addr.cmp(&other.addr)
+    }
+}
+
 impl fmt::Display for NetAddress {
-    /// As Go's `NetAddress.String()`: `1.2.3.4:26656`, `[2001:db8::1]:26656`.
+    /// As Go's `NetAddress.String()`: `1.2.3.4:26656`, `[2001:db8::1]:26656`, with
+    /// `id@` in front when the node's id is known (CometBFT's form).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        if let Some(id) = self.id {
+            write!(f, "{id}@")?;
+        }
+        self.addr.fmt(f)
     }
 }
 
@@ -126,6 +181,18 @@ mod tests {
         assert_eq!(mapped.to_string(), "1.2.3.4:26656");
         // `::ffff:0:a.b.c.d` (RFC 6145) is not a mapped address.
         assert!(na("[::ffff:0:102:304]:1").ip().is_ipv6());
+    }
+
+    #[test]
+    fn an_address_is_its_ip_and_port_whatever_id_is_known() {
+        let id = NodeId([0xab; 20]);
+        let a = na("1.2.3.4:26656");
+        assert_eq!(a.with_id(id), a);
+        assert_eq!(a.with_id(id).id(), Some(id));
+        assert_eq!(a.id(), None);
+        let set: std::collections::HashSet<_> = [a, a.with_id(id)].into_iter().collect();
+        assert_eq!(set.len(), 1);
+        assert_eq!(a.with_id(id).to_string(), format!("{id}@1.2.3.4:26656"));
     }
 
     #[test]

@@ -107,6 +107,11 @@ impl AddrBook {
         match self.known.get_mut(&addr) {
             Some(k) => {
                 k.last_seen = now;
+                // An id learned for an address without one is kept; one already known
+                // is changed only by a connection that proves another (`mark_good`).
+                if k.addr.id().is_none() {
+                    k.addr = addr;
+                }
                 if k.table == Table::Old || k.buckets.len() >= MAX_NEW_BUCKETS_PER_ADDRESS {
                     return true;
                 }
@@ -146,6 +151,9 @@ impl AddrBook {
             return;
         };
         k.mark_good(now);
+        if addr.id().is_some() {
+            k.addr = *addr;
+        }
         if k.table == Table::New {
             self.move_to_old(*addr, now);
         }
@@ -202,7 +210,13 @@ impl AddrBook {
         } else {
             &self.new_set
         };
-        set.random(&mut self.rng)
+        let picked = set.random(&mut self.rng)?;
+        Some(self.current(picked))
+    }
+
+    /// `addr` as the book knows it now (with the id it learned since).
+    fn current(&self, addr: NetAddress) -> NetAddress {
+        self.known.get(&addr).map_or(addr, |k| k.addr)
     }
 
     /// A random selection to share with a peer: 23 % of the book, at least 32 (or all
@@ -214,6 +228,7 @@ impl AddrBook {
             .max(n * SELECTION_PERCENT / 100)
             .min(SELECTION_MAX);
         let (new_n, old_set, new_set) = (self.new_set.len(), &self.old_set, &self.new_set);
+        let known = &self.known;
         self.rng
             .distinct(k, n)
             .into_iter()
@@ -224,6 +239,7 @@ impl AddrBook {
                     old_set.get(i - new_n)
                 }
             })
+            .map(|a| known.get(&a).map_or(a, |k| k.addr))
             .collect()
     }
 

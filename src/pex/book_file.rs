@@ -1,8 +1,9 @@
 //! The address book on disk, in Go v0.12.1's layout (`AddrBook.saveToFile`): a JSON
 //! object with the placement `Key` (24 hex digits) and `Addrs`, each with `Addr` and
 //! `Src` (`{"IP","Port"}`), `Attempts`, `LastAttempt`, `LastSuccess` (RFC 3339),
-//! `BucketType` (1 new, 2 old) and `Buckets`. We add `LastSeen`, which Go ignores, and
-//! recompute `Buckets` on reading, so a book written by Go can be carried over.
+//! `BucketType` (1 new, 2 old) and `Buckets`. We add `LastSeen`, and an address's `ID`
+//! (its node's CometBFT id) when known, which Go ignores, and recompute `Buckets` on
+//! reading, so a book written by Go can be carried over.
 //!
 //! Saved atomically (see `atomic_file.rs`). Read leniently about what is missing and
 //! strictly about what is wrong: a file that is not a book is set aside (renamed to
@@ -75,7 +76,14 @@ pub(super) fn write_file(path: &Path, json: &str) -> Result<(), Error> {
 }
 
 fn entry_json(k: &Known) -> String {
-    let na = |a: &NetAddress| format!("{{\"IP\": \"{}\", \"Port\": {}}}", a.ip(), a.port());
+    let na = |a: &NetAddress| match a.id() {
+        Some(id) => format!(
+            "{{\"ID\": \"{id}\", \"IP\": \"{}\", \"Port\": {}}}",
+            a.ip(),
+            a.port()
+        ),
+        None => format!("{{\"IP\": \"{}\", \"Port\": {}}}", a.ip(), a.port()),
+    };
     let buckets: Vec<String> = k.buckets.iter().map(|b| b.to_string()).collect();
     format!(
         "\t\t{{\"Addr\": {}, \"Src\": {}, \"Attempts\": {}, \"LastAttempt\": \"{}\", \
@@ -189,7 +197,12 @@ fn net_address(v: Option<&Json>) -> Option<NetAddress> {
         Json::Num(n) => n.parse().ok()?,
         _ => return None,
     };
-    Some(NetAddress::new(ip, port))
+    let addr = NetAddress::new(ip, port);
+    // Optional (Go v0.12 has none): a malformed id is dropped, not the address.
+    match v.get("ID") {
+        Some(Json::Str(s)) => Some(s.parse().map_or(addr, |id| addr.with_id(id))),
+        _ => Some(addr),
+    }
 }
 
 /// Renames a file that is not a book out of the way and starts an empty book.

@@ -16,7 +16,9 @@ use super::address::NetAddress;
 use super::book_file::write_file;
 use super::reactor::{dialable, PexReactor};
 use super::sample::Rng;
+use super::wire;
 use crate::error::{Error, RejectReason};
+use crate::node_id::ExpectedId;
 use crate::switch::{SwitchView, WeakSwitch};
 
 impl PexReactor {
@@ -127,12 +129,16 @@ impl PexReactor {
             // Dials without holding a handle: dropping the application's last one
             // stops the switch, and this dial with it.
             let dialled = match weak.view() {
-                Some(v) => v.dial(addr.socket_addr()),
+                Some(v) => v.dial(addr.socket_addr(), addr.id().map(ExpectedId::Node)),
                 None => Err(Error::Stopped),
             };
             let mut book = me.book.lock();
             match dialled {
-                Ok(_) => book.mark_good(&addr),
+                // The node proved its key: its id is known now.
+                Ok(peer) => match wire::book_id(&peer) {
+                    Some(id) => book.mark_good(&addr.with_id(id)),
+                    None => book.mark_good(&addr),
+                },
                 // That node is connected already (it dialled us), or it is us: not a
                 // failure of the address.
                 Err(Error::Rejected(RejectReason::Duplicate)) => {}

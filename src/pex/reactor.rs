@@ -25,6 +25,7 @@ use parking_lot::Mutex;
 use super::address::NetAddress;
 use super::book::AddrBook;
 use super::message::{PexMessage, MAX_MESSAGE_SIZE};
+use super::wire;
 use crate::conn::ChannelDescriptor;
 use crate::error::{ChannelId, Error};
 use crate::peer_id::PeerId;
@@ -171,7 +172,7 @@ impl PexReactor {
     pub(super) fn request(&self, peer: &Peer) {
         if self.asked.lock().insert(peer.id())
             && peer
-                .try_send(PEX_CHANNEL, PexMessage::Request.encode())
+                .try_send(PEX_CHANNEL, wire::encode(peer, &PexMessage::Request))
                 .is_err()
         {
             self.asked.lock().remove(&peer.id());
@@ -192,20 +193,28 @@ impl PexReactor {
     }
 }
 
-/// Where `peer` can be dialled: the address it says it listens on (an IP and port; an
-/// unspecified IP means the one it connected from), or, for a peer we dialled, the
-/// address we dialled.
+/// Where `peer` can be dialled, with its node id if the book keeps one
+/// ([`wire::book_id`]): the address it says it listens on (an
+/// IP and port, after any `tcp://`; an unspecified IP means the one it connected from),
+/// or, for a peer we dialled, the address we dialled.
 pub(super) fn dialable(peer: &Peer) -> Option<NetAddress> {
+    let with_id = |a: NetAddress| match wire::book_id(peer) {
+        Some(id) => a.with_id(id),
+        None => a,
+    };
     if peer.is_outbound() {
-        return Some(NetAddress::from(peer.remote_addr()));
+        return Some(with_id(NetAddress::from(peer.remote_addr())));
     }
-    let listen: SocketAddr = peer.node_info().listen_addr.parse().ok()?;
+    let info = peer.node_info();
+    let text = info.listen_addr.as_str();
+    let text = text.split_once("://").map_or(text, |(_, rest)| rest);
+    let listen: SocketAddr = text.parse().ok()?;
     let ip = if listen.ip().is_unspecified() {
         peer.remote_addr().ip()
     } else {
         listen.ip()
     };
-    Some(NetAddress::new(ip, listen.port())).filter(NetAddress::is_valid)
+    Some(with_id(NetAddress::new(ip, listen.port()))).filter(NetAddress::is_valid)
 }
 
 impl Reactor for PexReactor {
@@ -237,8 +246,10 @@ impl Reactor for PexReactor {
     }
 
     fn receive(&self, _ch: ChannelId, peer: &Arc<Peer>, msg: Bytes) {
+        let msg = wire::decode(peer, &msg);
         // An answer to our own request is free; anything else counts.
-        let answer = msg.first() == Some(&0x02) && self.asked.lock().remove(&peer.id());
+        let answer =
+            matches!(msg, Ok(PexMessage::Addrs(_))) && self.asked.lock().remove(&peer.id());
         if !answer && !self.within_rate(&peer.id()) {
             info!(
                 "{peer}: over {} PEX messages in an hour",
@@ -250,14 +261,15 @@ impl Reactor for PexReactor {
             ));
             return;
         }
-        match PexMessage::decode(&msg) {
+        match msg {
             Err(e) => {
                 info!("{peer}: {e}");
                 peer.disconnect(e.to_string());
             }
             Ok(PexMessage::Request) => {
                 let selection = self.book.lock().selection();
-                let _ = peer.try_send(PEX_CHANNEL, PexMessage::Addrs(selection).encode());
+                let answer = wire::encode(peer, &PexMessage::Addrs(selection));
+                let _ = peer.try_send(PEX_CHANNEL, answer);
             }
             Ok(PexMessage::Addrs(addrs)) => {
                 // The source is where the bytes came from (as in Go), never what the

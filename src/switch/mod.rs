@@ -361,9 +361,13 @@ impl SwitchView {
         spawn_owned(&self.0, name, f)
     }
 
-    /// As [`Switch::dial`].
-    pub(crate) fn dial(&self, addr: SocketAddr) -> Result<Arc<Peer>, Error> {
-        self.0.dial(addr, false, None)
+    /// As [`Switch::dial`], or [`Switch::dial_expecting`] with an id.
+    pub(crate) fn dial(
+        &self,
+        addr: SocketAddr,
+        expected: Option<crate::node_id::ExpectedId>,
+    ) -> Result<Arc<Peer>, Error> {
+        self.0.dial(addr, false, expected)
     }
 }
 

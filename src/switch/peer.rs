@@ -176,6 +176,13 @@ impl Peer {
         self.remote_addr
     }
 
+    /// The name of the packet codec the peer speaks (its protocol family's): reactors
+    /// above the switch (PEX) pick their own wire by it.
+    #[cfg_attr(not(feature = "cometbft"), allow(dead_code))]
+    pub(crate) fn codec_name(&self) -> &'static str {
+        self.conn.codec_name()
+    }
+
     /// Whether the connection is running.
     pub fn is_running(&self) -> bool {
         self.conn.is_running()

@@ -143,3 +143,23 @@ fn a_big_book_is_bounded_and_its_limits_hold() {
     }
     assert_eq!(b.new_set.len(), b.size());
 }
+
+#[test]
+fn a_node_id_is_learned_once_and_changed_only_by_a_proven_connection() {
+    use crate::node_id::NodeId;
+    let mut b = book(false);
+    let src = v4(5, 6, 7, 8);
+    let a = v4(1, 2, 3, 4);
+    let (first, second, proven) = (NodeId([1; 20]), NodeId([2; 20]), NodeId([3; 20]));
+    assert!(b.add_at(a, src, T0));
+    assert!(b.add_at(a.with_id(first), src, T0 + 1), "the same address");
+    assert_eq!(b.size(), 1);
+    assert_eq!(b.pick(100).and_then(|p| p.id()), Some(first), "learned");
+    // Another peer's claim does not replace it...
+    b.add_at(a.with_id(second), src, T0 + 2);
+    assert_eq!(b.selection()[0].id(), Some(first));
+    // ...a connection that proved the key does.
+    b.mark_good_at(&a.with_id(proven), T0 + 3);
+    assert_eq!(b.pick(0).and_then(|p| p.id()), Some(proven));
+    assert_eq!(b.selection()[0].id(), Some(proven));
+}

@@ -29,7 +29,8 @@ fn a_saved_book_loads_back_the_same() {
         assert!(book.add_at(v4(1, i, 1, 1), src, 1_000));
     }
     book.mark_attempt_at(&v4(1, 2, 1, 1), 2_000);
-    book.mark_good_at(&v4(1, 3, 1, 1), 3_000);
+    let id = crate::node_id::NodeId([0x5a; 20]);
+    book.mark_good_at(&v4(1, 3, 1, 1).with_id(id), 3_000);
     book.save(&path).expect("save");
     let back = AddrBook::load(&path, true).expect("load");
     assert_eq!(back.size(), 50);
@@ -41,6 +42,8 @@ fn a_saved_book_loads_back_the_same() {
     assert_eq!(find(v4(1, 2, 1, 1)).last_attempt, Some(2_000));
     let good = find(v4(1, 3, 1, 1));
     assert_eq!((good.table, good.last_success), (Table::Old, Some(3_000)));
+    assert_eq!(good.addr.id(), Some(id), "the node id is kept");
+    assert_eq!(find(v4(1, 4, 1, 1)).addr.id(), None);
     assert_eq!(find(v4(1, 9, 1, 1)).last_seen, 1_000);
     // No temporary file is left beside it.
     let names: Vec<_> = fs::read_dir(&d)

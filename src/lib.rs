@@ -95,6 +95,9 @@ mod node_key;
 mod peer_id;
 pub mod pex;
 mod rng;
+// The sealed-frame engine both SecretConnections share.
+#[cfg(any(feature = "secret-connection", feature = "cometbft"))]
+mod sealed_stream;
 #[cfg(feature = "secret-connection")]
 mod secret;
 mod send_error;

@@ -102,6 +102,8 @@ mod sealed_stream;
 mod secret;
 mod send_error;
 mod switch;
+#[cfg(all(test, any(feature = "secret-connection", feature = "cometbft")))]
+mod test_support;
 mod threads;
 mod time;
 mod transport;

@@ -5,7 +5,9 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 
-use super::{FrameFormat, RecvState, SendState};
+use super::format::FrameFormat;
+use super::recv::RecvState;
+use super::send::SendState;
 use crate::peer_id::PeerId;
 
 /// A handshaken connection of the family `F` over `S`. Each family's public

@@ -4,7 +4,9 @@
 
 use std::ops::Range;
 
-use super::{FrameFormat, DATA_MAX_SIZE, TAG_SIZE};
+use aead::{AeadInPlace, Tag};
+
+use super::format::{FrameFormat, DATA_MAX_SIZE, TAG_SIZE};
 use crate::error::SecretError;
 
 /// Writes the padded plaintext of `chunk` into `out` (`F::PLAIN_FRAME_SIZE` bytes): its
@@ -55,7 +57,11 @@ pub(crate) fn seal<F: FrameFormat>(
     debug_assert_eq!(out.len(), F::SEALED_FRAME_SIZE);
     let (tag_out, body) = tag_and_body::<F>(out);
     pad_into::<F>(chunk, body)?;
-    let tag = cipher.seal_in_place(nonce, body)?;
+    let tag = cipher
+        .aead()
+        .encrypt_in_place_detached(&F::aead_nonce(nonce), b"", body)
+        // Only fails for a message far longer than a frame.
+        .map_err(|_| SecretError::FrameAuthFailed)?;
     tag_out.copy_from_slice(&tag);
     Ok(())
 }
@@ -74,9 +80,11 @@ pub(crate) fn open<F: FrameFormat>(
 ) -> Result<Range<usize>, SecretError> {
     debug_assert_eq!(sealed.len(), F::SEALED_FRAME_SIZE);
     let (tag, body) = tag_and_body::<F>(sealed);
-    let mut t = [0u8; TAG_SIZE];
-    t.copy_from_slice(tag);
-    cipher.open_in_place(nonce, body, &t)?;
+    let tag = Tag::<F::Aead>::clone_from_slice(tag);
+    cipher
+        .aead()
+        .decrypt_in_place_detached(&F::aead_nonce(nonce), b"", body, &tag)
+        .map_err(|_| SecretError::FrameAuthFailed)?;
     let len = F::read_len(&body[..F::LEN_SIZE]);
     if len > DATA_MAX_SIZE as u64 {
         return Err(F::length_error(len));

@@ -5,90 +5,34 @@
 //! CometBFT (`crate::cometbft`, ChaCha20-Poly1305, little-endian 32-bit length, tag
 //! last) differ only in what [`FrameFormat`] says; everything else is here, once:
 //!
+//! * `format.rs`: the [`FrameFormat`] trait, the seam between the engine and a family.
 //! * `frame.rs`: padding a chunk into a frame, sealing and opening it in place, the
 //!   declared length checked (pure).
 //! * `send.rs`, `recv.rs`: each direction's cipher, nonce and buffer; writes resumable
 //!   after a stall, reads served as a plain byte stream.
 //! * `connection.rs`: a handshaken connection (stream, both directions, the peer's key
 //!   and the challenge), its `Read`/`Write`, and its borrowed halves for the NodeInfo
-//!   exchange.
+//!   exchange; `api.rs`: the public API each family's `SecretConnection` newtype gets
+//!   from it.
 //! * `transport.rs`: a TCP-backed connection split into a reader and a writer half, and
 //!   into a [`Transport`](crate::Transport).
+//!
+//! And one step of both handshakes, `dh.rs`: the X25519 ephemeral key and secret.
 
-mod connection;
+mod api;
+pub(crate) mod connection;
+pub(crate) mod dh;
+mod format;
 pub(crate) mod frame;
 mod recv;
 mod send;
 mod transport;
 
-pub(crate) use self::connection::{RecvHalf, SealedConnection, SendHalf};
+pub(crate) use self::api::sealed_connection_api;
+pub(crate) use self::connection::SealedConnection;
+pub(crate) use self::format::{FrameFormat, FrameNonce};
 pub(crate) use self::recv::RecvState;
 pub(crate) use self::send::SendState;
+// Named outside only by v0.12's public halves (`SecretReader`, `SecretWriter`).
+#[cfg(feature = "secret-connection")]
 pub(crate) use self::transport::{SealedReader, SealedWriter};
-
-use crate::error::SecretError;
-
-/// Most data bytes in one frame, in both families.
-pub(crate) const DATA_MAX_SIZE: usize = 1024;
-
-/// Bytes of the Poly1305 tag of a sealed frame, in both families.
-pub(crate) const TAG_SIZE: usize = 16;
-
-/// What one family's frames look like: the length header, where the tag goes, the
-/// AEAD and the nonce. A value of it is one direction's keyed cipher; the key is wiped
-/// when it is dropped.
-///
-/// A plaintext frame is `length header || data (<= 1024) || padding`
-/// ([`PLAIN_FRAME_SIZE`](Self::PLAIN_FRAME_SIZE) bytes), sealed into
-/// [`SEALED_FRAME_SIZE`](Self::SEALED_FRAME_SIZE) bytes: the encrypted frame and its
-/// 16-byte tag, in the order [`TAG_FIRST`](Self::TAG_FIRST) says.
-pub(crate) trait FrameFormat: Send + 'static {
-    /// One direction's nonce: the frame counter.
-    type Nonce: Copy + Send + 'static;
-
-    /// Bytes of the data length at the head of each plaintext frame.
-    const LEN_SIZE: usize;
-    /// Whether the tag comes before the encrypted frame (NaCl's secretbox) or after it
-    /// (the IETF AEAD construction).
-    const TAG_FIRST: bool;
-    /// Bytes of a plaintext frame: the length, the data and the padding.
-    const PLAIN_FRAME_SIZE: usize = Self::LEN_SIZE + DATA_MAX_SIZE;
-    /// Bytes of a sealed frame on the wire.
-    const SEALED_FRAME_SIZE: usize = Self::PLAIN_FRAME_SIZE + TAG_SIZE;
-
-    /// Writes `len` (at most 1024) into the [`LEN_SIZE`](Self::LEN_SIZE) bytes `head`.
-    fn write_len(len: usize, head: &mut [u8]);
-
-    /// Reads the length that `head` ([`LEN_SIZE`](Self::LEN_SIZE) bytes) declares.
-    fn read_len(head: &[u8]) -> u64;
-
-    /// The error for a declared (or offered) data length over 1024.
-    fn length_error(len: u64) -> SecretError;
-
-    /// Moves `nonce` to the next frame's.
-    ///
-    /// Errors: [`SecretError::NonceExhausted`] if the counter would wrap; the nonce is
-    /// then unchanged.
-    fn advance(nonce: &mut Self::Nonce) -> Result<(), SecretError>;
-
-    /// Encrypts the plaintext frame `body` in place under `nonce` and returns its tag.
-    ///
-    /// Errors: [`SecretError::FrameAuthFailed`] if the AEAD refuses (it does not, for a
-    /// frame of this size and no associated data).
-    fn seal_in_place(
-        &self,
-        nonce: &Self::Nonce,
-        body: &mut [u8],
-    ) -> Result<[u8; TAG_SIZE], SecretError>;
-
-    /// Decrypts `body` in place under `nonce` if `tag` authenticates it.
-    ///
-    /// Errors: [`SecretError::FrameAuthFailed`] if it does not (`body` is then left as
-    /// it was).
-    fn open_in_place(
-        &self,
-        nonce: &Self::Nonce,
-        body: &mut [u8],
-        tag: &[u8; TAG_SIZE],
-    ) -> Result<(), SecretError>;
-}

@@ -11,8 +11,8 @@
 use std::io::{self, Read};
 use std::ops::Range;
 
+use super::format::{FrameFormat, FrameNonce};
 use super::frame::open;
-use super::FrameFormat;
 use crate::error::{Error, SecretError};
 
 /// Size of the read-ahead buffer, in frames.
@@ -51,7 +51,7 @@ impl<F: FrameFormat> RecvState<F> {
         }
         let frame = self.sealed.start..self.sealed.start + F::SEALED_FRAME_SIZE;
         let nonce = self.nonce;
-        F::advance(&mut self.nonce)?;
+        self.nonce.advance()?;
         let chunk = open(&self.cipher, &nonce, &mut self.buf[frame.clone()])?;
         self.sealed.start = frame.end;
         self.plain = frame.start + chunk.start..frame.start + chunk.end;

@@ -13,8 +13,8 @@
 
 use std::io::{self, Write};
 
+use super::format::{FrameFormat, FrameNonce, DATA_MAX_SIZE};
 use super::frame::seal;
-use super::{FrameFormat, DATA_MAX_SIZE};
 use crate::error::Error;
 use crate::transport::is_stall;
 
@@ -85,8 +85,10 @@ impl<F: FrameFormat> SendState<F> {
         for (chunk, out) in chunks.zip(self.out.chunks_exact_mut(F::SEALED_FRAME_SIZE)) {
             // Advance first: a nonce is never used twice, even if sealing failed.
             let nonce = self.nonce;
-            let sealed =
-                F::advance(&mut self.nonce).and_then(|()| seal(&self.cipher, &nonce, chunk, out));
+            let sealed = self
+                .nonce
+                .advance()
+                .and_then(|()| seal(&self.cipher, &nonce, chunk, out));
             if let Err(e) = sealed {
                 if take == 0 {
                     self.out.clear();

@@ -6,7 +6,10 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use super::{FrameFormat, RecvState, SealedConnection, SendState};
+use super::connection::SealedConnection;
+use super::format::FrameFormat;
+use super::recv::RecvState;
+use super::send::SendState;
 use crate::transport::{configure_socket, is_stall, Transport};
 
 /// The reading half of a split connection: reads and opens the peer's frames on its own
@@ -18,6 +21,7 @@ pub(crate) struct SealedReader<F: FrameFormat> {
 
 impl<F: FrameFormat> SealedReader<F> {
     /// The socket this half reads from.
+    #[cfg(feature = "secret-connection")]
     pub fn get_ref(&self) -> &TcpStream {
         &self.socket
     }
@@ -38,6 +42,7 @@ pub(crate) struct SealedWriter<F: FrameFormat> {
 
 impl<F: FrameFormat> SealedWriter<F> {
     /// The socket this half writes to.
+    #[cfg(feature = "secret-connection")]
     pub fn get_ref(&self) -> &TcpStream {
         &self.socket
     }

@@ -5,14 +5,14 @@
 
 use std::fmt;
 
-use crypto_secretbox::aead::{AeadInPlace, KeyInit};
-use crypto_secretbox::{Tag, XSalsa20Poly1305};
+use crypto_secretbox::aead::KeyInit;
+use crypto_secretbox::XSalsa20Poly1305;
 
 use super::nonce::Nonce;
 use crate::error::SecretError;
 #[cfg(test)]
 use crate::sealed_stream::frame::{open, pad_into, seal};
-use crate::sealed_stream::{FrameFormat, DATA_MAX_SIZE, TAG_SIZE};
+use crate::sealed_stream::FrameFormat;
 
 /// Bytes of the big-endian length in front of each frame's data.
 pub(crate) const DATA_LEN_SIZE: usize = 2;
@@ -84,12 +84,20 @@ impl FrameCipher {
 /// sealed with XSalsa20-Poly1305 into `tag(16) || ciphertext(1026)` = 1042 bytes, the
 /// 24-byte nonce advancing by 2 per frame.
 impl FrameFormat for FrameCipher {
+    type Aead = XSalsa20Poly1305;
     type Nonce = Nonce;
     const LEN_SIZE: usize = DATA_LEN_SIZE;
     const TAG_FIRST: bool = true;
 
+    fn aead(&self) -> &XSalsa20Poly1305 {
+        &self.aead
+    }
+
+    fn aead_nonce(nonce: &Nonce) -> crypto_secretbox::Nonce {
+        (*nonce.as_bytes()).into()
+    }
+
     fn write_len(len: usize, head: &mut [u8]) {
-        debug_assert!(len <= DATA_MAX_SIZE);
         head.copy_from_slice(&(len as u16).to_be_bytes());
     }
 
@@ -99,30 +107,6 @@ impl FrameFormat for FrameCipher {
 
     fn length_error(len: u64) -> SecretError {
         SecretError::FrameLength(u16::try_from(len).unwrap_or(u16::MAX))
-    }
-
-    fn advance(nonce: &mut Nonce) -> Result<(), SecretError> {
-        nonce.advance()
-    }
-
-    fn seal_in_place(&self, nonce: &Nonce, body: &mut [u8]) -> Result<[u8; TAG_SIZE], SecretError> {
-        let tag = self
-            .aead
-            .encrypt_in_place_detached(nonce.as_bytes().into(), b"", body)
-            // Only fails with associated data, and we pass none.
-            .map_err(|_| SecretError::FrameAuthFailed)?;
-        Ok(tag.into())
-    }
-
-    fn open_in_place(
-        &self,
-        nonce: &Nonce,
-        body: &mut [u8],
-        tag: &[u8; TAG_SIZE],
-    ) -> Result<(), SecretError> {
-        self.aead
-            .decrypt_in_place_detached(nonce.as_bytes().into(), b"", body, Tag::from_slice(tag))
-            .map_err(|_| SecretError::FrameAuthFailed)
     }
 }
 

@@ -4,7 +4,6 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
 
 use super::connection::SecretConnection;
 use super::frame::FrameCipher;
@@ -72,28 +71,6 @@ impl SecretConnection<TcpStream> {
     /// Blocks and fails as that method does.
     pub fn into_transport(self) -> io::Result<Transport> {
         self.into_transport_with_write_timeout(TCP_WRITE_TIMEOUT)
-    }
-
-    /// Splits the connection into a [`Transport`]: the halves of
-    /// [`split`](Self::split) and a closer that shuts the socket down (both halves stop
-    /// blocking). Sealed bytes not yet written (a `write` that stalled and was not
-    /// flushed) are written first, or, if the socket is still full, by the MConnection's
-    /// first write.
-    ///
-    /// Sets `TCP_NODELAY`, no read timeout (the handshake's deadline no longer applies;
-    /// the MConnection's keepalive detects a dead peer), and a write timeout of
-    /// `write_timeout` clamped to 1..=250 ms, like [`Transport::tcp`]: a write that times
-    /// out is resumed later without losing or repeating a byte.
-    ///
-    /// Blocks only to write unflushed bytes, each socket write bounded by the timeout.
-    ///
-    /// Errors: [`io::Error`] if the socket cannot be cloned or configured, or writing
-    /// the unflushed bytes fails (other than by timing out).
-    pub fn into_transport_with_write_timeout(
-        self,
-        write_timeout: Duration,
-    ) -> io::Result<Transport> {
-        self.inner.into_transport(write_timeout)
     }
 
     /// Splits the connection into a reading and a writing half, for two threads. Each

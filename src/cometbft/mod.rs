@@ -8,3 +8,5 @@
 //! `tests/vectors/cometbft-v0.38/PROTOCOL.md` describes the protocol byte by byte.
 
 mod secret;
+
+pub use self::secret::SecretConnection;

@@ -7,6 +7,10 @@
 use std::fmt;
 use std::io;
 
+mod secret;
+
+pub use self::secret::SecretError;
+
 /// A channel identifier: one byte on the wire.
 pub type ChannelId = u8;
 
@@ -106,41 +110,6 @@ pub enum Error {
     /// the transport, or mconn itself. The text says which, and the panic message. The
     /// connection stopped; this is its `on_error`.
     Panicked(String),
-}
-
-/// Why the secret connection (authenticated encryption) failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SecretError {
-    /// A sealed frame failed authentication: it was altered, replayed or reordered.
-    FrameAuthFailed,
-    /// A decrypted frame declares more than 1024 data bytes.
-    FrameLength(u16),
-    /// The peer's signature of the handshake challenge does not verify.
-    BadSignature,
-    /// The peer's auth-signature message is malformed; the text says how.
-    BadAuthMessage(String),
-    /// The peer's ephemeral key is a low-order point (the shared secret would be all zero).
-    LowOrderKey,
-    /// The peer's identity key is a point of small order, with which a forged signature
-    /// verifies for any challenge (Go v0.12 accepts it; we do not).
-    WeakKey,
-    /// The nonce counter ran out (2^191 frames).
-    NonceExhausted,
-}
-
-impl fmt::Display for SecretError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SecretError::FrameAuthFailed => f.write_str("frame failed authentication"),
-            SecretError::FrameLength(n) => write!(f, "frame declares {n} data bytes, over 1024"),
-            SecretError::BadSignature => f.write_str("challenge signature does not verify"),
-            SecretError::BadAuthMessage(why) => write!(f, "malformed auth message: {why}"),
-            SecretError::LowOrderKey => f.write_str("peer's ephemeral key is a low-order point"),
-            SecretError::WeakKey => f.write_str("peer's identity key is a small-order point"),
-            SecretError::NonceExhausted => f.write_str("nonce counter exhausted"),
-        }
-    }
 }
 
 /// Why the Switch refused a peer. Each is a distinct error for `dial`.
@@ -336,8 +305,6 @@ impl Clone for Error {
 /// Match `Error::Io(e)` for the `io::Error` itself.
 impl std::error::Error for Error {}
 
-impl std::error::Error for SecretError {}
-
 impl std::error::Error for RejectReason {}
 
 impl From<io::Error> for Error {
@@ -353,6 +320,13 @@ impl From<io::Error> for Error {
             return Error::Malformed("unreadable transport error".into());
         }
         Error::Io(e)
+    }
+}
+
+impl From<SecretError> for Error {
+    /// [`Error::Secret`].
+    fn from(e: SecretError) -> Self {
+        Error::Secret(e)
     }
 }
 

@@ -96,10 +96,15 @@ mod node_key;
 mod peer_id;
 pub mod pex;
 mod rng;
+// The sealed-frame engine both SecretConnections share.
+#[cfg(any(feature = "secret-connection", feature = "cometbft"))]
+mod sealed_stream;
 #[cfg(feature = "secret-connection")]
 mod secret;
 mod send_error;
 mod switch;
+#[cfg(all(test, any(feature = "secret-connection", feature = "cometbft")))]
+mod test_support;
 mod threads;
 mod time;
 mod transport;

@@ -12,7 +12,8 @@ mod packet;
 mod pb;
 mod secret;
 
-pub use packet::{max_packet_size, Packets};
+pub use self::packet::{max_packet_size, Packets};
+pub use self::secret::SecretConnection;
 
 /// CometBFT's NodeInfo reader, for the fuzz targets (`--cfg fuzzing`).
 #[cfg(fuzzing)]

@@ -1,20 +1,15 @@
 //! [`SecretConnection`]: the handshake (Go's `MakeSecretConnection`) and the encrypted
 //! byte stream it yields.
 
-use std::fmt;
 use std::io::{self, Read, Write};
 
-use rand_core::{OsRng, RngCore};
-use zeroize::Zeroizing;
-
 use super::auth::{AuthSigMessage, AUTH_SIG_MSG_SIZE};
-use super::derive::{derive_keys, ephemeral_public};
+use super::derive::derive_keys;
 use super::frame::FrameCipher;
-use super::recv::RecvState;
-use super::send::SendState;
 use crate::error::Error;
 use crate::node_key::NodeKey;
-use crate::peer_id::PeerId;
+use crate::sealed_stream::dh::{random_ephemeral, Ephemeral};
+use crate::sealed_stream::{sealed_connection_api, RecvState, SealedConnection, SendState};
 
 /// An authenticated, encrypted stream over `S` (usually a `TcpStream`), byte-compatible
 /// with Tendermint v0.12's `SecretConnection`.
@@ -79,11 +74,7 @@ use crate::peer_id::PeerId;
 /// # }
 /// ```
 pub struct SecretConnection<S> {
-    pub(crate) stream: S,
-    pub(crate) send: SendState,
-    pub(crate) recv: RecvState,
-    remote_pubkey: [u8; 32],
-    challenge: [u8; 32],
+    pub(crate) inner: SealedConnection<S, FrameCipher>,
 }
 
 impl<S: Read + Write> SecretConnection<S> {
@@ -101,14 +92,7 @@ impl<S: Read + Write> SecretConnection<S> {
     /// [`BadAuthMessage`](crate::SecretError::BadAuthMessage),
     /// [`BadSignature`](crate::SecretError::BadSignature), or a frame error.
     pub fn handshake(stream: S, key: &NodeKey) -> Result<Self, Error> {
-        let mut eph = Zeroizing::new([0u8; 32]);
-        OsRng.try_fill_bytes(&mut eph[..]).map_err(|e| {
-            Error::Io(io::Error::new(
-                io::ErrorKind::Other,
-                format!("OS random number generator failed: {e}"),
-            ))
-        })?;
-        Self::handshake_with_ephemeral(stream, key, *eph)
+        Self::handshake_with_ephemeral(stream, key, *random_ephemeral()?)
     }
 
     /// [`handshake`](Self::handshake) with a given ephemeral X25519 secret instead of a
@@ -121,12 +105,11 @@ impl<S: Read + Write> SecretConnection<S> {
         key: &NodeKey,
         eph_secret: [u8; 32],
     ) -> Result<Self, Error> {
-        let eph_secret = Zeroizing::new(eph_secret);
-        let loc_eph_pub = ephemeral_public(&eph_secret);
+        let eph = Ephemeral::new(eph_secret);
 
         // Step 1. Both sides write first, then read: 32 bytes always fit in the socket
         // buffers, so this cannot deadlock.
-        stream.write_all(&loc_eph_pub)?;
+        stream.write_all(&eph.public)?;
         stream.flush()?;
         let mut rem_eph_pub = [0u8; 32];
         stream
@@ -134,14 +117,13 @@ impl<S: Read + Write> SecretConnection<S> {
             .map_err(|e| closed_during("its ephemeral key", e))?;
 
         // Steps 2 to 5.
-        let d = derive_keys(&eph_secret, &loc_eph_pub, &rem_eph_pub).map_err(Error::Secret)?;
-        let mut conn = SecretConnection {
+        let d = derive_keys(&eph.secret, &eph.public, &rem_eph_pub).map_err(Error::Secret)?;
+        let mut conn = SealedConnection::new(
             stream,
-            send: SendState::new(FrameCipher::new(&d.shared), d.send_nonce),
-            recv: RecvState::new(FrameCipher::new(&d.shared), d.recv_nonce),
-            remote_pubkey: [0u8; 32],
-            challenge: d.challenge,
-        };
+            SendState::new(FrameCipher::new(&d.shared), d.send_nonce),
+            RecvState::new(FrameCipher::new(&d.shared), d.recv_nonce),
+            d.challenge,
+        );
 
         // Steps 6 and 7: one frame each way.
         let ours = AuthSigMessage {
@@ -155,144 +137,13 @@ impl<S: Read + Write> SecretConnection<S> {
             .map_err(|e| closed_during("its signature", e))?;
         let theirs = AuthSigMessage::decode(&theirs).map_err(Error::Secret)?;
         theirs.verify(&d.challenge).map_err(Error::Secret)?;
-        conn.remote_pubkey = theirs.public_key;
-        Ok(conn)
+        Ok(SecretConnection {
+            inner: conn.authenticated(theirs.public_key),
+        })
     }
 }
 
-impl<S> SecretConnection<S> {
-    /// The peer's authenticated Ed25519 public key. It only proves that the peer holds
-    /// this key: compare it with the key you expected.
-    pub fn remote_pubkey(&self) -> [u8; 32] {
-        self.remote_pubkey
-    }
-
-    /// The peer's id: its authenticated public key (printed as Go's `peer.Key()`, 64
-    /// upper-case hex digits).
-    pub fn remote_id(&self) -> PeerId {
-        PeerId(self.remote_pubkey)
-    }
-
-    /// The same connection over another stream type (for example, the `TcpStream` inside
-    /// a wrapper that enforced a handshake deadline). `f` must return the same byte
-    /// stream, or the encrypted stream is corrupted.
-    pub fn map_stream<T>(self, f: impl FnOnce(S) -> T) -> SecretConnection<T> {
-        SecretConnection {
-            stream: f(self.stream),
-            send: self.send,
-            recv: self.recv,
-            remote_pubkey: self.remote_pubkey,
-            challenge: self.challenge,
-        }
-    }
-
-    /// The handshake's challenge: the same 32 bytes on both ends, different for every
-    /// connection. The switch uses it to tell two connections between the same nodes
-    /// apart the same way on both sides.
-    pub(crate) fn challenge(&self) -> [u8; 32] {
-        self.challenge
-    }
-
-    /// The connection as a reading half and a writing half over a shared `&S`, for one
-    /// thread each (both need `&S` to read and write, as `&TcpStream` does), and the
-    /// stream itself.
-    pub(crate) fn halves(&mut self) -> (RecvHalf<'_, S>, SendHalf<'_, S>, &S) {
-        (
-            RecvHalf {
-                state: &mut self.recv,
-                stream: &self.stream,
-            },
-            SendHalf {
-                state: &mut self.send,
-                stream: &self.stream,
-            },
-            &self.stream,
-        )
-    }
-
-    /// The underlying stream, for example to change its timeouts. Reading or writing it
-    /// directly would corrupt the encrypted stream.
-    pub fn get_ref(&self) -> &S {
-        &self.stream
-    }
-}
-
-/// The reading half of a borrowed [`SecretConnection`] (see `halves`).
-pub(crate) struct RecvHalf<'a, S> {
-    state: &'a mut RecvState,
-    stream: &'a S,
-}
-
-/// The writing half of a borrowed [`SecretConnection`] (see `halves`).
-pub(crate) struct SendHalf<'a, S> {
-    state: &'a mut SendState,
-    stream: &'a S,
-}
-
-impl<S> Read for RecvHalf<'_, S>
-where
-    for<'s> &'s S: Read,
-{
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut stream = self.stream;
-        self.state.read(&mut stream, buf)
-    }
-}
-
-impl<S> Write for SendHalf<'_, S>
-where
-    for<'s> &'s S: Write,
-{
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut stream = self.stream;
-        self.state.write(&mut stream, buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        let mut stream = self.stream;
-        self.state.flush(&mut stream)
-    }
-}
-
-impl<S: Read> Read for SecretConnection<S> {
-    /// Reads decrypted bytes. Blocks on the stream only when no decrypted byte is
-    /// buffered. `Ok(0)` means the peer closed the stream between two frames.
-    ///
-    /// Errors: the stream's errors; `UnexpectedEof` if it ends inside a frame; an
-    /// altered or misordered frame is [`Error::Secret`] (kind `InvalidData`, unwrap it
-    /// with `Error::from`), and the connection is unusable after it.
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.recv.read(&mut self.stream, buf)
-    }
-}
-
-impl<S: Write> Write for SecretConnection<S> {
-    /// Seals up to 64 KiB of `buf` into frames of its own and writes them; returns the
-    /// bytes taken. Blocks in the stream's `write`, and stops writing (the rest is kept
-    /// for the next call) when the stream takes less than it is offered.
-    ///
-    /// Errors: the stream's errors. If bytes from an earlier call are still unwritten
-    /// and the stream stalls (`WouldBlock`/`TimedOut`, or takes only part of them, which
-    /// is reported as `WouldBlock`), that error is returned and nothing of `buf` is
-    /// taken; call again.
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.send.write(&mut self.stream, buf)
-    }
-
-    /// Writes every sealed byte, then flushes the stream. A stall error (including a
-    /// stream that took only part of the bytes) means "call again".
-    fn flush(&mut self) -> io::Result<()> {
-        self.send.flush(&mut self.stream)
-    }
-}
-
-impl<S> fmt::Debug for SecretConnection<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretConnection")
-            .field("remote_id", &self.remote_id())
-            .field("unwritten", &self.send.has_pending())
-            .finish_non_exhaustive()
-    }
-}
+sealed_connection_api!(SecretConnection, FrameCipher);
 
 /// An end of the stream in the middle of the handshake, said as what it is: the peer
 /// (often not an mconn node at all) closed the connection before it sent `what`.

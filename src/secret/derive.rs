@@ -4,18 +4,15 @@
 use ripemd::Ripemd160;
 use salsa20::cipher::consts::U10;
 use sha2::{Digest, Sha256};
-use x25519_dalek::{x25519, X25519_BASEPOINT_BYTES};
 use zeroize::Zeroizing;
 
 use super::nonce::Nonce;
 use super::nonce::NONCE_SIZE;
 use crate::error::SecretError;
-
-/// The X25519 public key of an ephemeral secret (`curve25519.ScalarBaseMult`). The
-/// secret is used as it is; X25519 clamps it inside the multiplication.
-pub(crate) fn ephemeral_public(eph_secret: &[u8; 32]) -> [u8; 32] {
-    x25519(*eph_secret, X25519_BASEPOINT_BYTES)
-}
+use crate::sealed_stream::dh::dh_secret;
+// Where the vector tests find it.
+#[cfg(test)]
+pub(crate) use crate::sealed_stream::dh::ephemeral_public;
 
 /// The connection's one symmetric key (Go's `box.Precompute`, libsodium's
 /// `crypto_box_beforenm`): HSalsa20 of the X25519 result with a zero 16-byte input.
@@ -27,11 +24,7 @@ pub(crate) fn shared_secret(
     loc_eph_secret: &[u8; 32],
     rem_eph_public: &[u8; 32],
 ) -> Result<[u8; 32], SecretError> {
-    let dh = Zeroizing::new(x25519(*loc_eph_secret, *rem_eph_public));
-    // Constant time is not needed to tell "all zero": that outcome is public anyway.
-    if dh.iter().all(|&b| b == 0) {
-        return Err(SecretError::LowOrderKey);
-    }
+    let dh = dh_secret(loc_eph_secret, rem_eph_public)?;
     let key = salsa20::Key::from_slice(&dh[..]);
     let mut out = salsa20::hsalsa::<U10>(key, &Default::default());
     let mut shared = [0u8; 32];

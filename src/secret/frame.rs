@@ -1,26 +1,27 @@
 //! One sealed frame: `BE16(len) || chunk || zero padding` (1026 bytes) sealed with
 //! XSalsa20-Poly1305 into `tag(16) || ciphertext(1026)` = 1042 bytes (Go's `sc.go`
-//! `Write` and `Read`). Sealing and opening work in place: no allocation.
+//! `Write` and `Read`): v0.12's [`FrameFormat`], for the shared sealing engine
+//! (`crate::sealed_stream`), which seals and opens in place.
 
 use std::fmt;
 
-use crypto_secretbox::aead::{AeadInPlace, KeyInit};
-use crypto_secretbox::{Tag, XSalsa20Poly1305};
+use crypto_secretbox::aead::KeyInit;
+use crypto_secretbox::XSalsa20Poly1305;
 
 use super::nonce::Nonce;
 use crate::error::SecretError;
+#[cfg(test)]
+use crate::sealed_stream::frame::{open, pad_into, seal};
+use crate::sealed_stream::FrameFormat;
 
 /// Bytes of the big-endian length in front of each frame's data.
 pub(crate) const DATA_LEN_SIZE: usize = 2;
-/// Most data bytes in one frame.
-pub(crate) const DATA_MAX_SIZE: usize = 1024;
 /// Size of a frame's padded plaintext: length, data and zero padding.
-pub(crate) const TOTAL_FRAME_SIZE: usize = DATA_LEN_SIZE + DATA_MAX_SIZE;
+#[cfg(test)]
+pub(crate) const TOTAL_FRAME_SIZE: usize = <FrameCipher as FrameFormat>::PLAIN_FRAME_SIZE;
 /// Size of a frame on the wire: 16-byte tag and the encrypted 1026 bytes.
-pub(crate) const SEALED_FRAME_SIZE: usize = TOTAL_FRAME_SIZE + 16;
-
-/// Size of the Poly1305 tag in front of each frame.
-const TAG_SIZE: usize = SEALED_FRAME_SIZE - TOTAL_FRAME_SIZE;
+#[cfg(test)]
+pub(crate) const SEALED_FRAME_SIZE: usize = <FrameCipher as FrameFormat>::SEALED_FRAME_SIZE;
 
 /// The padded plaintext of one frame: `BE16(len) || chunk || zero bytes` (1026 bytes).
 ///
@@ -29,24 +30,8 @@ const TAG_SIZE: usize = SEALED_FRAME_SIZE - TOTAL_FRAME_SIZE;
 #[cfg(test)]
 pub(crate) fn padded_frame(chunk: &[u8]) -> Result<[u8; TOTAL_FRAME_SIZE], SecretError> {
     let mut out = [0u8; TOTAL_FRAME_SIZE];
-    pad_into(chunk, &mut out)?;
+    pad_into::<FrameCipher>(chunk, &mut out)?;
     Ok(out)
-}
-
-fn frame_length_error(len: usize) -> SecretError {
-    SecretError::FrameLength(u16::try_from(len).unwrap_or(u16::MAX))
-}
-
-/// Writes the padded plaintext of `chunk` into `out` (1026 bytes).
-fn pad_into(chunk: &[u8], out: &mut [u8]) -> Result<(), SecretError> {
-    if chunk.len() > DATA_MAX_SIZE {
-        return Err(frame_length_error(chunk.len()));
-    }
-    let len = chunk.len() as u16;
-    out[..DATA_LEN_SIZE].copy_from_slice(&len.to_be_bytes());
-    out[DATA_LEN_SIZE..DATA_LEN_SIZE + chunk.len()].copy_from_slice(chunk);
-    out[DATA_LEN_SIZE + chunk.len()..].fill(0);
-    Ok(())
 }
 
 /// The connection's secretbox: seals and opens frames with the shared key. The key is
@@ -74,26 +59,7 @@ impl FrameCipher {
         chunk: &[u8],
         out: &mut [u8; SEALED_FRAME_SIZE],
     ) -> Result<(), SecretError> {
-        self.seal_slice(nonce, chunk, out)
-    }
-
-    /// [`seal`](Self::seal) into a slice of exactly 1042 bytes.
-    pub(crate) fn seal_slice(
-        &self,
-        nonce: &Nonce,
-        chunk: &[u8],
-        out: &mut [u8],
-    ) -> Result<(), SecretError> {
-        debug_assert_eq!(out.len(), SEALED_FRAME_SIZE);
-        let (tag_out, body) = out.split_at_mut(TAG_SIZE);
-        pad_into(chunk, body)?;
-        let tag = self
-            .aead
-            .encrypt_in_place_detached(nonce.as_bytes().into(), b"", body)
-            // Only fails with associated data, and we pass none.
-            .map_err(|_| SecretError::FrameAuthFailed)?;
-        tag_out.copy_from_slice(&tag);
-        Ok(())
+        seal(self, nonce, chunk, out)
     }
 
     /// Opens a sealed frame in place under `nonce` and returns its chunk. The padding
@@ -109,28 +75,38 @@ impl FrameCipher {
         nonce: &Nonce,
         sealed: &'a mut [u8; SEALED_FRAME_SIZE],
     ) -> Result<&'a [u8], SecretError> {
-        let range = self.open_slice(nonce, sealed)?;
+        let range = open(self, nonce, sealed)?;
         Ok(&sealed[range])
     }
+}
 
-    /// [`open`](Self::open) on a slice of exactly 1042 bytes; returns where the chunk is.
-    pub(crate) fn open_slice(
-        &self,
-        nonce: &Nonce,
-        sealed: &mut [u8],
-    ) -> Result<std::ops::Range<usize>, SecretError> {
-        debug_assert_eq!(sealed.len(), SEALED_FRAME_SIZE);
-        let (tag, body) = sealed.split_at_mut(TAG_SIZE);
-        let tag = Tag::clone_from_slice(tag);
-        self.aead
-            .decrypt_in_place_detached(nonce.as_bytes().into(), b"", body, &tag)
-            .map_err(|_| SecretError::FrameAuthFailed)?;
-        let len = usize::from(u16::from_be_bytes([body[0], body[1]]));
-        if len > DATA_MAX_SIZE {
-            return Err(frame_length_error(len));
-        }
-        let start = TAG_SIZE + DATA_LEN_SIZE;
-        Ok(start..start + len)
+/// Go's `sc.go` `Write` and `Read`: `BE16(len) || chunk || zero padding` (1026 bytes)
+/// sealed with XSalsa20-Poly1305 into `tag(16) || ciphertext(1026)` = 1042 bytes, the
+/// 24-byte nonce advancing by 2 per frame.
+impl FrameFormat for FrameCipher {
+    type Aead = XSalsa20Poly1305;
+    type Nonce = Nonce;
+    const LEN_SIZE: usize = DATA_LEN_SIZE;
+    const TAG_FIRST: bool = true;
+
+    fn aead(&self) -> &XSalsa20Poly1305 {
+        &self.aead
+    }
+
+    fn aead_nonce(nonce: &Nonce) -> crypto_secretbox::Nonce {
+        (*nonce.as_bytes()).into()
+    }
+
+    fn write_len(len: usize, head: &mut [u8]) {
+        head.copy_from_slice(&(len as u16).to_be_bytes());
+    }
+
+    fn read_len(head: &[u8]) -> u64 {
+        u64::from(u16::from_be_bytes([head[0], head[1]]))
+    }
+
+    fn length_error(len: u64) -> SecretError {
+        SecretError::FrameLength(u16::try_from(len).unwrap_or(u16::MAX))
     }
 }
 

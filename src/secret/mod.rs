@@ -40,8 +40,6 @@ mod connection;
 mod derive;
 mod frame;
 mod nonce;
-mod recv;
-mod send;
 #[cfg(test)]
 mod tests;
 mod transport;

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::error::SecretError;
+use crate::sealed_stream::FrameNonce;
 
 /// Size of a frame nonce.
 pub(crate) const NONCE_SIZE: usize = 24;
@@ -44,6 +45,12 @@ impl Nonce {
         }
         self.0 = next;
         Ok(())
+    }
+}
+
+impl FrameNonce for Nonce {
+    fn advance(&mut self) -> Result<(), SecretError> {
+        Nonce::advance(self)
     }
 }
 

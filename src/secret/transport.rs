@@ -3,27 +3,23 @@
 //! for an MConnection (the halves and a closer that shuts the socket down).
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::time::Duration;
+use std::net::TcpStream;
 
 use super::connection::SecretConnection;
-use super::recv::RecvState;
-use super::send::SendState;
-use crate::transport::{configure_socket, is_stall, Transport, TCP_WRITE_TIMEOUT};
+use super::frame::FrameCipher;
+use crate::sealed_stream::{SealedReader, SealedWriter};
+use crate::transport::{Transport, TCP_WRITE_TIMEOUT};
 
 /// The reading half of a split [`SecretConnection`]: reads and opens the peer's frames
 /// on its own clone of the socket, with the receiving nonce. Made by
 /// [`SecretConnection::split`].
-pub struct SecretReader {
-    socket: TcpStream,
-    state: RecvState,
-}
+pub struct SecretReader(SealedReader<FrameCipher>);
 
 impl SecretReader {
     /// The socket this half reads from (a clone of the connection's socket; options
     /// such as timeouts are shared by all clones).
     pub fn get_ref(&self) -> &TcpStream {
-        &self.socket
+        self.0.get_ref()
     }
 }
 
@@ -32,7 +28,7 @@ impl Read for SecretReader {
     /// `Ok(0)` is a clean close between frames; a bad frame is [`crate::Error::Secret`]
     /// inside an `io::Error`, on this and every later call.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.state.read(&mut self.socket, buf)
+        self.0.read(buf)
     }
 }
 
@@ -43,16 +39,13 @@ impl Read for SecretReader {
 /// only part of, which blocks no longer than one socket write) keeps its sealed bytes
 /// and reports them as taken; the next `write` or `flush` writes the rest first (and
 /// returns the stall error, taking nothing new, if the socket is still full).
-pub struct SecretWriter {
-    socket: TcpStream,
-    state: SendState,
-}
+pub struct SecretWriter(SealedWriter<FrameCipher>);
 
 impl SecretWriter {
     /// The socket this half writes to (a clone of the connection's socket; options such
     /// as timeouts are shared by all clones).
     pub fn get_ref(&self) -> &TcpStream {
-        &self.socket
+        self.0.get_ref()
     }
 }
 
@@ -60,12 +53,12 @@ impl Write for SecretWriter {
     /// As [`SecretConnection`]'s `write`: seals up to 64 KiB of `buf` into frames of
     /// its own, returns the bytes taken.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.state.write(&mut self.socket, buf)
+        self.0.write(buf)
     }
 
     /// Writes every sealed byte, then flushes. A stall error means "call again".
     fn flush(&mut self) -> io::Result<()> {
-        self.state.flush(&mut self.socket)
+        self.0.flush()
     }
 }
 
@@ -80,60 +73,13 @@ impl SecretConnection<TcpStream> {
         self.into_transport_with_write_timeout(TCP_WRITE_TIMEOUT)
     }
 
-    /// Splits the connection into a [`Transport`]: the halves of
-    /// [`split`](Self::split) and a closer that shuts the socket down (both halves stop
-    /// blocking). Sealed bytes not yet written (a `write` that stalled and was not
-    /// flushed) are written first, or, if the socket is still full, by the MConnection's
-    /// first write.
-    ///
-    /// Sets `TCP_NODELAY`, no read timeout (the handshake's deadline no longer applies;
-    /// the MConnection's keepalive detects a dead peer), and a write timeout of
-    /// `write_timeout` clamped to 1..=250 ms, like [`Transport::tcp`]: a write that times
-    /// out is resumed later without losing or repeating a byte.
-    ///
-    /// Blocks only to write unflushed bytes, each socket write bounded by the timeout.
-    ///
-    /// Errors: [`io::Error`] if the socket cannot be cloned or configured, or writing
-    /// the unflushed bytes fails (other than by timing out).
-    pub fn into_transport_with_write_timeout(
-        mut self,
-        write_timeout: Duration,
-    ) -> io::Result<Transport> {
-        let stream = self.get_ref();
-        let peer_addr = configure_socket(stream, write_timeout)?;
-        let closer = stream.try_clone()?;
-        // Bytes left by an unflushed write would otherwise wait for the MConnection's
-        // first write; if the socket is still full they do.
-        if self.send.has_pending() {
-            match self.send.flush(&mut self.stream) {
-                Err(e) if !is_stall(&e) => return Err(e),
-                _ => {}
-            }
-        }
-        let (reader, writer) = self.split()?;
-        Ok(Transport::new(reader, writer, move || {
-            let _ = closer.shutdown(Shutdown::Both);
-        })
-        .with_peer_addr(peer_addr))
-    }
-
     /// Splits the connection into a reading and a writing half, for two threads. Each
     /// half owns one direction's nonce; bytes already read ahead or sealed but unwritten
     /// are kept. Socket options are left as they are.
     ///
     /// Errors: [`io::Error`] if the socket cannot be cloned.
     pub fn split(self) -> io::Result<(SecretReader, SecretWriter)> {
-        let SecretConnection {
-            stream, send, recv, ..
-        } = self;
-        let reader = SecretReader {
-            socket: stream.try_clone()?,
-            state: recv,
-        };
-        let writer = SecretWriter {
-            socket: stream,
-            state: send,
-        };
-        Ok((reader, writer))
+        let (reader, writer) = self.inner.split()?;
+        Ok((SecretReader(reader), SecretWriter(writer)))
     }
 }

@@ -3,10 +3,7 @@
 
 use std::io::{self, Read, Write};
 
-#[path = "../../../tests/support/common.rs"]
-mod common;
-
-pub(super) use common::{hex, tcp_pair, watchdog, Recorder, Rng};
+pub(super) use crate::test_support::{hex, tcp_pair, watchdog, Recorder, Rng};
 
 /// A stream that reads from a fixed input and collects what is written.
 pub(super) struct Scripted {

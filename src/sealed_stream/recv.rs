@@ -1,26 +1,26 @@
 //! The receiving direction's state: the cipher, the peer's send nonce, and a buffer of
-//! ciphertext read ahead. Shared by [`SecretConnection`](super::SecretConnection) and the
-//! reader half of its transport.
+//! ciphertext read ahead, for either family's [`FrameFormat`]. Shared by a connection
+//! and the reader half of its transport.
 //!
 //! Decrypted chunks are served as a plain byte stream: a chunk larger than the caller's
 //! buffer is handed out over several reads (Go v0.12 loses the rest, see the vectors'
-//! READ QUIRK; we do not copy that). Frames are opened in place in the read buffer, so
-//! reading allocates nothing after the first read.
+//! READ QUIRK; we do not copy that), an empty frame is skipped, and a message may span
+//! frames or share one. Frames are opened in place in the read buffer, so reading
+//! allocates nothing after the first read.
 
 use std::io::{self, Read};
 use std::ops::Range;
 
-use super::frame::FrameCipher;
-use super::frame::SEALED_FRAME_SIZE;
-use super::nonce::Nonce;
+use super::format::{FrameFormat, FrameNonce};
+use super::frame::open;
 use crate::error::{Error, SecretError};
 
 /// Size of the read-ahead buffer, in frames.
 const READ_FRAMES: usize = 64;
 
-pub(crate) struct RecvState {
-    cipher: FrameCipher,
-    nonce: Nonce,
+pub(crate) struct RecvState<F: FrameFormat> {
+    cipher: F,
+    nonce: F::Nonce,
     /// Allocated on the first read.
     buf: Box<[u8]>,
     /// Ciphertext read but not yet opened.
@@ -31,8 +31,9 @@ pub(crate) struct RecvState {
     failed: Option<SecretError>,
 }
 
-impl RecvState {
-    pub fn new(cipher: FrameCipher, nonce: Nonce) -> Self {
+impl<F: FrameFormat> RecvState<F> {
+    /// Receives with `cipher`, the first frame under `nonce`.
+    pub fn new(cipher: F, nonce: F::Nonce) -> Self {
         RecvState {
             cipher,
             nonce,
@@ -45,15 +46,13 @@ impl RecvState {
 
     /// Opens the next buffered frame, if a whole one is buffered.
     fn open_next(&mut self) -> Result<bool, SecretError> {
-        if self.sealed.len() < SEALED_FRAME_SIZE {
+        if self.sealed.len() < F::SEALED_FRAME_SIZE {
             return Ok(false);
         }
-        let frame = self.sealed.start..self.sealed.start + SEALED_FRAME_SIZE;
+        let frame = self.sealed.start..self.sealed.start + F::SEALED_FRAME_SIZE;
         let nonce = self.nonce;
         self.nonce.advance()?;
-        let chunk = self
-            .cipher
-            .open_slice(&nonce, &mut self.buf[frame.clone()])?;
+        let chunk = open(&self.cipher, &nonce, &mut self.buf[frame.clone()])?;
         self.sealed.start = frame.end;
         self.plain = frame.start + chunk.start..frame.start + chunk.end;
         Ok(true)
@@ -115,7 +114,7 @@ impl RecvState {
     /// the end of the stream.
     fn fill<R: Read + ?Sized>(&mut self, r: &mut R) -> io::Result<usize> {
         if self.buf.is_empty() {
-            self.buf = vec![0u8; READ_FRAMES * SEALED_FRAME_SIZE].into_boxed_slice();
+            self.buf = vec![0u8; READ_FRAMES * F::SEALED_FRAME_SIZE].into_boxed_slice();
         }
         if self.sealed.start > 0 {
             // Less than a frame is left: move it to the front.

@@ -1,6 +1,6 @@
 //! The sending direction's state: the cipher, our send nonce, and the sealed frames not
-//! yet written. Shared by [`SecretConnection`](super::SecretConnection) and the writer
-//! half of its transport.
+//! yet written, for either family's [`FrameFormat`]. Shared by a connection and the
+//! writer half of its transport.
 //!
 //! Writes are resumable: a write that stalls (a socket write timeout) keeps its sealed
 //! ciphertext and finishes writing it on the next `write` or `flush`, so no byte is lost
@@ -13,9 +13,8 @@
 
 use std::io::{self, Write};
 
-use super::frame::FrameCipher;
-use super::frame::{DATA_MAX_SIZE, SEALED_FRAME_SIZE};
-use super::nonce::Nonce;
+use super::format::{FrameFormat, FrameNonce, DATA_MAX_SIZE};
+use super::frame::seal;
 use crate::error::Error;
 use crate::transport::is_stall;
 
@@ -23,16 +22,17 @@ use crate::transport::is_stall;
 /// where the socket takes it).
 pub(crate) const MAX_FRAMES_PER_WRITE: usize = 64;
 
-pub(crate) struct SendState {
-    cipher: FrameCipher,
-    nonce: Nonce,
+pub(crate) struct SendState<F: FrameFormat> {
+    cipher: F,
+    nonce: F::Nonce,
     /// Sealed frames; `out[written..]` is not yet written.
     out: Vec<u8>,
     written: usize,
 }
 
-impl SendState {
-    pub fn new(cipher: FrameCipher, nonce: Nonce) -> Self {
+impl<F: FrameFormat> SendState<F> {
+    /// Sends with `cipher`, the first frame under `nonce`.
+    pub fn new(cipher: F, nonce: F::Nonce) -> Self {
         SendState {
             cipher,
             nonce,
@@ -79,16 +79,16 @@ impl SendState {
         let frames = (want + DATA_MAX_SIZE - 1) / DATA_MAX_SIZE;
         self.out.clear();
         self.written = 0;
-        self.out.resize(frames * SEALED_FRAME_SIZE, 0);
+        self.out.resize(frames * F::SEALED_FRAME_SIZE, 0);
         let mut take = 0;
         let chunks = buf[..want].chunks(DATA_MAX_SIZE);
-        for (chunk, out) in chunks.zip(self.out.chunks_exact_mut(SEALED_FRAME_SIZE)) {
+        for (chunk, out) in chunks.zip(self.out.chunks_exact_mut(F::SEALED_FRAME_SIZE)) {
             // Advance first: a nonce is never used twice, even if sealing failed.
             let nonce = self.nonce;
             let sealed = self
                 .nonce
                 .advance()
-                .and_then(|()| self.cipher.seal_slice(&nonce, chunk, out));
+                .and_then(|()| seal(&self.cipher, &nonce, chunk, out));
             if let Err(e) = sealed {
                 if take == 0 {
                     self.out.clear();
@@ -100,7 +100,7 @@ impl SendState {
             take += chunk.len();
         }
         self.out
-            .truncate((take + DATA_MAX_SIZE - 1) / DATA_MAX_SIZE * SEALED_FRAME_SIZE);
+            .truncate((take + DATA_MAX_SIZE - 1) / DATA_MAX_SIZE * F::SEALED_FRAME_SIZE);
         Ok(take)
     }
 

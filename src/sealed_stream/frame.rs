@@ -1,0 +1,94 @@
+//! One frame of either family, sealed and opened in place (no allocation): the padded
+//! plaintext `length || chunk || zero bytes`, encrypted, with its tag where the
+//! [`FrameFormat`] puts it. Pure.
+
+use std::ops::Range;
+
+use aead::{AeadInPlace, Tag};
+
+use super::format::{FrameFormat, DATA_MAX_SIZE, TAG_SIZE};
+use crate::error::SecretError;
+
+/// Writes the padded plaintext of `chunk` into `out` (`F::PLAIN_FRAME_SIZE` bytes): its
+/// length, the chunk, zero bytes.
+///
+/// Errors: `F::length_error` if `chunk` is longer than 1024 bytes.
+pub(crate) fn pad_into<F: FrameFormat>(chunk: &[u8], out: &mut [u8]) -> Result<(), SecretError> {
+    debug_assert_eq!(out.len(), F::PLAIN_FRAME_SIZE);
+    if chunk.len() > DATA_MAX_SIZE {
+        return Err(F::length_error(chunk.len() as u64));
+    }
+    let (head, rest) = out.split_at_mut(F::LEN_SIZE);
+    F::write_len(chunk.len(), head);
+    rest[..chunk.len()].copy_from_slice(chunk);
+    rest[chunk.len()..].fill(0);
+    Ok(())
+}
+
+/// Where the encrypted frame starts inside a sealed one.
+fn body_start<F: FrameFormat>() -> usize {
+    if F::TAG_FIRST {
+        TAG_SIZE
+    } else {
+        0
+    }
+}
+
+/// A sealed frame's tag and encrypted body, apart.
+fn tag_and_body<F: FrameFormat>(sealed: &mut [u8]) -> (&mut [u8], &mut [u8]) {
+    if F::TAG_FIRST {
+        sealed.split_at_mut(TAG_SIZE)
+    } else {
+        let (body, tag) = sealed.split_at_mut(F::PLAIN_FRAME_SIZE);
+        (tag, body)
+    }
+}
+
+/// Seals `chunk` (at most 1024 bytes) into `out`, exactly `F::SEALED_FRAME_SIZE` bytes,
+/// under `nonce`.
+///
+/// Errors: `F::length_error` if `chunk` is longer than 1024 bytes.
+pub(crate) fn seal<F: FrameFormat>(
+    cipher: &F,
+    nonce: &F::Nonce,
+    chunk: &[u8],
+    out: &mut [u8],
+) -> Result<(), SecretError> {
+    debug_assert_eq!(out.len(), F::SEALED_FRAME_SIZE);
+    let (tag_out, body) = tag_and_body::<F>(out);
+    pad_into::<F>(chunk, body)?;
+    let tag = cipher
+        .aead()
+        .encrypt_in_place_detached(&F::aead_nonce(nonce), b"", body)
+        // Only fails for a message far longer than a frame.
+        .map_err(|_| SecretError::FrameAuthFailed)?;
+    tag_out.copy_from_slice(&tag);
+    Ok(())
+}
+
+/// Opens the sealed frame `sealed` (exactly `F::SEALED_FRAME_SIZE` bytes) in place
+/// under `nonce`; returns where its chunk is in `sealed`. The padding is not checked
+/// (Go fills it with whatever its buffer held).
+///
+/// Errors: [`SecretError::FrameAuthFailed`] if the frame was altered or sealed with
+/// another key or nonce (the frame is left as it was); `F::length_error` if it decrypts
+/// but declares more than 1024 data bytes.
+pub(crate) fn open<F: FrameFormat>(
+    cipher: &F,
+    nonce: &F::Nonce,
+    sealed: &mut [u8],
+) -> Result<Range<usize>, SecretError> {
+    debug_assert_eq!(sealed.len(), F::SEALED_FRAME_SIZE);
+    let (tag, body) = tag_and_body::<F>(sealed);
+    let tag = Tag::<F::Aead>::clone_from_slice(tag);
+    cipher
+        .aead()
+        .decrypt_in_place_detached(&F::aead_nonce(nonce), b"", body, &tag)
+        .map_err(|_| SecretError::FrameAuthFailed)?;
+    let len = F::read_len(&body[..F::LEN_SIZE]);
+    if len > DATA_MAX_SIZE as u64 {
+        return Err(F::length_error(len));
+    }
+    let start = body_start::<F>() + F::LEN_SIZE;
+    Ok(start..start + len as usize)
+}

@@ -7,6 +7,8 @@
 //!
 //! `tests/vectors/cometbft-v0.38/PROTOCOL.md` describes the protocol byte by byte.
 
+mod delimited;
+mod handshake;
 mod node_info;
 mod packet;
 mod pb;
@@ -18,5 +20,6 @@ pub use self::secret::SecretConnection;
 /// CometBFT's NodeInfo reader, for the fuzz targets (`--cfg fuzzing`).
 #[cfg(fuzzing)]
 pub(crate) mod fuzzing {
-    pub use super::node_info::{decode as decode_node_info, read_delimited, MAX_NODE_INFO_SIZE};
+    pub use super::delimited::read_delimited;
+    pub use super::node_info::{decode as decode_node_info, MAX_NODE_INFO_SIZE};
 }

@@ -2,9 +2,6 @@
 //! (Go's `Validate` and `CompatibleWith`) and how it maps to the switch's [`NodeInfo`].
 //! Pure: the handshake (`handshake.rs`) does the I/O.
 
-use std::io::Read;
-
-use super::pb;
 use crate::error::Error;
 use crate::node_id::NodeId;
 use crate::peer_id::PeerId;
@@ -94,32 +91,6 @@ pub(crate) fn to_proto(ours: &NodeInfo, key: &PeerId) -> DefaultNodeInfo {
 /// The length-delimited encoding of what we send.
 pub(crate) fn encode(ours: &NodeInfo, key: &PeerId) -> Vec<u8> {
     prost::Message::encode_length_delimited_to_vec(&to_proto(ours, key))
-}
-
-/// Reads one length-delimited message body of at most `limit` bytes: the length is read
-/// byte by byte and checked before the body is (Go's `protoio` reader).
-pub fn read_delimited<R: Read + ?Sized>(
-    r: &mut R,
-    limit: usize,
-    what: &str,
-) -> Result<Vec<u8>, Error> {
-    let mut prefix = Vec::with_capacity(10);
-    let len = loop {
-        let mut byte = [0u8; 1];
-        r.read_exact(&mut byte)?;
-        prefix.push(byte[0]);
-        if let Some((len, _)) = pb::read_uvarint(&prefix)? {
-            break len;
-        }
-    };
-    if len > limit as u64 {
-        return Err(Error::Malformed(format!(
-            "{what} of {len} bytes, over the {limit}-byte limit"
-        )));
-    }
-    let mut body = vec![0u8; len as usize];
-    r.read_exact(&mut body)?;
-    Ok(body)
 }
 
 /// Decodes the peer's NodeInfo body, checks it as Go's `Validate` does, and checks that

@@ -218,6 +218,12 @@ impl SwitchConfig {
                 self.protocol.name()
             ));
         }
+        if !self.auth_enc && self.protocol.encrypted_only {
+            return bad(&format!(
+                "auth_enc is off but {} connections are always encrypted and authenticated",
+                self.protocol.name()
+            ));
+        }
         Ok(())
     }
 }

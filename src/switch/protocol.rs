@@ -111,6 +111,8 @@ pub struct Protocol {
     handshake: Arc<dyn Handshake>,
     /// Whether its handshake can authenticate in this build (`auth_enc`).
     pub(super) authenticates: bool,
+    /// Whether it has no plain mode (`auth_enc` must stay on).
+    pub(super) encrypted_only: bool,
 }
 
 impl Protocol {
@@ -121,7 +123,15 @@ impl Protocol {
             codec,
             handshake: Arc::new(handshake),
             authenticates: true,
+            encrypted_only: false,
         }
+    }
+
+    /// This family with no plain mode: a switch refuses `auth_enc(false)` with it.
+    #[cfg_attr(not(feature = "cometbft"), allow(dead_code))]
+    pub(crate) fn encrypted_only(mut self) -> Self {
+        self.encrypted_only = true;
+        self
     }
 
     /// The family's name.

@@ -109,13 +109,40 @@ pub fn dial_fake(
     (dial, s)
 }
 
-/// Test defaults: plain TCP (the encryption has its own tests), short timeouts.
+/// Test defaults: short timeouts, and the protocol family of [`cometbft_family`]:
+/// Tendermint v0.12 over plain TCP (the encryption has its own tests), or CometBFT
+/// (always encrypted).
 pub fn config() -> SwitchConfig {
-    SwitchConfig::default()
-        .auth_enc(false)
+    let base = SwitchConfig::default()
         .handshake_timeout(Duration::from_secs(5))
         .dial_timeout(Duration::from_secs(3))
-        .filter_timeout(Duration::from_secs(1))
+        .filter_timeout(Duration::from_secs(1));
+    if cometbft_family() {
+        cometbft(base)
+    } else {
+        base.auth_enc(false)
+    }
+}
+
+/// Whether the switch tests run with the CometBFT family: `MCONN_TEST_FAMILY=cometbft`
+/// (CI runs the contract tests once per family). Tests that play a family's bytes by
+/// hand skip themselves then.
+pub fn cometbft_family() -> bool {
+    match std::env::var("MCONN_TEST_FAMILY").as_deref() {
+        Ok("cometbft") => true,
+        Ok("tendermint-v0.12") | Ok("") | Err(_) => false,
+        Ok(other) => panic!("MCONN_TEST_FAMILY={other}: expected cometbft or tendermint-v0.12"),
+    }
+}
+
+#[cfg(feature = "cometbft")]
+fn cometbft(base: SwitchConfig) -> SwitchConfig {
+    base.protocol(mconn::protocol::Protocol::cometbft())
+}
+
+#[cfg(not(feature = "cometbft"))]
+fn cometbft(_: SwitchConfig) -> SwitchConfig {
+    panic!("MCONN_TEST_FAMILY=cometbft needs --features cometbft")
 }
 
 /// A switch with the given reactors, listening on a loopback port.

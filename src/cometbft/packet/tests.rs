@@ -288,7 +288,6 @@ proptest! {
     fn arbitrary_bytes_never_panic_and_agree_with_gos_reading(
         body in proptest::collection::vec(any::<u8>(), 0..64),
     ) {
-        use prost::Message;
         let wire = delimited(&body);
         let ours = Codec::new(Packets).decode(&wire, 1024);
         let theirs = oracle::go_reading(&body);

@@ -5,11 +5,11 @@
 use std::io::{Read, Write};
 
 use super::auth::AuthSigMessage;
-use super::delimited::{read_delimited, HANDSHAKE_MSG_LIMIT};
 use super::derive::derive_keys;
 use super::ephemeral;
 use super::frame::ChaChaCipher;
 use super::nonce::Nonce;
+use crate::cometbft::delimited::{read_delimited, HANDSHAKE_MSG_LIMIT};
 use crate::error::Error;
 use crate::node_key::NodeKey;
 use crate::sealed_stream::dh::{random_ephemeral, Ephemeral};

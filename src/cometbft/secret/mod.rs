@@ -6,7 +6,7 @@
 //!
 //! 1. Each side writes its fresh X25519 ephemeral key as a delimited protobuf
 //!    `BytesValue` (`22 0a 20 <32>`) and reads the peer's (`ephemeral.rs`,
-//!    `delimited.rs`).
+//!    `../delimited.rs`).
 //! 2. The two keys sorted, a Merlin transcript of `lo`, `hi` and the X25519 secret (an
 //!    all-zero secret, from a low-order point, is refused); HKDF-SHA256 of the secret
 //!    gives one key per direction, the transcript the 32-byte challenge (`derive.rs`).
@@ -29,7 +29,6 @@
 
 mod auth;
 mod connection;
-mod delimited;
 mod derive;
 mod ephemeral;
 mod frame;

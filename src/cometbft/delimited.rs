@@ -1,11 +1,13 @@
 //! Reading one length-delimited protobuf message (`uvarint(len) || body`, Go's
-//! `protoio.NewDelimitedReader`) during the handshake, bounded: the prefix is read a
+//! `protoio.NewDelimitedReader`) during the handshake (the ephemeral key, the auth
+//! signature, the NodeInfo), bounded: the prefix is read a
 //! byte at a time (so nothing after the message is consumed from a plaintext socket),
 //! the length is checked against the limit before anything is allocated, and the body
 //! buffer grows only as bytes arrive.
 
 use std::io::{self, Read};
 
+use super::pb;
 use crate::error::{Error, SecretError};
 
 /// Go's limit for both handshake messages (`secret_connection.go:313,419`).
@@ -13,31 +15,6 @@ pub(crate) const HANDSHAKE_MSG_LIMIT: usize = 1 << 20;
 
 /// Most bytes of a uvarint that fits 64 bits.
 const MAX_UVARINT_LEN: usize = 10;
-
-/// Decodes a uvarint from the front of `bytes`: `Ok(Some((value, bytes used)))`,
-/// `Ok(None)` if `bytes` ends inside it.
-///
-/// Errors: [`SecretError::BadLengthPrefix`] if it runs past 10 bytes or 64 bits.
-pub(crate) fn decode_uvarint(
-    bytes: &[u8],
-    what: &'static str,
-) -> Result<Option<(u64, usize)>, SecretError> {
-    let mut value = 0u64;
-    for (i, &b) in bytes.iter().enumerate() {
-        // The tenth byte may only carry the 64th bit (Go's binary.ReadUvarint).
-        if i == MAX_UVARINT_LEN - 1 && b > 1 {
-            return Err(SecretError::BadLengthPrefix { what });
-        }
-        value |= u64::from(b & 0x7f) << (7 * i);
-        if b < 0x80 {
-            return Ok(Some((value, i + 1)));
-        }
-        if i == MAX_UVARINT_LEN - 1 {
-            return Err(SecretError::BadLengthPrefix { what });
-        }
-    }
-    Ok(None)
-}
 
 /// Reads one delimited message's body from `r`, at most `limit` bytes.
 ///
@@ -57,8 +34,10 @@ pub(crate) fn read_delimited<R: Read + ?Sized>(
         r.read_exact(&mut prefix[used..used + 1])
             .map_err(|e| closed_during(what, e))?;
         used += 1;
-        if let Some((len, _)) = decode_uvarint(&prefix[..used], what)? {
-            break len;
+        match pb::read_uvarint(&prefix[..used]) {
+            Ok(Some((len, _))) => break len,
+            Ok(None) => {}
+            Err(_) => return Err(SecretError::BadLengthPrefix { what }.into()),
         }
     };
     if len > limit as u64 {

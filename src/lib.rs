@@ -149,7 +149,9 @@ pub mod protocol {
 #[doc(hidden)]
 pub mod fuzzing {
     #[cfg(feature = "cometbft")]
-    pub use crate::cometbft::fuzzing::*;
+    pub use crate::cometbft::delimited::read_delimited;
+    #[cfg(feature = "cometbft")]
+    pub use crate::cometbft::node_info::{decode as decode_node_info, MAX_NODE_INFO_SIZE};
     pub use crate::conn::inbox::{Event, Inbox, Step};
 }
 

@@ -23,7 +23,7 @@ const MAX_UVARINT_LEN: usize = 10;
 /// Errors: [`Error::Io`] for `r`'s errors and for a stream that ends inside the
 /// message (`UnexpectedEof`, naming `what`); [`SecretError::BadLengthPrefix`] and
 /// [`SecretError::HandshakeMessageTooLarge`] for a bad prefix.
-pub(crate) fn read_delimited<R: Read + ?Sized>(
+pub fn read_delimited<R: Read + ?Sized>(
     r: &mut R,
     limit: usize,
     what: &'static str,

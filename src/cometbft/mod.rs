@@ -7,19 +7,12 @@
 //!
 //! `tests/vectors/cometbft-v0.38/PROTOCOL.md` describes the protocol byte by byte.
 
-mod delimited;
+pub(crate) mod delimited;
 mod handshake;
-mod node_info;
+pub(crate) mod node_info;
 mod packet;
 mod pb;
 mod secret;
 
 pub use self::packet::{max_packet_size, Packets};
 pub use self::secret::SecretConnection;
-
-/// CometBFT's NodeInfo reader, for the fuzz targets (`--cfg fuzzing`).
-#[cfg(fuzzing)]
-pub(crate) mod fuzzing {
-    pub use super::delimited::read_delimited;
-    pub use super::node_info::{decode as decode_node_info, MAX_NODE_INFO_SIZE};
-}

@@ -96,12 +96,6 @@ pub struct MConnection {
 }
 
 impl MConnection {
-    /// The name of the packet codec it speaks (its protocol family's).
-    #[cfg_attr(not(feature = "cometbft"), allow(dead_code))]
-    pub(crate) fn codec_name(&self) -> &'static str {
-        self.inner.shared.config.codec.name()
-    }
-
     /// Starts a connection over a TCP stream: validates the config and channel table,
     /// sets `TCP_NODELAY` and a write timeout, and starts the send and recv threads.
     ///

@@ -243,7 +243,7 @@ impl SwitchState {
             outbound,
             persistent,
             remote,
-            conn,
+            (conn, self.config().protocol.codec().name()),
             rank,
             running.peer_budget,
             self.lifecycle_sender(),

@@ -28,6 +28,7 @@ mod removal;
 mod state;
 mod stop;
 mod tendermint_v012;
+mod view;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -45,6 +46,8 @@ pub use self::peer::Peer;
 pub use self::protocol::{Handshake, HandshakeSetup, Handshaken, Protocol};
 pub use self::reactor::Reactor;
 use self::state::SwitchState;
+use self::view::spawn_owned;
+pub(crate) use self::view::SwitchView;
 use crate::error::{ChannelId, Error};
 use crate::peer_id::PeerId;
 use crate::send_error::{SendError, TrySendError};
@@ -330,60 +333,6 @@ impl WeakSwitch {
     pub(crate) fn view(&self) -> Option<SwitchView> {
         self.inner.upgrade().map(|h| SwitchView(h.state.clone()))
     }
-}
-
-/// What the switch's own threads use of it, without a handle (see [`WeakSwitch::view`]):
-/// holding one does not keep the switch running.
-pub(crate) struct SwitchView(Arc<SwitchState>);
-
-impl SwitchView {
-    /// As [`Switch::peers`].
-    pub(crate) fn peers(&self) -> Vec<Arc<Peer>> {
-        self.0.peers().list()
-    }
-
-    /// As [`Switch::node_info`].
-    pub(crate) fn node_info(&self) -> NodeInfo {
-        self.0.node_info()
-    }
-
-    /// As [`Switch::is_running`].
-    pub(crate) fn is_running(&self) -> bool {
-        !self.0.is_stopped()
-    }
-
-    /// As [`Switch::spawn`].
-    pub(crate) fn spawn(
-        &self,
-        name: &str,
-        f: impl FnOnce(&Receiver<()>) + Send + 'static,
-    ) -> Result<(), Error> {
-        spawn_owned(&self.0, name, f)
-    }
-
-    /// As [`Switch::dial`], or [`Switch::dial_expecting`] with an id.
-    pub(crate) fn dial(
-        &self,
-        addr: SocketAddr,
-        expected: Option<crate::node_id::ExpectedId>,
-    ) -> Result<Arc<Peer>, Error> {
-        self.0.dial(addr, false, expected)
-    }
-}
-
-/// [`Switch::spawn`] on the state.
-fn spawn_owned(
-    state: &Arc<SwitchState>,
-    name: &str,
-    f: impl FnOnce(&Receiver<()>) + Send + 'static,
-) -> Result<(), Error> {
-    let stopping = state.stop_signal().clone();
-    state
-        .owned_threads()
-        .spawn_short_lived(name, None, move || {
-            crate::threads::mark_callback_thread();
-            f(&stopping)
-        })
 }
 
 impl fmt::Debug for Switch {

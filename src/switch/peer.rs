@@ -99,6 +99,8 @@ pub struct Peer {
     outbound: bool,
     persistent: bool,
     remote_addr: SocketAddr,
+    /// Its connection's packet codec's name (its protocol family's).
+    codec: &'static str,
     pub(super) conn: MConnection,
     pub(super) stopping: Receiver<()>,
     /// Disconnected once the switch is stopping (for reactors that wait, such as
@@ -120,7 +122,7 @@ impl Peer {
         outbound: bool,
         persistent: bool,
         remote_addr: SocketAddr,
-        conn: MConnection,
+        (conn, codec): (MConnection, &'static str),
         rank: Rank,
         budget_bytes: usize,
         lifecycle: Sender<Lifecycle>,
@@ -136,6 +138,7 @@ impl Peer {
             outbound,
             persistent,
             remote_addr,
+            codec,
             stopping: conn.stop_signal(),
             switch_stopping,
             conn,
@@ -180,7 +183,7 @@ impl Peer {
     /// above the switch (PEX) pick their own wire by it.
     #[cfg_attr(not(feature = "cometbft"), allow(dead_code))]
     pub(crate) fn codec_name(&self) -> &'static str {
-        self.conn.codec_name()
+        self.codec
     }
 
     /// Whether the connection is running.

@@ -158,3 +158,66 @@ fn the_select_loop_serves_every_request_and_refuses_the_stranger() {
         "{all}"
     );
 }
+
+/// The CometBFT example, run twice on loopback: the second joins the first with the
+/// `--peer id@addr` line the first prints, and each names the other by its node id.
+#[cfg(feature = "cometbft")]
+#[test]
+fn two_cometbft_examples_join_each_other_by_node_id() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let _w = watchdog("cometbft_node", Duration::from_secs(90));
+    let bin = support::example_bin("cometbft_node");
+    let mut first = Command::new(&bin)
+        .args(["--chain-id", "test-chain", "--seconds", "20"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the first node");
+    let mut lines = BufReader::new(first.stdout.take().expect("stdout")).lines();
+    let listening = lines.next().expect("a line").expect("utf-8");
+    let peer = listening
+        .strip_prefix("listening: --peer ")
+        .unwrap_or_else(|| panic!("unexpected first line {listening:?}"))
+        .to_string();
+    let first_id = peer.split('@').next().expect("an id").to_string();
+    let second = Command::new(&bin)
+        .args([
+            "--chain-id",
+            "test-chain",
+            "--seconds",
+            "5",
+            "--peer",
+            &peer,
+        ])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run the second node");
+    let out = String::from_utf8_lossy(&second.stdout);
+    assert!(second.status.success(), "second node: {out}");
+    let second_id = out
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("listening: --peer "))
+        .and_then(|p| p.split('@').next())
+        .expect("the second node's id")
+        .to_string();
+    assert!(
+        out.lines().any(|l| l
+            == format!(
+                "connected to {first_id} (mconn-example, CometBFT 0.38.17, block protocol 11)"
+            )),
+        "the second node did not name the first:\n{out}"
+    );
+    // The first saw the second arrive, and both end cleanly.
+    let rest: Vec<String> = lines.map(|l| l.expect("utf-8")).collect();
+    assert!(first.wait().expect("first node").success());
+    assert!(
+        rest.iter()
+            .any(|l| l.starts_with(&format!("connected to {second_id} "))),
+        "the first node did not name the second:\n{}",
+        rest.join("\n")
+    );
+    assert_eq!(rest.last().map(String::as_str), Some("stopped"));
+    assert!(out.trim_end().ends_with("stopped"), "{out}");
+}

@@ -30,7 +30,11 @@ fn node(i: usize) -> Node {
 /// Node `i` listening on `listen`, its book kept in `book_file` if given (loaded from
 /// it now, saved to it when the switch stops).
 fn node_at(i: usize, listen: SocketAddr, book_file: Option<&std::path::Path>) -> Node {
-    let switch = Switch::new(config(), node_info(&format!("n{i}"))).expect("switch");
+    // Its key survives restarts, as a node_key.json does (a CometBFT book remembers
+    // which node an address belongs to, and dials only that one).
+    let key = mconn::NodeKey::from_secret(format!("node {i}").as_bytes());
+    let cfg = config().node_key(Some(key));
+    let switch = Switch::new(cfg, node_info(&format!("n{i}"))).expect("switch");
     // Loopback addresses: a non-strict book.
     let mut cfg = PexConfig::default().ensure_period(PERIOD).min_outbound(10);
     let book = match book_file {

@@ -153,6 +153,8 @@ pub mod fuzzing {
     #[cfg(feature = "cometbft")]
     pub use crate::cometbft::node_info::{decode as decode_node_info, MAX_NODE_INFO_SIZE};
     pub use crate::conn::inbox::{Event, Inbox, Step};
+    #[cfg(feature = "cometbft")]
+    pub use crate::pex::proto::{decode as decode_cometbft_pex, encode as encode_cometbft_pex};
 }
 
 /// Compile-time checks that handles can be shared between threads.

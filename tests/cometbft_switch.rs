@@ -216,3 +216,33 @@ fn settings_cometbft_peers_would_refuse_are_refused_at_new() {
     };
     Switch::new(comet(), free).expect("any printable version");
 }
+
+#[test]
+fn a_standalone_mconnection_speaks_cometbft_packets() {
+    let _w = watchdog("cometbft_standalone", LIMIT);
+    let config =
+        mconn::MConnConfig::default().codec(mconn::protocol::Codec::new(mconn::cometbft::Packets));
+    let channels = vec![
+        mconn::ChannelDescriptor::new(0x00, 1),
+        mconn::ChannelDescriptor::new(0x21, 10).recv_message_capacity(1 << 20),
+    ];
+    let (a, b) = conn_pair(channels, config);
+    let big = pattern(3, 300_000);
+    a.conn.send(0x21, Bytes::from(big.clone())).expect("send");
+    a.conn.send(0x00, Bytes::from_static(b"pex")).expect("send");
+    let mut got = [
+        b.received
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a message"),
+        b.received
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a message"),
+    ];
+    got.sort_by_key(|m| m.0);
+    assert_eq!(
+        got,
+        [(0x00, Bytes::from_static(b"pex")), (0x21, Bytes::from(big))]
+    );
+    a.conn.stop();
+    b.conn.stop();
+}

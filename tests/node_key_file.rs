@@ -43,6 +43,8 @@ fn the_tendermint_rs_fixture_loads_to_its_expected_id_and_saves_back_byte_for_by
         .and_then(|l| l.split('\t').nth(2))
         .expect("the fixture's id in node_id_vectors.tsv");
     assert_eq!(cometbft_id(&key), expected);
+    // The library's NodeId says the same: the id CometBFT prints for this key file.
+    assert_eq!(mconn::NodeId::of(&key.id()).to_string(), expected);
 
     let out = dir.join("saved.json");
     key.save(&out).expect("save");

@@ -12,7 +12,7 @@ mod ensure;
 mod known;
 mod message;
 #[cfg(feature = "cometbft")]
-mod proto;
+pub(crate) mod proto;
 mod reactor;
 mod rfc3339;
 mod sample;

@@ -49,7 +49,7 @@ struct ProtoAddress {
 }
 
 /// The message's bytes as a CometBFT node writes them.
-pub(super) fn encode(msg: &PexMessage) -> Vec<u8> {
+pub fn encode(msg: &PexMessage) -> Vec<u8> {
     let sum = match msg {
         PexMessage::Request => Sum::PexRequest(PexRequest {}),
         PexMessage::Addrs(addrs) => Sum::PexAddrs(PexAddrs {
@@ -69,7 +69,7 @@ pub(super) fn encode(msg: &PexMessage) -> Vec<u8> {
 }
 
 /// Reads a message; see the module docs for what is refused.
-pub(super) fn decode(buf: &[u8]) -> Result<PexMessage, Error> {
+pub fn decode(buf: &[u8]) -> Result<PexMessage, Error> {
     let bad = |why: String| Error::Malformed(format!("PEX message: {why}"));
     let msg: Message = prost::Message::decode(buf).map_err(|e| bad(e.to_string()))?;
     match msg.sum {

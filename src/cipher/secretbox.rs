@@ -1,16 +1,16 @@
 //! NaCl's `crypto_secretbox` (XSalsa20-Poly1305) in place, with the multi-block
-//! keystream of [`XSalsa20`]: the first 32 keystream bytes are the Poly1305 key, the
-//! message is XORed with the keystream from byte 32 on, and the tag is Poly1305 of the
+//! keystream of [`XSalsa20`] and the Poly1305 of
+//! [`poly1305_donna`](super::poly1305_donna): the first 32 keystream bytes are the
+//! Poly1305 key, the message is XORed with the keystream from byte 32 on, and the tag is Poly1305 of the
 //! ciphertext. Byte for byte what `crypto_secretbox::XSalsa20Poly1305` and libsodium
 //! produce, with the tag kept apart (the SecretConnection sends `tag || ciphertext`).
 
 use std::fmt;
 
-use poly1305::universal_hash::{KeyInit, UniversalHash};
-use poly1305::{Block, Key, Poly1305};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
+use super::poly1305_donna::Poly1305;
 use super::xsalsa20::{XSalsa20, DEFAULT_LANES};
 
 /// Size of the Poly1305 tag.
@@ -82,15 +82,15 @@ pub(crate) fn start<const N: usize>(
     stream.fill_batch();
     let mut mac_key = [0u8; 32];
     stream.apply_keystream(&mut mac_key);
-    let mac = Poly1305::new(Key::from_slice(&mac_key));
+    let mac = Poly1305::new(&mac_key);
     mac_key.zeroize();
     (stream, mac)
 }
 
 /// [`SecretBox::seal_in_place`] computing `N` keystream blocks at a time, in one pass:
 /// each batch of keystream is XORed in and the whole 64-byte groups encrypted so far go
-/// through Poly1305 while they are in L1; the last partial 16-byte block goes through
-/// `compute_unpadded` (secretbox's padding).
+/// through Poly1305 while they are in L1; the last partial 16-byte block is padded as
+/// Poly1305 pads a message's end.
 pub(crate) fn seal_in_place<const N: usize>(
     key: &[u8; KEY_SIZE],
     nonce: &[u8; NONCE_SIZE],
@@ -113,10 +113,10 @@ pub(crate) fn seal_in_place<const N: usize>(
         } else {
             end - end % 64
         };
-        mac_blocks(&mut mac, &buf[authenticated..upto]);
+        mac.update_blocks(&buf[authenticated..upto]);
         authenticated = upto;
     }
-    mac.compute_unpadded(&buf[whole..]).into()
+    mac.finish(&buf[whole..])
 }
 
 /// [`SecretBox::open_in_place`] computing `N` keystream blocks at a time: authenticate
@@ -128,29 +128,12 @@ pub(crate) fn open_in_place<const N: usize>(
     tag: &Tag,
 ) -> Result<(), AuthError> {
     let (mut stream, mac) = start::<N>(key, nonce);
-    let expected: Tag = mac.compute_unpadded(buf).into();
+    let expected = mac.finish(buf);
     if !bool::from(expected.ct_eq(tag)) {
         return Err(AuthError);
     }
     stream.apply_keystream(buf);
     Ok(())
-}
-
-/// Feeds `data` (whole 16-byte blocks) to `mac`, four blocks per call where it can so
-/// the AVX2 backend takes its parallel path.
-#[inline(always)]
-pub(crate) fn mac_blocks(mac: &mut Poly1305, data: &[u8]) {
-    let mut quads = data.chunks_exact(64);
-    for quad in &mut quads {
-        let mut blocks = [Block::default(); 4];
-        for (b, c) in blocks.iter_mut().zip(quad.chunks_exact(16)) {
-            b.copy_from_slice(c);
-        }
-        mac.update(&blocks);
-    }
-    for c in quads.remainder().chunks_exact(16) {
-        mac.update(std::slice::from_ref(Block::from_slice(c)));
-    }
 }
 
 impl Drop for SecretBox {

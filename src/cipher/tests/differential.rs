@@ -1,12 +1,13 @@
 //! Byte-for-byte comparisons with `salsa20::XSalsa20` (keystream, HSalsa20, the 64-bit
-//! block counter) and `crypto_secretbox::XSalsa20Poly1305` (sealed bytes and tags), over
-//! random keys, nonces and lengths; and open's refusals.
+//! block counter), the `poly1305` crate (tags) and `crypto_secretbox::XSalsa20Poly1305`
+//! (sealed bytes and tags), over random keys, nonces and lengths; and open's refusals.
 
 use crypto_secretbox::aead::{AeadInPlace, KeyInit};
 use crypto_secretbox::XSalsa20Poly1305;
 use proptest::prelude::*;
 use salsa20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 
+use crate::cipher::poly1305_donna::Poly1305;
 use crate::cipher::salsa20_core::{hsalsa20, salsa20_input, xor_blocks};
 use crate::cipher::xsalsa20::XSalsa20;
 use crate::cipher::{AuthError, SecretBox};
@@ -18,6 +19,11 @@ fn length() -> impl Strategy<Value = usize> {
         1 => Just(1026usize),
         1 => prop::sample::select(vec![1, 31, 32, 33, 223, 224, 225, 256, 480, 512, 1024]),
     ]
+}
+
+/// Bytes that are mostly 0x00 or 0xff, to drive Poly1305's carries to their limits.
+fn extreme_bytes(len: usize) -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(prop_oneof![Just(0u8), Just(0xffu8), any::<u8>()], len)
 }
 
 /// `len` bytes of the reference XSalsa20 keystream, XORed into `data`.
@@ -78,6 +84,22 @@ proptest! {
     fn hsalsa20_matches_salsa20_crate(key in any::<[u8; 32]>(), input in any::<[u8; 16]>()) {
         let want = salsa20::hsalsa::<salsa20::cipher::consts::U10>(&key.into(), &input.into());
         prop_assert_eq!(&hsalsa20(&key, &input)[..], &want[..]);
+    }
+
+    #[test]
+    fn poly1305_matches_poly1305_crate(
+        key in extreme_bytes(32),
+        data in length().prop_flat_map(extreme_bytes),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let key: [u8; 32] = key.try_into().expect("32 bytes");
+        let want = poly1305::Poly1305::new(&key.into()).compute_unpadded(&data);
+        prop_assert_eq!(&Poly1305::new(&key).finish(&data)[..], &want[..]);
+        // Whole blocks first, then the rest, as seal feeds them.
+        let at = cut.index(data.len() + 1) / 16 * 16;
+        let mut mac = Poly1305::new(&key);
+        mac.update_blocks(&data[..at]);
+        prop_assert_eq!(&mac.finish(&data[at..])[..], &want[..]);
     }
 
     #[test]
@@ -152,6 +174,42 @@ fn block_counter_carries_into_the_high_word() {
         let mut eight = vec![0u8; 8 * 64];
         xor_blocks::<8>(&input, start, &mut eight);
         assert_eq!(eight, want, "8 lanes from block {start}");
+    }
+}
+
+/// RFC 8439 section 2.5.2's Poly1305 example.
+#[test]
+fn poly1305_rfc8439_vector() {
+    let key: [u8; 32] = [
+        0x85, 0xd6, 0xbe, 0x78, 0x57, 0x55, 0x6d, 0x33, 0x7f, 0x44, 0x52, 0xfe, 0x42, 0xd5, 0x06,
+        0xa8, 0x01, 0x03, 0x80, 0x8a, 0xfb, 0x0d, 0xb2, 0xfd, 0x4a, 0xbf, 0xf6, 0xaf, 0x41, 0x49,
+        0xf5, 0x1b,
+    ];
+    let tag = Poly1305::new(&key).finish(b"Cryptographic Forum Research Group");
+    assert_eq!(
+        tag,
+        [
+            0xa8, 0x06, 0x1d, 0xc1, 0x30, 0x51, 0x36, 0xc6, 0xc2, 0x2b, 0x8b, 0xaf, 0x0c, 0x01,
+            0x27, 0xa9
+        ]
+    );
+}
+
+/// Poly1305 where `h` ends at or just above `p = 2^130 - 5` before the final reduction
+/// (all-0xff blocks under an all-0xff `r`), compared with the crate.
+#[test]
+fn poly1305_full_reduction_edges() {
+    for fill in [0x00u8, 0x01, 0xfe, 0xff] {
+        for len in [0usize, 1, 15, 16, 17, 32, 64, 1026] {
+            let key = [fill; 32];
+            let data = vec![0xffu8; len];
+            let want = poly1305::Poly1305::new(&key.into()).compute_unpadded(&data);
+            assert_eq!(
+                &Poly1305::new(&key).finish(&data)[..],
+                &want[..],
+                "{fill} {len}"
+            );
+        }
     }
 }
 

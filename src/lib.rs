@@ -81,6 +81,9 @@
 #![deny(missing_docs)]
 
 mod atomic_file;
+// The fast secretbox that seals Tendermint v0.12's SecretConnection frames.
+#[cfg(feature = "secret-connection")]
+mod cipher;
 // The node key file's encodings (the only reader of them so far).
 mod base64;
 #[cfg(feature = "cometbft")]

@@ -5,10 +5,8 @@
 
 use std::fmt;
 
-use crypto_secretbox::aead::KeyInit;
-use crypto_secretbox::XSalsa20Poly1305;
-
 use super::nonce::Nonce;
+use crate::cipher::SecretBox;
 use crate::error::SecretError;
 #[cfg(test)]
 use crate::sealed_stream::frame::{open, pad_into, seal};
@@ -37,14 +35,14 @@ pub(crate) fn padded_frame(chunk: &[u8]) -> Result<[u8; TOTAL_FRAME_SIZE], Secre
 /// The connection's secretbox: seals and opens frames with the shared key. The key is
 /// wiped when it is dropped and never shown by `Debug`.
 pub(crate) struct FrameCipher {
-    aead: XSalsa20Poly1305,
+    aead: SecretBox,
 }
 
 impl FrameCipher {
     /// A cipher keyed with the 32-byte shared secret.
     pub fn new(shared: &[u8; 32]) -> Self {
         FrameCipher {
-            aead: XSalsa20Poly1305::new(shared.into()),
+            aead: SecretBox::new(shared),
         }
     }
 
@@ -84,16 +82,16 @@ impl FrameCipher {
 /// sealed with XSalsa20-Poly1305 into `tag(16) || ciphertext(1026)` = 1042 bytes, the
 /// 24-byte nonce advancing by 2 per frame.
 impl FrameFormat for FrameCipher {
-    type Aead = XSalsa20Poly1305;
+    type Aead = SecretBox;
     type Nonce = Nonce;
     const LEN_SIZE: usize = DATA_LEN_SIZE;
     const TAG_FIRST: bool = true;
 
-    fn aead(&self) -> &XSalsa20Poly1305 {
+    fn aead(&self) -> &SecretBox {
         &self.aead
     }
 
-    fn aead_nonce(nonce: &Nonce) -> crypto_secretbox::Nonce {
+    fn aead_nonce(nonce: &Nonce) -> aead::Nonce<SecretBox> {
         (*nonce.as_bytes()).into()
     }
 

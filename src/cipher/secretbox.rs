@@ -1,0 +1,149 @@
+//! NaCl's `crypto_secretbox` (XSalsa20-Poly1305) in place, with the multi-block
+//! keystream of [`XSalsa20`] and the Poly1305 of
+//! [`poly1305_donna`](super::poly1305_donna): the first 32 keystream bytes are the
+//! Poly1305 key, the message is XORed with the keystream from byte 32 on, and the tag is Poly1305 of the
+//! ciphertext. Byte for byte what `crypto_secretbox::XSalsa20Poly1305` and libsodium
+//! produce, with the tag kept apart (the SecretConnection sends `tag || ciphertext`).
+
+use std::fmt;
+
+use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
+
+use super::poly1305_donna::Poly1305;
+use super::xsalsa20::{XSalsa20, DEFAULT_LANES};
+
+/// Size of the Poly1305 tag.
+pub(crate) const TAG_SIZE: usize = 16;
+
+/// Size of the secretbox key.
+pub(crate) const KEY_SIZE: usize = 32;
+
+/// Size of the XSalsa20 nonce.
+pub(crate) const NONCE_SIZE: usize = 24;
+
+/// A Poly1305 tag.
+pub(crate) type Tag = [u8; TAG_SIZE];
+
+/// A sealed message did not authenticate: altered, or sealed under another key or
+/// nonce. Says nothing more, on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AuthError;
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("secretbox authentication failed")
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// XSalsa20-Poly1305 under one 32-byte key. The key is wiped on drop and never shown by
+/// `Debug`.
+pub(crate) struct SecretBox {
+    key: [u8; KEY_SIZE],
+}
+
+impl SecretBox {
+    /// A secretbox keyed with `key`.
+    pub(crate) fn new(key: &[u8; KEY_SIZE]) -> Self {
+        SecretBox { key: *key }
+    }
+
+    /// Encrypts `buf` in place under `nonce` and returns the tag of the ciphertext.
+    /// `buf` may have any length (a SecretConnection frame is 1026 bytes). Never use a
+    /// nonce twice with one key.
+    pub(crate) fn seal_in_place(&self, nonce: &[u8; NONCE_SIZE], buf: &mut [u8]) -> Tag {
+        seal_in_place::<DEFAULT_LANES>(&self.key, nonce, buf)
+    }
+
+    /// Checks `tag` against the ciphertext `buf` sealed under `nonce`, then decrypts
+    /// `buf` in place. The comparison is constant time.
+    ///
+    /// Errors: [`AuthError`] if the tag does not match; `buf` is then left as it was.
+    pub(crate) fn open_in_place(
+        &self,
+        nonce: &[u8; NONCE_SIZE],
+        buf: &mut [u8],
+        tag: &Tag,
+    ) -> Result<(), AuthError> {
+        open_in_place::<DEFAULT_LANES>(&self.key, nonce, buf, tag)
+    }
+}
+
+/// The keystream for `nonce` positioned at byte 32, and Poly1305 keyed with keystream
+/// bytes 0..32 (secretbox's layout).
+pub(crate) fn start<const N: usize>(
+    key: &[u8; KEY_SIZE],
+    nonce: &[u8; NONCE_SIZE],
+) -> (XSalsa20<N>, Poly1305) {
+    let mut stream = XSalsa20::<N>::new(key, nonce);
+    // The first batch: Poly1305 key, then the start of the message.
+    stream.fill_batch();
+    let mut mac_key = [0u8; 32];
+    stream.apply_keystream(&mut mac_key);
+    let mac = Poly1305::new(&mac_key);
+    mac_key.zeroize();
+    (stream, mac)
+}
+
+/// [`SecretBox::seal_in_place`] computing `N` keystream blocks at a time, in one pass:
+/// each batch of keystream is XORed in and the whole 64-byte groups encrypted so far go
+/// through Poly1305 while they are in L1; the last partial 16-byte block is padded as
+/// Poly1305 pads a message's end.
+pub(crate) fn seal_in_place<const N: usize>(
+    key: &[u8; KEY_SIZE],
+    nonce: &[u8; NONCE_SIZE],
+    buf: &mut [u8],
+) -> Tag {
+    let (mut stream, mut mac) = start::<N>(key, nonce);
+    let whole = buf.len() - buf.len() % 16;
+    let mut encrypted = 0;
+    let mut authenticated = 0;
+    // The first batch gave its first 32 bytes to the Poly1305 key; its rest and then
+    // whole batches follow, so each step ends on a batch boundary.
+    let mut step = XSalsa20::<N>::BATCH - 32;
+    while encrypted < buf.len() {
+        let end = buf.len().min(encrypted + step);
+        stream.apply_keystream(&mut buf[encrypted..end]);
+        encrypted = end;
+        step = XSalsa20::<N>::BATCH;
+        let upto = if end == buf.len() {
+            whole
+        } else {
+            end - end % 64
+        };
+        mac.update_blocks(&buf[authenticated..upto]);
+        authenticated = upto;
+    }
+    mac.finish(&buf[whole..])
+}
+
+/// [`SecretBox::open_in_place`] computing `N` keystream blocks at a time: authenticate
+/// first, decrypt only if the tag matches (so a forged frame is never decrypted).
+pub(crate) fn open_in_place<const N: usize>(
+    key: &[u8; KEY_SIZE],
+    nonce: &[u8; NONCE_SIZE],
+    buf: &mut [u8],
+    tag: &Tag,
+) -> Result<(), AuthError> {
+    let (mut stream, mac) = start::<N>(key, nonce);
+    let expected = mac.finish(buf);
+    if !bool::from(expected.ct_eq(tag)) {
+        return Err(AuthError);
+    }
+    stream.apply_keystream(buf);
+    Ok(())
+}
+
+impl Drop for SecretBox {
+    fn drop(&mut self) {
+        self.key.zeroize();
+    }
+}
+
+impl fmt::Debug for SecretBox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretBox").finish_non_exhaustive()
+    }
+}

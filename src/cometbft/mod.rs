@@ -11,7 +11,7 @@ pub(crate) mod delimited;
 mod handshake;
 pub(crate) mod node_info;
 mod packet;
-mod pb;
+pub(crate) mod pb;
 mod secret;
 
 pub use self::packet::{max_packet_size, Packets};

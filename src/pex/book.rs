@@ -159,6 +159,15 @@ impl AddrBook {
         }
     }
 
+    /// Forgets the node id of `addr`, keeping the address: a dial there found another
+    /// node. The next id announced for it (or the key a dial proves) is taken, so a
+    /// false id, announced first, hides a node for one failed dial at most.
+    pub fn forget_id(&mut self, addr: &NetAddress) {
+        if let Some(k) = self.known.get_mut(addr) {
+            k.addr = NetAddress::new(k.addr.ip(), k.addr.port());
+        }
+    }
+
     /// Forgets `addr` (Go's `MarkBad` and `RemoveAddress`).
     pub fn remove(&mut self, addr: &NetAddress) {
         let Some(k) = self.known.remove(addr) else {

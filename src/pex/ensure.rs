@@ -144,6 +144,12 @@ impl PexReactor {
                 Err(Error::Rejected(RejectReason::Duplicate)) => {}
                 Err(Error::Rejected(RejectReason::SelfConnection)) => book.add_our_address(addr),
                 Err(Error::Stopped) => {}
+                // Another node answers there: the id was false (or stale).
+                Err(e @ Error::Rejected(RejectReason::KeyMismatch(_))) => {
+                    book.mark_attempt(&addr);
+                    book.forget_id(&addr);
+                    debug!("pex: dial {addr} reached another node: {e}");
+                }
                 Err(e) => {
                     book.mark_attempt(&addr);
                     debug!("pex: dial {addr} failed: {e}");

@@ -13,7 +13,12 @@ use std::net::IpAddr;
 
 use super::address::NetAddress;
 use super::message::{PexMessage, MAX_ADDRS};
+use crate::cometbft::pb::{self, Fields, Value};
 use crate::error::Error;
+
+/// Field numbers of `Message`'s oneof.
+const TAG_REQUEST: u64 = 1;
+const TAG_ADDRS: u64 = 2;
 
 #[derive(Clone, PartialEq, prost::Message)]
 struct Message {
@@ -68,20 +73,39 @@ pub fn encode(msg: &PexMessage) -> Vec<u8> {
     prost::Message::encode_to_vec(&Message { sum: Some(sum) })
 }
 
-/// Reads a message; see the module docs for what is refused.
+/// Reads a message; see the module docs for what is refused. The addresses are counted
+/// by hand before any is decoded, so a message of many tiny entries allocates nothing
+/// beyond [`MAX_ADDRS`] of them; as in Go, the last oneof member set is the message.
 pub fn decode(buf: &[u8]) -> Result<PexMessage, Error> {
     let bad = |why: String| Error::Malformed(format!("PEX message: {why}"));
-    let msg: Message = prost::Message::decode(buf).map_err(|e| bad(e.to_string()))?;
-    match msg.sum {
+    let mut last = None;
+    for field in Fields::new(buf) {
+        match field? {
+            (n @ (TAG_REQUEST | TAG_ADDRS), Value::Bytes(member)) => last = Some((n, member)),
+            (n @ (TAG_REQUEST | TAG_ADDRS), _) => return Err(pb::wrong_type("PEX Message", n)),
+            _ => {}
+        }
+    }
+    match last {
         None => Err(bad("no message type".into())),
-        Some(Sum::PexRequest(_)) => Ok(PexMessage::Request),
-        Some(Sum::PexAddrs(PexAddrs { addrs })) => {
-            if addrs.len() > MAX_ADDRS {
-                return Err(bad(format!(
-                    "{} addresses, at most {MAX_ADDRS}",
-                    addrs.len()
-                )));
+        Some((TAG_REQUEST, member)) => {
+            let _: PexRequest =
+                prost::Message::decode(&buf[member]).map_err(|e| bad(e.to_string()))?;
+            Ok(PexMessage::Request)
+        }
+        Some((_, member)) => {
+            let member = &buf[member];
+            let mut count = 0usize;
+            for field in Fields::new(member) {
+                if field?.0 == 1 {
+                    count += 1;
+                    if count > MAX_ADDRS {
+                        return Err(bad(format!("over {MAX_ADDRS} addresses")));
+                    }
+                }
             }
+            let PexAddrs { addrs } =
+                prost::Message::decode(member).map_err(|e| bad(e.to_string()))?;
             let mut out = Vec::with_capacity(addrs.len());
             for a in addrs {
                 let ip: IpAddr =

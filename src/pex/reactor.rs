@@ -271,6 +271,10 @@ impl Reactor for PexReactor {
                 let answer = wire::encode(peer, &PexMessage::Addrs(selection));
                 let _ = peer.try_send(PEX_CHANNEL, answer);
             }
+            Ok(PexMessage::Addrs(_)) if !answer && wire::answers_only(peer) => {
+                info!("{peer}: unsolicited PEX addresses");
+                peer.disconnect("unsolicited PEX addresses".to_string());
+            }
             Ok(PexMessage::Addrs(addrs)) => {
                 // The source is where the bytes came from (as in Go), never what the
                 // peer claims: one host must not pose as many source groups.

@@ -27,6 +27,18 @@ pub(super) fn book_id(peer: &Peer) -> Option<NodeId> {
     None
 }
 
+/// Whether `peer` may send addresses only in answer to our request (CometBFT's rule: Go
+/// disconnects a peer whose list nobody asked for; Go v0.12 took any).
+pub(super) fn answers_only(peer: &Peer) -> bool {
+    #[cfg(feature = "cometbft")]
+    if cometbft(peer) {
+        return true;
+    }
+    #[cfg(not(feature = "cometbft"))]
+    let _ = peer;
+    false
+}
+
 /// `msg` as `peer` reads it.
 pub(super) fn encode(peer: &Peer, msg: &PexMessage) -> Vec<u8> {
     #[cfg(feature = "cometbft")]

@@ -244,6 +244,13 @@ impl SwitchState {
             if info.channels.is_empty() {
                 info.channels = reactors.channels.iter().map(|c| c.id).collect();
             }
+            // With the channels in, the NodeInfo is what peers will judge (CometBFT
+            // refuses more than 16): fail here, not in every handshake.
+            self.config
+                .protocol
+                .handshake()
+                .check_ours(&info)
+                .map_err(Error::InvalidConfig)?;
         }
         let peer_budget = self.config.peer_queue_bytes.unwrap_or_else(|| {
             reactors

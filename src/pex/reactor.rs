@@ -9,8 +9,12 @@
 //!   waits on a peer that does not read, and a request that finds the channel's 10
 //!   queued messages still unsent goes unanswered. Addresses are added with the sender
 //!   as their source.
-//! * A malformed message (see `message.rs`), or more than `max_msgs_per_hour` messages
-//!   from one peer in an hour (Go: 1000), disconnects the peer.
+//! * A malformed message (see `message.rs`, `proto.rs`), or more than
+//!   `max_msgs_per_hour` messages from one peer in an hour (Go: 1000), disconnects the
+//!   peer; so do addresses a CometBFT peer sends unasked (as CometBFT does; Go v0.12
+//!   took them).
+//! * Each peer is spoken to in its family's wire (`wire.rs`); a CometBFT peer's
+//!   addresses carry node ids, which the loop dials expecting (`ensure.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;

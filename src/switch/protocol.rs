@@ -87,9 +87,9 @@ pub trait Handshake: Send + Sync + 'static {
     /// Runs the handshake over `stream`.
     fn run(&self, stream: TcpStream, setup: &HandshakeSetup<'_>) -> Result<Handshaken, Error>;
 
-    /// Whether a switch can send `ours` as its NodeInfo (checked by `Switch::new`, before
-    /// the switch fills in its key, listen address and channels); the error says why
-    /// not. The default is Tendermint v0.12's rule: a `major.minor.patch` version, a
+    /// Whether a switch can send `ours` as its NodeInfo (checked by `Switch::new`, and
+    /// again once the reactors' channels are filled in, at the first `listen` or dial);
+    /// the error says why not. The default is Tendermint v0.12's rule: a `major.minor.patch` version, a
     /// network, and an encoding within [`NodeInfo::MAX_SIZE`].
     fn check_ours(&self, ours: &NodeInfo) -> Result<(), String> {
         ours.check_own()

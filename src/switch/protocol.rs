@@ -153,6 +153,13 @@ impl Protocol {
     pub(super) fn handshake(&self) -> &dyn Handshake {
         &*self.handshake
     }
+
+    /// [`Handshake::check_ours`], as the error a switch returns.
+    pub(super) fn check_ours(&self, ours: &NodeInfo) -> Result<(), Error> {
+        self.handshake
+            .check_ours(ours)
+            .map_err(Error::InvalidConfig)
+    }
 }
 
 impl Default for Protocol {

@@ -73,11 +73,7 @@ impl SwitchState {
     /// A switch that has not started; see [`Switch::new`](super::Switch::new).
     pub(super) fn new(config: SwitchConfig, mut info: NodeInfo) -> Result<Arc<Self>, Error> {
         config.validate()?;
-        config
-            .protocol
-            .handshake()
-            .check_ours(&info)
-            .map_err(Error::InvalidConfig)?;
+        config.protocol.check_ours(&info)?;
         let key = match config.node_key.clone() {
             Some(k) => k,
             None => NodeKey::generate()?,
@@ -246,11 +242,7 @@ impl SwitchState {
             }
             // With the channels in, the NodeInfo is what peers will judge (CometBFT
             // refuses more than 16): fail here, not in every handshake.
-            self.config
-                .protocol
-                .handshake()
-                .check_ours(&info)
-                .map_err(Error::InvalidConfig)?;
+            self.config.protocol.check_ours(&info)?;
         }
         let peer_budget = self.config.peer_queue_bytes.unwrap_or_else(|| {
             reactors

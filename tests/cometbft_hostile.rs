@@ -20,18 +20,15 @@ use mconn::{
     SwitchConfig,
 };
 use prost014::Message;
+use support::cometbft::*;
 use support::*;
 use tendermint_p2p::secret_connection::{SecretConnection, Version};
-use tendermint_proto::v0_38::p2p::{
-    packet, DefaultNodeInfo, DefaultNodeInfoOther, Packet, PacketMsg, PacketPing, ProtocolVersion,
-};
+use tendermint_proto::v0_38::p2p::{packet, DefaultNodeInfo, PacketMsg, PacketPing};
 
 const LIMIT: Duration = Duration::from_secs(90);
 const CHANNEL: u8 = 0x20;
 /// The reassembly limit of our test channel.
 const CAPACITY: usize = 4096;
-
-type Theirs = BufReader<SecretConnection<TcpStream>>;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Ev {
@@ -77,46 +74,20 @@ fn our_switch() -> (Switch, SocketAddr, Receiver<Ev>) {
     (sw, addr, rx)
 }
 
-fn key(seed: u8) -> ed25519_consensus::SigningKey {
-    ed25519_consensus::SigningKey::from([seed; 32])
-}
-
-fn peer_id(key: &ed25519_consensus::SigningKey) -> PeerId {
-    PeerId(key.verification_key().to_bytes())
-}
-
-fn their_node_info(key: &ed25519_consensus::SigningKey) -> DefaultNodeInfo {
-    DefaultNodeInfo {
-        protocol_version: Some(ProtocolVersion {
-            p2p: 8,
-            block: 11,
-            app: 0,
-        }),
-        default_node_id: NodeId::of(&peer_id(key)).to_string(),
-        listen_addr: "tcp://127.0.0.1:26656".into(),
-        network: "test-chain".into(),
-        version: "0.38.25".into(),
-        channels: vec![CHANNEL, 0x00],
-        moniker: "mallory".into(),
-        other: Some(DefaultNodeInfoOther {
-            tx_index: "on".into(),
-            rpc_address: "tcp://127.0.0.1:26657".into(),
-        }),
-    }
-}
-
 /// Runs their SecretConnection handshake on a fresh connection to `addr`.
-fn secret(addr: SocketAddr, key: &ed25519_consensus::SigningKey) -> Theirs {
-    let tcp = TcpStream::connect(addr).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let sc = SecretConnection::new(tcp, key.clone(), Version::V0_34).expect("their handshake");
-    BufReader::with_capacity(4096, sc)
+fn dial(addr: SocketAddr, key: &ed25519_consensus::SigningKey) -> Theirs {
+    secret(TcpStream::connect(addr).unwrap(), key, 20)
+}
+
+/// What the hostile node says of itself: valid, on our channel.
+fn their_node_info(key: &ed25519_consensus::SigningKey) -> DefaultNodeInfo {
+    comet_node_info(key, "mallory", &[CHANNEL, 0x00])
 }
 
 /// A hostile node that dials `addr`, shakes hands validly and has been added.
 fn hostile(addr: SocketAddr, seed: u8, events: &Receiver<Ev>) -> Theirs {
     let k = key(seed);
-    let mut theirs = secret(addr, &k);
+    let mut theirs = dial(addr, &k);
     let info = their_node_info(&k).encode_length_delimited_to_vec();
     theirs.get_mut().write_all(&info).expect("write NodeInfo");
     match events.recv_timeout(Duration::from_secs(20)) {
@@ -124,10 +95,6 @@ fn hostile(addr: SocketAddr, seed: u8, events: &Receiver<Ev>) -> Theirs {
         other => panic!("expected add_peer, got {other:?}"),
     }
     theirs
-}
-
-fn delimited(p: packet::Sum) -> Vec<u8> {
-    Packet { sum: Some(p) }.encode_length_delimited_to_vec()
 }
 
 fn msg(channel: i32, eof: bool, data: &[u8]) -> Vec<u8> {
@@ -277,7 +244,7 @@ fn packets_in_the_nodeinfo_frame_are_not_lost() {
     let _w = watchdog("review_same_frame", LIMIT);
     let (sw, addr, events) = our_switch();
     let k = key(41);
-    let mut theirs = secret(addr, &k);
+    let mut theirs = dial(addr, &k);
     let mut bytes = their_node_info(&k).encode_length_delimited_to_vec();
     bytes.extend(delimited(packet::Sum::PacketPing(PacketPing {})));
     bytes.extend(msg(i32::from(CHANNEL), true, b"first"));
@@ -322,7 +289,7 @@ fn nodeinfo_size_limit_is_go_s_inclusive_10240() {
     let _w = watchdog("review_nodeinfo_size", LIMIT);
     let (sw, addr, events) = our_switch();
     let k = key(50);
-    let mut theirs = secret(addr, &k);
+    let mut theirs = dial(addr, &k);
     theirs
         .get_mut()
         .write_all(&info_of_size(&k, 10240).encode_length_delimited_to_vec())
@@ -335,7 +302,7 @@ fn nodeinfo_size_limit_is_go_s_inclusive_10240() {
     let _ = removed(&events, 10);
 
     let k = key(51);
-    let mut theirs = secret(addr, &k);
+    let mut theirs = dial(addr, &k);
     // Refused from its length prefix: the write may find the socket closed already.
     let _ = theirs
         .get_mut()
@@ -378,7 +345,7 @@ fn invalid_nodeinfos_are_refused() {
     ];
     for (n, (what, edit)) in edits.into_iter().enumerate() {
         let k = key(60 + n as u8);
-        let mut theirs = secret(addr, &k);
+        let mut theirs = dial(addr, &k);
         let mut info = their_node_info(&k);
         edit(&mut info);
         theirs
@@ -399,7 +366,7 @@ fn nodeinfo_in_one_byte_frames() {
     let _w = watchdog("review_nodeinfo_bytes", LIMIT);
     let (sw, addr, events) = our_switch();
     let k = key(80);
-    let mut theirs = secret(addr, &k);
+    let mut theirs = dial(addr, &k);
     for b in their_node_info(&k).encode_length_delimited_to_vec() {
         theirs.get_mut().write_all(&[b]).unwrap();
     }
@@ -420,7 +387,7 @@ fn a_trickled_nodeinfo_is_cut_at_the_handshake_deadline() {
     let (sw, addr, events) = our_switch();
     let k = key(81);
     let t = Instant::now();
-    let mut theirs = secret(addr, &k);
+    let mut theirs = dial(addr, &k);
     let bytes = their_node_info(&k).encode_length_delimited_to_vec();
     let mut cut = false;
     for b in bytes {

@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::io::{BufReader, Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,89 +17,23 @@ use bytes::Bytes;
 use mconn::protocol::Protocol;
 use mconn::{NodeId, NodeInfo, Peer, Switch, SwitchConfig};
 use prost014::Message;
+use support::cometbft::*;
 use support::switch::*;
 use support::*;
-use tendermint_p2p::secret_connection::{SecretConnection, Version};
-use tendermint_proto::v0_38::p2p::{
-    packet, DefaultNodeInfo, DefaultNodeInfoOther, Packet, PacketMsg, PacketPing, ProtocolVersion,
-};
+use tendermint_proto::v0_38::p2p::{packet, DefaultNodeInfo, Packet, PacketPing};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const CHANNEL: u8 = 0x20;
 
-/// Their stream: writes go to the SecretConnection, reads through a buffer of at least
-/// a frame (a shorter read panics inside tendermint-p2p).
-type Theirs = BufReader<SecretConnection<TcpStream>>;
-
-fn read_delimited<M: Message + Default>(r: &mut Theirs) -> M {
-    let mut len = 0u64;
-    for shift in (0..64).step_by(7) {
-        let mut b = [0u8; 1];
-        r.read_exact(&mut b).expect("length byte");
-        len |= u64::from(b[0] & 0x7f) << shift;
-        if b[0] < 0x80 {
-            break;
-        }
-    }
-    assert!(len <= 1 << 20, "a {len}-byte message");
-    let mut body = vec![0u8; len as usize];
-    r.read_exact(&mut body).expect("message body");
-    M::decode(&body[..]).expect("decodes")
-}
-
-fn their_node_info(key: &ed25519_consensus::SigningKey) -> DefaultNodeInfo {
-    let pubkey = mconn::PeerId(key.verification_key().to_bytes());
-    DefaultNodeInfo {
-        protocol_version: Some(ProtocolVersion {
-            p2p: 8,
-            block: 11,
-            app: 0,
-        }),
-        default_node_id: NodeId::of(&pubkey).to_string(),
-        listen_addr: "tcp://127.0.0.1:26656".into(),
-        network: "test-chain".into(),
-        version: "0.38.25".into(),
-        channels: vec![0x40, CHANNEL, 0x00],
-        moniker: "gopher".into(),
-        other: Some(DefaultNodeInfoOther {
-            tx_index: "on".into(),
-            rpc_address: "tcp://127.0.0.1:26657".into(),
-        }),
-    }
-}
-
 /// Plays a CometBFT node on `tcp`: handshake, NodeInfo both ways; returns its stream and
 /// the NodeInfo it read from us.
 fn play_node(tcp: TcpStream, key: &ed25519_consensus::SigningKey) -> (Theirs, DefaultNodeInfo) {
-    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let sc = SecretConnection::new(tcp, key.clone(), Version::V0_34).expect("their handshake");
-    let mut theirs = BufReader::with_capacity(4096, sc);
-    let info = their_node_info(key).encode_length_delimited_to_vec();
+    let mut theirs = secret(tcp, key, 20);
+    let info =
+        comet_node_info(key, "gopher", &[0x40, CHANNEL, 0x00]).encode_length_delimited_to_vec();
     theirs.get_mut().write_all(&info).expect("write NodeInfo");
     let ours: DefaultNodeInfo = read_delimited(&mut theirs);
     (theirs, ours)
-}
-
-fn delimited(p: packet::Sum) -> Vec<u8> {
-    Packet { sum: Some(p) }.encode_length_delimited_to_vec()
-}
-
-/// Chunks `msg` into PacketMsgs as Go's `nextPacketMsg` does.
-fn chunks(channel: u8, msg: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut rest = msg;
-    loop {
-        let n = rest.len().min(1024);
-        out.extend(delimited(packet::Sum::PacketMsg(PacketMsg {
-            channel_id: i32::from(channel),
-            eof: n == rest.len(),
-            data: rest[..n].to_vec(),
-        })));
-        rest = &rest[n..];
-        if rest.is_empty() {
-            return out;
-        }
-    }
 }
 
 /// Reads packets until a whole message arrives; counts the pongs seen on the way.

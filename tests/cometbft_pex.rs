@@ -7,7 +7,7 @@
 mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -17,11 +17,10 @@ use mconn::pex::{AddrBook, NetAddress, PexConfig, PexReactor};
 use mconn::protocol::Protocol;
 use mconn::{NodeId, NodeInfo, PeerId, Switch, SwitchConfig};
 use prost014::Message;
+use support::cometbft::*;
 use support::*;
-use tendermint_p2p::secret_connection::{SecretConnection, Version};
 use tendermint_proto::v0_38::p2p::{
-    message, packet, DefaultNodeInfo, DefaultNodeInfoOther, Message as PexMsg,
-    NetAddress as PbAddr, Packet, PacketMsg, PexAddrs, ProtocolVersion,
+    message, DefaultNodeInfo, Message as PexMsg, NetAddress as PbAddr, PexAddrs,
 };
 
 /// Counts the heap in use and its peak.
@@ -69,33 +68,11 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-type Theirs = BufReader<SecretConnection<TcpStream>>;
-
-fn key(seed: u8) -> ed25519_consensus::SigningKey {
-    ed25519_consensus::SigningKey::from([seed; 32])
-}
-
-fn peer_id(key: &ed25519_consensus::SigningKey) -> PeerId {
-    PeerId(key.verification_key().to_bytes())
-}
-
+/// What the hostile node says of itself: valid, on the PEX channel.
 fn their_node_info(key: &ed25519_consensus::SigningKey) -> DefaultNodeInfo {
     DefaultNodeInfo {
-        protocol_version: Some(ProtocolVersion {
-            p2p: 8,
-            block: 11,
-            app: 0,
-        }),
-        default_node_id: NodeId::of(&peer_id(key)).to_string(),
         listen_addr: "tcp://127.0.0.1:1".into(),
-        network: "test-chain".into(),
-        version: "0.38.25".into(),
-        channels: vec![0x00],
-        moniker: "mallory".into(),
-        other: Some(DefaultNodeInfoOther {
-            tx_index: "on".into(),
-            rpc_address: "tcp://127.0.0.1:26657".into(),
-        }),
+        ..comet_node_info(key, "mallory", &[0x00])
     }
 }
 
@@ -114,10 +91,7 @@ fn pex_switch() -> (Switch, SocketAddr, Arc<PexReactor>) {
 /// A hostile node that dials `addr` and shakes hands validly; waits until it is a peer.
 fn hostile(sw: &Switch, addr: SocketAddr, seed: u8) -> Theirs {
     let k = key(seed);
-    let tcp = TcpStream::connect(addr).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let sc = SecretConnection::new(tcp, k.clone(), Version::V0_34).expect("their handshake");
-    let mut theirs = BufReader::with_capacity(4096, sc);
+    let mut theirs = secret(TcpStream::connect(addr).unwrap(), &k, 30);
     theirs
         .get_mut()
         .write_all(&their_node_info(&k).encode_length_delimited_to_vec())
@@ -132,23 +106,7 @@ fn hostile(sw: &Switch, addr: SocketAddr, seed: u8) -> Theirs {
 
 /// `msg` as PacketMsgs on channel 0x00, chunked as Go chunks it.
 fn packets(msg: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut rest = msg;
-    loop {
-        let n = rest.len().min(1024);
-        let p = Packet {
-            sum: Some(packet::Sum::PacketMsg(PacketMsg {
-                channel_id: 0,
-                eof: n == rest.len(),
-                data: rest[..n].to_vec(),
-            })),
-        };
-        out.extend(p.encode_length_delimited_to_vec());
-        rest = &rest[n..];
-        if rest.is_empty() {
-            return out;
-        }
-    }
+    chunks(0x00, msg)
 }
 
 fn pex_addrs(addrs: Vec<PbAddr>) -> Vec<u8> {

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod codec;
+#[cfg(feature = "cometbft")]
+pub mod cometbft;
 pub mod common;
 pub mod proxy;
 #[cfg(feature = "secret-connection")]

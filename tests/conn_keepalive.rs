@@ -170,3 +170,72 @@ fn a_ping_flood_gets_few_pongs_and_messages_still_flow() {
     assert!(c.conn.is_running());
     eprintln!("100000 pings -> {pongs} pongs in {secs:.2}s");
 }
+
+#[test]
+fn the_round_trip_runs_from_our_ping_to_the_peers_pong() {
+    let _w = watchdog("rtt_measured", LIMIT);
+    let (ours, mut peer) = tcp_pair();
+    let config = MConnConfig::default()
+        .ping_interval(Duration::from_millis(300))
+        .pong_timeout(Duration::from_millis(290));
+    let c = start(ours, vector_channels(), config);
+    assert_eq!(c.conn.status().rtt, None, "nothing measured before a ping");
+    peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(read_byte(&mut peer).unwrap(), 0x01, "our ping");
+    let held = Duration::from_millis(120);
+    std::thread::sleep(held); // the peer is slow to answer: that is what is measured
+    peer.write_all(&[0x02]).unwrap();
+    assert!(
+        wait_until(LIMIT, || c.conn.status().rtt.is_some()),
+        "a round trip is measured"
+    );
+    let s = c.conn.status();
+    let rtt = s.rtt.unwrap();
+    assert!(
+        rtt >= held && rtt < Duration::from_millis(290),
+        "{rtt:?}: at least the peer's delay, less than the pong timeout"
+    );
+    assert!(s.pings_sent >= 1 && s.pongs_received == 1, "{s:?}");
+    assert!(c.conn.is_running());
+}
+
+#[test]
+fn pongs_nobody_asked_for_measure_no_round_trip() {
+    let _w = watchdog("unasked_pongs_rtt", LIMIT);
+    let (ours, mut peer) = tcp_pair();
+    // The default 60 s interval: no ping of ours goes out during this test.
+    let c = start(ours, vector_channels(), MConnConfig::default());
+    peer.write_all(&[0x02, 0x02, 0x02]).unwrap();
+    assert!(wait_until(LIMIT, || c.conn.status().pongs_received == 3));
+    let s = c.conn.status();
+    assert_eq!((s.pings_sent, s.rtt), (0, None), "{s:?}");
+}
+
+#[test]
+fn a_busy_connection_still_pings_and_measures_its_round_trip() {
+    let _w = watchdog("busy_rtt", LIMIT);
+    let config = fast_keepalive();
+    let (a, b) = conn_pair(vector_channels(), config);
+    // Messages flow both ways without a pause, so neither side is ever silent for an
+    // interval; pings must go out anyway.
+    let start = Instant::now();
+    let mut sent = 0u64;
+    while start.elapsed() < Duration::from_millis(600) || a.conn.status().rtt.is_none() {
+        assert!(
+            start.elapsed() < LIMIT,
+            "no round trip measured on a busy link"
+        );
+        a.conn.send(0x01, vec![7u8; 100]).unwrap();
+        b.conn.send(0x02, vec![8u8; 100]).unwrap();
+        sent += 1;
+        while a.received.try_recv().is_ok() || b.received.try_recv().is_ok() {}
+    }
+    let (sa, sb) = (a.conn.status(), b.conn.status());
+    assert!(
+        sa.pings_sent >= 3,
+        "{} pings in 600 ms of traffic",
+        sa.pings_sent
+    );
+    assert!(sa.rtt.is_some() && sb.pings_received >= 1 && sb.pongs_sent >= 1);
+    assert!(sent > 0 && a.conn.is_running() && b.conn.is_running());
+}

@@ -1,7 +1,8 @@
 //! Keepalive timing: when to ping, when the peer has gone quiet, and how often we answer
 //! pings. Pure; the clock is passed in.
 //!
-//! * We ping after `ping_interval` without receiving anything.
+//! * We ping every `ping_interval`, whether or not other traffic flows (as Go does), so
+//!   the round-trip time stays measured on a busy connection too.
 //! * If neither a pong nor any other byte arrives within `pong_timeout` of our ping, the
 //!   connection stops with `PongTimeout`.
 //! * Pings from the peer are answered with one pong each, but coalesced (pings that arrive
@@ -36,21 +37,26 @@ pub struct Keepalive {
     ping_interval: Duration,
     pong_timeout: Duration,
     ping_sent_at: Option<Instant>,
+    /// When the last ping went out (the start, before the first): the next is due an
+    /// interval later.
+    last_ping: Instant,
 }
 
 impl Keepalive {
-    /// A keepalive with the given timings (`pong_timeout < ping_interval`, checked by the
-    /// config).
-    pub fn new(ping_interval: Duration, pong_timeout: Duration) -> Self {
+    /// A keepalive started at `now` with the given timings (`pong_timeout <
+    /// ping_interval`, checked by the config).
+    pub fn new(now: Instant, ping_interval: Duration, pong_timeout: Duration) -> Self {
         Keepalive {
             ping_interval,
             pong_timeout,
             ping_sent_at: None,
+            last_ping: now,
         }
     }
 
     /// Decides at `now`, given the time the last bytes arrived from the peer, what to do
-    /// and when to ask again. Receiving anything after our ping answers it.
+    /// and when to ask again. Receiving anything after our ping answers it (the pong
+    /// timeout is about a peer gone quiet; a peer that talks is alive).
     pub fn poll(&mut self, now: Instant, last_recv: Instant) -> (Action, Instant) {
         if let Some(sent) = self.ping_sent_at {
             if last_recv >= sent {
@@ -63,9 +69,10 @@ impl Keepalive {
                 return (Action::Wait, pong_due);
             }
         }
-        let ping_due = deadline(last_recv, self.ping_interval);
+        let ping_due = deadline(self.last_ping, self.ping_interval);
         if now >= ping_due {
             self.ping_sent_at = Some(now);
+            self.last_ping = now;
             (Action::SendPing, deadline(now, self.pong_timeout))
         } else {
             (Action::Wait, ping_due)
@@ -134,7 +141,7 @@ mod tests {
     #[test]
     fn pings_after_silence_and_times_out() {
         let t0 = Instant::now();
-        let mut k = Keepalive::new(90 * MS, 45 * MS);
+        let mut k = Keepalive::new(t0, 90 * MS, 45 * MS);
         assert_eq!(k.poll(t0, t0), (Action::Wait, t0 + 90 * MS));
         assert_eq!(k.poll(t0 + 89 * MS, t0).0, Action::Wait);
         assert_eq!(k.poll(t0 + 90 * MS, t0), (Action::SendPing, t0 + 135 * MS));
@@ -146,42 +153,52 @@ mod tests {
     #[test]
     fn anything_received_answers_the_ping() {
         let t0 = Instant::now();
-        let mut k = Keepalive::new(90 * MS, 45 * MS);
+        let mut k = Keepalive::new(t0, 90 * MS, 45 * MS);
         assert_eq!(k.poll(t0 + 90 * MS, t0).0, Action::SendPing);
         // A pong (or any packet) at 100 ms.
         let (a, next) = k.poll(t0 + 120 * MS, t0 + 100 * MS);
         assert_eq!(a, Action::Wait);
         assert!(!k.awaiting_pong());
-        assert_eq!(next, t0 + 190 * MS, "next ping an interval after the pong");
+        assert_eq!(next, t0 + 180 * MS, "next ping an interval after the last");
         // Several intervals of ping/pong keep it alive.
-        let mut now = t0 + 190 * MS;
+        let mut now = t0 + 180 * MS;
         for _ in 0..5 {
             assert_eq!(k.poll(now, now - 90 * MS).0, Action::SendPing);
             assert_eq!(k.poll(now + 10 * MS, now + 5 * MS).0, Action::Wait);
-            now += 95 * MS;
+            now += 90 * MS;
         }
     }
 
     #[test]
-    fn traffic_means_no_pings() {
+    fn pings_go_out_every_interval_while_traffic_flows() {
         let t0 = Instant::now();
-        let mut k = Keepalive::new(90 * MS, 45 * MS);
+        let mut k = Keepalive::new(t0, 90 * MS, 45 * MS);
+        let mut pings = Vec::new();
         for i in 1..100u32 {
             let now = t0 + i * 10 * MS;
-            assert_eq!(k.poll(now, now - MS).0, Action::Wait);
+            // Something arrives every millisecond: never a timeout.
+            match k.poll(now, now - MS).0 {
+                Action::SendPing => pings.push(i * 10),
+                Action::Wait => {}
+                Action::Timeout => panic!("timeout at {i}"),
+            }
         }
+        assert_eq!(
+            pings,
+            [90, 180, 270, 360, 450, 540, 630, 720, 810, 900, 990]
+        );
     }
 
     #[test]
     fn huge_intervals_mean_never() {
         let t0 = Instant::now();
-        let mut k = Keepalive::new(Duration::MAX, Duration::MAX - MS);
+        let mut k = Keepalive::new(t0, Duration::MAX, Duration::MAX - MS);
         let year = Duration::from_secs(365 * 24 * 3600);
         let (a, next) = k.poll(t0 + year, t0);
         assert_eq!(a, Action::Wait);
         assert!(next > t0 + 2 * year);
         // Even after a ping (here: an interval that is due), a huge pong timeout waits.
-        let mut k = Keepalive::new(MS, Duration::MAX);
+        let mut k = Keepalive::new(t0, MS, Duration::MAX);
         assert_eq!(k.poll(t0 + MS, t0).0, Action::SendPing);
         let (a, next) = k.poll(t0 + year, t0);
         assert_eq!(a, Action::Wait);

@@ -12,6 +12,7 @@ mod handle;
 pub(crate) mod inbox;
 mod keepalive;
 mod outbox;
+mod ping_stats;
 mod readbuf;
 mod recv;
 mod schedule;

@@ -123,7 +123,10 @@ fn deliver(shared: &Shared, inbox: &mut Inbox, on_receive: &mut OnReceive) -> Re
                 trace!("<- ping");
                 shared.want_pong();
             }
-            Event::Pong => trace!("<- pong"),
+            Event::Pong => {
+                trace!("<- pong");
+                shared.pong_received(Instant::now());
+            }
             Event::Message(channel, msg) => {
                 trace!("<- msg on {channel:#04x}, {} bytes", msg.len());
                 if shared.state() == ConnState::Stopping {

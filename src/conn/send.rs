@@ -78,6 +78,7 @@ fn send_loop(shared: &Shared, wake: &Receiver<()>) -> Result<(), Error> {
         let control = timing.begin(now, shared.last_heard(now), shared.pong_wanted())?;
         if control.ping {
             trace!("-> ping");
+            shared.ping_sent(now);
             outbox.push_ping();
         }
         if control.pong {
@@ -154,6 +155,7 @@ fn write_batch(
                 }
                 let now = Instant::now();
                 if timing.on_stall(now, shared.last_heard(now))? {
+                    shared.ping_sent(now);
                     outbox.push_ping();
                 }
             }

@@ -18,6 +18,7 @@ use super::channel::ChannelCounters;
 use super::config::MConnConfig;
 use super::flowrate::RateMeter;
 use super::outbox::Outbox;
+use super::ping_stats::PingStats;
 use crate::error::{ChannelId, Error};
 use crate::latch::Latch;
 use crate::threads;
@@ -80,6 +81,8 @@ pub(crate) struct Shared {
     pub bytes_recv: AtomicU64,
     pub send_meter: Mutex<RateMeter>,
     pub recv_meter: Mutex<RateMeter>,
+    /// Pings and pongs each way, and the last round trip.
+    pub pings: PingStats,
     /// Open once a flush_stop has written everything.
     pub flushed: Latch,
     /// Disconnected when the send (recv) thread has exited.
@@ -128,6 +131,7 @@ impl Shared {
             bytes_recv: AtomicU64::new(0),
             send_meter: Mutex::new(RateMeter::new(now)),
             recv_meter: Mutex::new(RateMeter::new(now)),
+            pings: PingStats::default(),
             flushed: Latch::new(),
             send_done: p.send_done,
             recv_done: p.recv_done,
@@ -248,6 +252,7 @@ impl Shared {
 
     /// The peer pinged us; wakes the send thread to answer (once per unanswered ping).
     pub fn want_pong(&self) {
+        self.pings.ping_received();
         if !self.pong_wanted.swap(true, AcqRel) {
             self.wake();
         }
@@ -260,7 +265,23 @@ impl Shared {
 
     /// The pong is going out.
     pub fn pong_sent(&self) {
+        self.pings.pong_sent();
         self.pong_wanted.store(false, Release);
+    }
+
+    /// Our ping is going out at `now` (the round trip starts).
+    pub fn ping_sent(&self, now: Instant) {
+        self.pings.ping_sent(self.nanos_at(now));
+    }
+
+    /// A pong arrived at `now` (the round trip ends, if it answers our ping).
+    pub fn pong_received(&self, now: Instant) {
+        self.pings.pong_received(self.nanos_at(now));
+    }
+
+    fn nanos_at(&self, now: Instant) -> u64 {
+        let ns = now.saturating_duration_since(self.epoch).as_nanos();
+        u64::try_from(ns).unwrap_or(u64::MAX)
     }
 
     /// A flush_stop has written everything.

@@ -22,6 +22,20 @@ pub struct ConnectionStatus {
     pub send_rate: f64,
     /// Current receive rate, bytes per second.
     pub recv_rate: f64,
+    /// The round-trip time of our last ping that the peer answered with a pong: from the
+    /// moment the send thread decided to ping to the moment the pong was decoded, so it
+    /// includes the peer's queues. `None` until the first pong. We ping every
+    /// `ping_interval`, whether or not other traffic flows.
+    pub rtt: Option<Duration>,
+    /// Pings we sent.
+    pub pings_sent: u64,
+    /// Pongs the peer sent (answers to our pings, or not).
+    pub pongs_received: u64,
+    /// Pings the peer sent.
+    pub pings_received: u64,
+    /// Pongs we sent; fewer than `pings_received` when pings came faster than we answer
+    /// (pongs are coalesced and rate-limited).
+    pub pongs_sent: u64,
     /// One entry per channel, in the order they were declared.
     pub channels: Vec<ChannelStatus>,
 }
@@ -52,6 +66,7 @@ pub struct ChannelStatus {
 
 /// Reads a connection's status from what its threads share, at `now`.
 pub(crate) fn snapshot(s: &Shared, now: Instant) -> ConnectionStatus {
+    let pings = s.pings.counts();
     ConnectionStatus {
         duration: now.duration_since(s.epoch),
         running: s.is_running(),
@@ -59,6 +74,11 @@ pub(crate) fn snapshot(s: &Shared, now: Instant) -> ConnectionStatus {
         bytes_received: s.bytes_recv.load(Relaxed),
         send_rate: s.send_meter.lock().rate(now),
         recv_rate: s.recv_meter.lock().rate(now),
+        rtt: pings.rtt,
+        pings_sent: pings.pings_sent,
+        pongs_received: pings.pongs_received,
+        pings_received: pings.pings_received,
+        pongs_sent: pings.pongs_sent,
         channels: s
             .channels
             .iter()

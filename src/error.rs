@@ -7,6 +7,7 @@
 use std::fmt;
 use std::io;
 
+mod label;
 mod secret;
 
 pub use self::secret::SecretError;

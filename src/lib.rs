@@ -123,6 +123,11 @@ pub use error::{ChannelId, Error, RejectReason, SecretError};
 pub use node_id::{ExpectedId, NodeId};
 pub use node_key::NodeKey;
 pub use peer_id::PeerId;
+/// The Prometheus client crate [`Switch::register_metrics`] registers in (feature
+/// `metrics`), re-exported so its version always matches.
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use prometheus_client;
 #[cfg(feature = "secret-connection")]
 #[cfg_attr(docsrs, doc(cfg(feature = "secret-connection")))]
 pub use secret::{SecretConnection, SecretReader, SecretWriter};

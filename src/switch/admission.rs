@@ -16,6 +16,7 @@ use bytes::Bytes;
 use crossbeam_channel::select;
 use log::{info, warn};
 
+use super::counters::{direction, Count};
 use super::dispatch::OnAdded;
 use super::events::SwitchEvent;
 use super::peer::{Peer, Rank};
@@ -105,6 +106,9 @@ impl SwitchState {
         // Our own dials report their failures where they return (`dial.rs`).
         if let (Err(e), false) = (&result, outbound) {
             if !matches!(e, Error::Stopped) {
+                if matches!(e, Error::Rejected(_)) {
+                    self.counters().add_error(Count::Refused, "inbound", e);
+                }
                 self.events().emit(SwitchEvent::InboundRefused {
                     addr: remote,
                     reason: e.clone(),
@@ -143,6 +147,8 @@ impl SwitchState {
             encrypt: self.config().auth_enc,
             write_timeout: self.config().mconn.send_timeout,
         };
+        let dir = direction(outbound);
+        self.counters().add(Count::Handshake, dir);
         let Handshaken {
             mut theirs,
             transport,
@@ -150,11 +156,15 @@ impl SwitchState {
             rank_key,
             ..
         } = run_handshake(&self.config().protocol, stream, &setup).map_err(|e| {
-            if reg.was_evicted() {
+            let e = if reg.was_evicted() {
                 Error::Rejected(RejectReason::TooManyHandshakes)
             } else {
                 e
+            };
+            if !self.is_stopped() {
+                self.counters().add_error(Count::HandshakeFailed, dir, &e);
             }
+            e
         })?;
         drop(reg);
         theirs.remote_addr = remote.to_string();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{bounded, select};
 
+use super::counters::Count;
 use super::events::SwitchEvent;
 use super::peer::Peer;
 use super::state::SwitchState;
@@ -37,9 +38,14 @@ impl SwitchState {
         expected: Option<ExpectedId>,
         learned: &mut Option<PeerId>,
     ) -> Result<Arc<Peer>, Error> {
+        self.counters().add(Count::Dial, "");
         let result = self.try_dial(addr, persistent, expected, learned);
         if let Err(e) = &result {
             if !matches!(e, Error::Stopped) {
+                self.counters().add_error(Count::DialFailed, "", e);
+                if matches!(e, Error::Rejected(_)) {
+                    self.counters().add_error(Count::Refused, "outbound", e);
+                }
                 self.events().emit(SwitchEvent::DialFailed {
                     addr,
                     persistent,

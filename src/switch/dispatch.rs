@@ -37,16 +37,21 @@ use crate::threads::{self, catch};
 /// job and its handles), so that a flood of empty messages is bounded too.
 const JOB_OVERHEAD: usize = 128;
 
-/// Bytes of a peer's budget held by one queued message; given back when dropped
-/// (handled, or dropped with its queue).
+/// Bytes of a peer's budget held by one queued message, and the message's bytes in its
+/// reactor's pending count; both given back when dropped (handled, or dropped with its
+/// queue).
 pub(super) struct Charge {
     peer: Arc<Peer>,
     n: usize,
+    reactor: Option<(Arc<AtomicUsize>, usize)>,
 }
 
 impl Drop for Charge {
     fn drop(&mut self) {
         self.peer.budget.release(self.n);
+        if let Some((pending, len)) = &self.reactor {
+            pending.fetch_sub(*len, Relaxed);
+        }
     }
 }
 
@@ -55,6 +60,9 @@ pub(super) struct Reactors {
     pub list: Vec<(String, Arc<dyn Reactor>)>,
     by_channel: [Option<u8>; 256],
     pub channels: Vec<ChannelDescriptor>,
+    /// Per reactor (in `list`'s order): message bytes handed to workers for it and not
+    /// yet handled.
+    pending: Vec<Arc<AtomicUsize>>,
 }
 
 impl Reactors {
@@ -78,15 +86,28 @@ impl Reactors {
                 channels.push(d);
             }
         }
+        let pending = list.iter().map(|_| Arc::default()).collect();
         Ok(Reactors {
             list,
             by_channel,
             channels,
+            pending,
         })
     }
 
     pub fn for_channel(&self, ch: ChannelId) -> Option<&Arc<dyn Reactor>> {
         self.by_channel[ch as usize].map(|i| &self.list[i as usize].1)
+    }
+
+    /// Each reactor's name and the message bytes waiting for it (or inside it) now.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub fn pending_bytes(&self) -> impl Iterator<Item = (&str, usize)> + '_ {
+        let names = self.list.iter().map(|(name, _)| name.as_str());
+        names.zip(self.pending.iter().map(|p| p.load(Relaxed)))
+    }
+
+    fn pending_for(&self, ch: ChannelId) -> Option<&Arc<AtomicUsize>> {
+        self.by_channel[ch as usize].map(|i| &self.pending[i as usize])
     }
 }
 
@@ -155,6 +176,8 @@ pub(super) struct Dispatch {
     queues: Vec<Sender<Job>>,
     /// `add_peer` jobs, unbounded (one per admission at most).
     control: Vec<Sender<Job>>,
+    /// The reactors, for their pending byte counts.
+    reactors: Arc<Reactors>,
 }
 
 impl Dispatch {
@@ -165,6 +188,7 @@ impl Dispatch {
         stack: usize,
         stop: Receiver<()>,
         host: Arc<dyn Host>,
+        reactors: Arc<Reactors>,
     ) -> Result<(Dispatch, Vec<JoinHandle<()>>), Error> {
         let mut queues = Vec::with_capacity(n);
         let mut control = Vec::with_capacity(n);
@@ -189,7 +213,12 @@ impl Dispatch {
             queues.push(tx);
             control.push(ctx);
         }
-        Ok((Dispatch { queues, control }, handles))
+        let dispatch = Dispatch {
+            queues,
+            control,
+            reactors,
+        };
+        Ok((dispatch, handles))
     }
 
     fn worker_for(&self, route: u64, ch: ChannelId) -> usize {
@@ -206,10 +235,15 @@ impl Dispatch {
             return;
         }
         let q = &self.queues[self.worker_for(peer.route, ch)];
+        let reactor = self.reactors.pending_for(ch).map(|p| {
+            p.fetch_add(msg.len(), Relaxed);
+            (p.clone(), msg.len())
+        });
         let job = Job::Msg {
             charge: Charge {
                 peer: peer.clone(),
                 n,
+                reactor,
             },
             ch,
             msg,

@@ -6,6 +6,7 @@ mod admission;
 mod budget;
 mod channel_reactor;
 mod config;
+mod counters;
 mod dial;
 mod dispatch;
 mod endpoints;
@@ -15,6 +16,8 @@ pub(crate) mod handshake;
 mod handshaking;
 mod listen;
 mod listeners;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod node_info;
 mod owned_threads;
 mod peer;
@@ -306,6 +309,36 @@ impl Switch {
     /// by the next `stop()` outside a callback, or when the last handle is dropped.
     pub fn stop(&self) {
         self.state().stop();
+    }
+
+    /// Registers this switch's metrics in `registry` (feature `metrics`), under the
+    /// `p2p` subsystem of the registry's prefix: with
+    /// `Registry::with_prefix("cometbft")` the names are CometBFT's
+    /// (`cometbft_p2p_peers`, `cometbft_p2p_peer_receive_bytes_total{peer_id,chID}`, ...).
+    /// The README lists every metric.
+    ///
+    /// They are read from the switch at each scrape: nothing is counted for them on a
+    /// message's path, and a removed peer's series are gone at the next scrape. The
+    /// registry holds the switch weakly (it neither keeps the switch running nor fails
+    /// once it is gone). Register a switch once per registry: the names would repeat.
+    ///
+    /// ```
+    /// use mconn::prometheus_client::{encoding::prometheus_text, registry::Registry};
+    /// use mconn::{NodeInfo, Switch, SwitchConfig};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let switch = Switch::new(SwitchConfig::default(), NodeInfo::new("node", "net"))?;
+    /// let mut registry = Registry::with_prefix("cometbft");
+    /// switch.register_metrics(&mut registry);
+    /// let mut text = String::new();
+    /// prometheus_text::encode(&mut text, &registry)?;
+    /// assert!(text.contains("cometbft_p2p_peers 0"));
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        metrics::register(self.state(), registry);
     }
 
     /// Whether the switch has not been stopped.

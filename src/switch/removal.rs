@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crossbeam_channel::{select, Receiver};
 use log::{debug, info, warn};
 
+use super::counters::Count;
 use super::dispatch::run_remove_peer;
 use super::peer::{Lifecycle, Peer};
 use super::state::{Running, SwitchState};
@@ -89,6 +90,7 @@ impl SwitchState {
         };
         // A protocol violation was logged at WARN by the connection already.
         info!("removing peer {peer}: {reason}");
+        self.counters().add_error(Count::Removed, "", &reason);
         self.peers().depart(peer);
         run_remove_peer(&running.reactors, peer, &reason);
         peer.life.mark_removed();

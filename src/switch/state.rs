@@ -19,6 +19,7 @@ use log::warn;
 use parking_lot::Mutex;
 
 use super::config::SwitchConfig;
+use super::counters::Counters;
 use super::dispatch::{Dispatch, Host, Reactors};
 use super::events::Events;
 use super::filter::Filters;
@@ -67,6 +68,7 @@ pub(super) struct SwitchState {
     filters: Filters,
     events: Events,
     persistent: Persistent,
+    counters: Counters,
 }
 
 impl SwitchState {
@@ -97,6 +99,7 @@ impl SwitchState {
             filters: Filters::default(),
             events: Events::default(),
             persistent: Persistent::default(),
+            counters: Counters::default(),
         }))
     }
 
@@ -143,6 +146,11 @@ impl SwitchState {
     /// The event stream's subscribers.
     pub(super) fn events(&self) -> &Events {
         &self.events
+    }
+
+    /// Dials, handshakes, refusals and removals, for the metrics.
+    pub(super) fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     /// The persistent peers being redialled.
@@ -262,6 +270,7 @@ impl SwitchState {
             self.config.worker_stack_size,
             self.stop_signal().clone(),
             host,
+            reactors.clone(),
         )?;
         for h in handles {
             self.threads.own(h);

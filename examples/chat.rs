@@ -6,6 +6,8 @@
 //! cargo run --example chat -- --name alice --listen 127.0.0.1:26656
 //! cargo run --example chat -- --name bob --listen 127.0.0.1:26657 --peer 127.0.0.1:26656 [--persistent]
 //! cargo run --example chat -- --name carol --listen 127.0.0.1:26658 --seed 127.0.0.1:26656
+//! cargo run --features metrics --example chat -- --name dave --listen 127.0.0.1:26659 \
+//!     --peer 127.0.0.1:26656 --metrics 127.0.0.1:26660   # Prometheus at /metrics
 //! ```
 //!
 //! Chat lines travel as go-wire strings on channel 0x01 (priority 1). Presence (hello,
@@ -33,6 +35,9 @@ use mconn::{
     ReconnectSchedule, Switch, SwitchConfig, SwitchEvent,
 };
 use parking_lot::Mutex;
+
+#[path = "chat/metrics_http.rs"]
+mod metrics_http;
 
 const CHAT: ChannelId = 0x01;
 const PRESENCE: ChannelId = 0x02;
@@ -287,7 +292,7 @@ fn peers_report(node: &Node) -> Vec<String> {
     for p in node.switch.peers() {
         let st = p.status();
         lines.push(format!(
-            "  {:<8} {} {:<3} {:>21}  sent {:>6} B  recv {:>6} B  up {:>5} B/s  down {:>5} B/s",
+            "  {:<8} {} {:<3} {:>21}  sent {:>6} B  recv {:>6} B  up {:>5} B/s  down {:>5} B/s  rtt {}",
             nick_of(&p),
             p.id().short(),
             if p.is_outbound() { "out" } else { "in" },
@@ -296,6 +301,10 @@ fn peers_report(node: &Node) -> Vec<String> {
             st.bytes_received,
             st.send_rate as u64,
             st.recv_rate as u64,
+            // Measured from the first ping on (one a minute).
+            st.rtt
+                .map(|d| format!("{:.1} ms", d.as_secs_f64() * 1e3))
+                .unwrap_or_else(|| "-".into()),
         ));
         for c in &st.channels {
             lines.push(format!(
@@ -412,6 +421,7 @@ struct Args {
     seeds: Vec<String>,
     persistent: bool,
     key: Option<String>,
+    metrics: Option<String>,
 }
 
 /// What the command line asks for.
@@ -423,6 +433,7 @@ enum Command {
 
 const USAGE: &str = "usage: chat                                   (the three-node demo)
        chat --name NAME --listen ADDR [--peer ADDR]... [--seed ADDR]... [--persistent] [--key FILE]
+            [--metrics ADDR]
        chat --help
 
   --name NAME    your nick, also the node's moniker
@@ -433,6 +444,8 @@ const USAGE: &str = "usage: chat                                   (the three-no
   --persistent   keep redialling the --peer nodes while they are down or drop
   --key FILE     the node's identity, in CometBFT's node_key.json layout: loaded if the
                  file exists, created otherwise, so a restarted node keeps its id
+  --metrics ADDR serve the node's Prometheus metrics at http://ADDR/metrics (port 0 picks
+                 one; the line shows which; needs the `metrics` feature)
 
 commands while chatting: /peers  /status  /nick NAME  /help  /quit   (Ctrl-C or end of input also quit)";
 
@@ -446,6 +459,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
         seeds: Vec::new(),
         persistent: false,
         key: None,
+        metrics: None,
     };
     let mut any = false;
     while let Some(flag) = args.next() {
@@ -458,6 +472,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
             "--seed" => a.seeds.push(value("--seed")?),
             "--persistent" => a.persistent = true,
             "--key" => a.key = Some(value("--key")?),
+            "--metrics" => a.metrics = Some(value("--metrics")?),
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -618,6 +633,16 @@ fn interactive(args: Args, screen: &Arc<Screen>) -> Result<Exit, Box<dyn StdErro
         node.switch.id().short(),
         node.addr
     ));
+    // Stopped (and its thread joined) when this function returns.
+    let _metrics = match &args.metrics {
+        Some(addr) => {
+            let served = metrics_http::serve(&node.switch, addr)?;
+            #[cfg(feature = "metrics")]
+            screen.line(format!("metrics on http://{}/metrics", served.addr));
+            Some(served)
+        }
+        None => None,
+    };
 
     // What the reactor sees, printed as it comes.
     {

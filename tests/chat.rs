@@ -471,3 +471,77 @@ fn with_a_key_file_a_restarted_node_keeps_its_id_and_a_corrupt_one_stops_it() {
     assert_eq!(std::fs::read_to_string(key).unwrap(), "{\"priv_key\":");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The sum of every sample of `name` whose labels contain `label` in a scrape.
+#[cfg(feature = "metrics")]
+fn metric(text: &str, name: &str, label: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && l.contains(label))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
+#[cfg(feature = "metrics")]
+fn scrape(url: &str) -> String {
+    let mut response = ureq::get(url).call().expect("scrape");
+    let kind = response.headers().get("content-type").cloned();
+    assert_eq!(
+        kind.as_ref().and_then(|k| k.to_str().ok()),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    response.body_mut().read_to_string().expect("body")
+}
+
+#[cfg(feature = "metrics")]
+#[test]
+fn metrics_are_served_over_http_and_move_as_messages_flow() {
+    let _w = watchdog("chat_metrics", Duration::from_secs(120));
+    let mut alice = Node::spawn(&[
+        "--name",
+        "alice",
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics",
+        "127.0.0.1:0",
+    ]);
+    let addr = listen_addr(&mut alice);
+    let line = alice.expect("metrics on http://");
+    let url = line.rsplit(' ').next().unwrap().to_string();
+    let before = scrape(&url);
+    assert!(before.contains("cometbft_p2p_peers 0"), "{before}");
+
+    let mut bob = Node::spawn(&["--name", "bob", "--listen", "127.0.0.1:0", "--peer", &addr]);
+    alice.expect("* bob joined");
+    let chat_bytes = |text: &str| {
+        metric(
+            text,
+            "cometbft_p2p_peer_receive_bytes_total",
+            "chID=\"0x1\"",
+        )
+    };
+    let joined = scrape(&url);
+    assert!(joined.contains("cometbft_p2p_peers 1"), "{joined}");
+    assert_eq!(
+        metric(&joined, "cometbft_p2p_handshakes_total", "inbound"),
+        1.0
+    );
+    let line = "a line long enough to count, from bob";
+    bob.type_line(line);
+    alice.expect(line);
+    let after = scrape(&url);
+    assert!(
+        chat_bytes(&after) >= chat_bytes(&joined) + line.len() as f64,
+        "before:\n{joined}\nafter:\n{after}"
+    );
+    // Anything but /metrics is a 404.
+    let other = url.replace("/metrics", "/other");
+    assert!(matches!(
+        ureq::get(&other).call(),
+        Err(ureq::Error::StatusCode(404))
+    ));
+    for n in [bob, alice] {
+        let mut n = n;
+        n.type_line("/quit");
+        assert_left(n, "/quit");
+    }
+}

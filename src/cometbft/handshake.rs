@@ -24,7 +24,9 @@ impl Protocol {
     /// ([`NodeInfo::protocol_version`]), the network, and a channel.
     #[cfg_attr(docsrs, doc(cfg(feature = "cometbft")))]
     pub fn cometbft() -> Self {
-        Protocol::new("cometbft", Codec::new(Packets), CometBft).encrypted_only()
+        Protocol::new("cometbft", Codec::new(Packets), CometBft)
+            .encrypted_only()
+            .with_message_types(super::message_type::MESSAGE_TYPES)
     }
 }
 

@@ -9,6 +9,7 @@
 
 pub(crate) mod delimited;
 mod handshake;
+mod message_type;
 pub(crate) mod node_info;
 mod packet;
 pub(crate) mod pb;

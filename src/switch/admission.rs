@@ -227,6 +227,7 @@ impl SwitchState {
         let conn = {
             let (gate, slot) = (gate.clone(), slot.clone());
             let running = running.clone();
+            let types = self.message_types().cloned();
             MConnection::with_transport(
                 transport,
                 running.reactors.channels.clone(),
@@ -235,6 +236,9 @@ impl SwitchState {
                     .clone()
                     .codec(self.config().protocol.codec().clone()),
                 move |ch: ChannelId, msg: Bytes| {
+                    if let Some(types) = &types {
+                        types.received(ch, &msg);
+                    }
                     if let Some(peer) = gate.wait() {
                         running.dispatch.send_msg(peer, ch, msg);
                     }
@@ -258,6 +262,7 @@ impl SwitchState {
             running.peer_budget,
             self.lifecycle_sender(),
             self.stop_signal().clone(),
+            self.message_types().cloned(),
         ));
         let added = match self.peers().try_add(
             peer.clone(),

@@ -163,6 +163,28 @@ impl Collector for SwitchCollector {
             )?;
         }
 
+        // CometBFT's, for a family whose messages name their type.
+        if let Some(types) = state.message_types() {
+            let seen = types.snapshot();
+            let by_type = |pick: fn(&(&str, u64, u64)) -> u64| {
+                let seen = &seen;
+                seen.iter()
+                    .map(move |t| (vec![("message_type", t.0.to_string())], pick(t)))
+            };
+            counter(
+                &mut enc,
+                "message_receive_bytes",
+                "Number of bytes of each message type received.",
+                by_type(|t| t.1),
+            )?;
+            counter(
+                &mut enc,
+                "message_send_bytes",
+                "Number of bytes of each message type sent.",
+                by_type(|t| t.2),
+            )?;
+        }
+
         // mconn's: connection attempts and removals.
         encode_counts(&mut enc, &state.counters().snapshot())
     }

@@ -16,6 +16,7 @@ pub(crate) mod handshake;
 mod handshaking;
 mod listen;
 mod listeners;
+mod message_types;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod node_info;
@@ -44,6 +45,8 @@ use crossbeam_channel::Receiver;
 pub use self::channel_reactor::{ChannelReactor, Event};
 pub use self::config::{ReconnectSchedule, SwitchConfig};
 pub use self::events::SwitchEvent;
+#[cfg(feature = "cometbft")]
+pub(crate) use self::message_types::MessageTypes;
 pub use self::node_info::{NodeInfo, ProtocolVersion};
 pub use self::peer::Peer;
 pub use self::protocol::{Handshake, HandshakeSetup, Handshaken, Protocol};
@@ -256,10 +259,7 @@ impl Switch {
         }
         for p in full {
             let left = deadline.saturating_duration_since(Instant::now());
-            match p
-                .conn
-                .send_timeout(ch, msg.clone(), left.max(Duration::from_micros(1)))
-            {
+            match p.send_within(ch, msg.clone(), left.max(Duration::from_micros(1))) {
                 Ok(()) => result.sent.push(p.id()),
                 Err(e) => result.failed.push((p.id(), e)),
             }

@@ -7,12 +7,14 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use super::budget::Budget;
+use super::message_types::TypeCounters;
 use super::node_info::NodeInfo;
 use super::peer_life::PeerLife;
 use super::peer_set::Member;
@@ -113,6 +115,8 @@ pub struct Peer {
     pub(super) budget: Budget,
     lifecycle: Sender<Lifecycle>,
     data: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
+    /// Bytes per message type sent, if the switch counts them.
+    message_types: Option<Arc<TypeCounters>>,
 }
 
 impl Peer {
@@ -127,6 +131,7 @@ impl Peer {
         budget_bytes: usize,
         lifecycle: Sender<Lifecycle>,
         switch_stopping: Receiver<()>,
+        message_types: Option<Arc<TypeCounters>>,
     ) -> Self {
         let id = info.id();
         let route = id.0[..8].iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
@@ -148,6 +153,7 @@ impl Peer {
             budget: Budget::new(budget_bytes),
             lifecycle,
             data: Mutex::new(HashMap::new()),
+            message_types,
         }
     }
 
@@ -194,12 +200,39 @@ impl Peer {
     /// Queues `msg` on channel `ch`, waiting up to `send_timeout` for room (see
     /// [`MConnection::send`]).
     pub fn send(&self, ch: ChannelId, msg: impl Into<Bytes>) -> Result<(), SendError> {
-        self.conn.send(ch, msg)
+        self.counted(ch, msg.into(), |m| self.conn.send(ch, m))
     }
 
     /// Queues `msg` on channel `ch` if there is room now; never blocks.
     pub fn try_send(&self, ch: ChannelId, msg: impl Into<Bytes>) -> Result<(), TrySendError> {
-        self.conn.try_send(ch, msg)
+        self.counted(ch, msg.into(), |m| self.conn.try_send(ch, m))
+    }
+
+    /// [`send`](Self::send), waiting at most `timeout`.
+    pub(super) fn send_within(
+        &self,
+        ch: ChannelId,
+        msg: Bytes,
+        timeout: Duration,
+    ) -> Result<(), SendError> {
+        self.counted(ch, msg, |m| self.conn.send_timeout(ch, m, timeout))
+    }
+
+    /// Runs `send` with `msg`; counts its bytes by type if it was queued (and types are
+    /// counted).
+    fn counted<E>(
+        &self,
+        ch: ChannelId,
+        msg: Bytes,
+        send: impl FnOnce(Bytes) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let Some(types) = &self.message_types else {
+            return send(msg);
+        };
+        let (kind, len) = (types.classify(ch, &msg), msg.len());
+        send(msg)?;
+        types.sent(kind, len);
+        Ok(())
     }
 
     /// Whether a `try_send` on `ch` would find room now.

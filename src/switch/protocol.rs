@@ -13,6 +13,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::message_types::MessageTypes;
 use super::node_info::NodeInfo;
 use crate::conn::codec::Codec;
 use crate::error::Error;
@@ -113,6 +114,8 @@ pub struct Protocol {
     pub(super) authenticates: bool,
     /// Whether it has no plain mode (`auth_enc` must stay on).
     pub(super) encrypted_only: bool,
+    /// Its messages' types, for the metrics, if its messages name them.
+    message_types: Option<MessageTypes>,
 }
 
 impl Protocol {
@@ -124,6 +127,7 @@ impl Protocol {
             handshake: Arc::new(handshake),
             authenticates: true,
             encrypted_only: false,
+            message_types: None,
         }
     }
 
@@ -132,6 +136,18 @@ impl Protocol {
     pub(crate) fn encrypted_only(mut self) -> Self {
         self.encrypted_only = true;
         self
+    }
+
+    /// This family with a table of its messages' types (counted by the metrics).
+    #[cfg_attr(not(feature = "cometbft"), allow(dead_code))]
+    pub(crate) fn with_message_types(mut self, types: MessageTypes) -> Self {
+        self.message_types = Some(types);
+        self
+    }
+
+    /// Its messages' types, if it names them.
+    pub(super) fn message_types(&self) -> Option<MessageTypes> {
+        self.message_types
     }
 
     /// The family's name.

@@ -25,6 +25,7 @@ use super::events::Events;
 use super::filter::Filters;
 use super::handshaking::{Handshaking, Registered};
 use super::listeners::Listeners;
+use super::message_types::TypeCounters;
 use super::node_info::NodeInfo;
 use super::owned_threads::OwnedThreads;
 use super::peer::{Lifecycle, Peer};
@@ -69,6 +70,8 @@ pub(super) struct SwitchState {
     events: Events,
     persistent: Persistent,
     counters: Counters,
+    /// Bytes per message type, with the `metrics` feature and a family that names types.
+    message_types: Option<Arc<TypeCounters>>,
 }
 
 impl SwitchState {
@@ -82,6 +85,11 @@ impl SwitchState {
         };
         info.pub_key = key.public_key();
         let (lifecycle_tx, lifecycle_rx) = unbounded();
+        // Only the metrics read them: without the feature, nothing is counted.
+        let message_types = match config.protocol.message_types() {
+            Some(types) if cfg!(feature = "metrics") => Some(Arc::new(TypeCounters::new(types))),
+            _ => None,
+        };
         Ok(Arc::new(SwitchState {
             handshaking: Mutex::new(Handshaking::new(config.max_handshaking)),
             config,
@@ -100,6 +108,7 @@ impl SwitchState {
             events: Events::default(),
             persistent: Persistent::default(),
             counters: Counters::default(),
+            message_types,
         }))
     }
 
@@ -146,6 +155,11 @@ impl SwitchState {
     /// The event stream's subscribers.
     pub(super) fn events(&self) -> &Events {
         &self.events
+    }
+
+    /// Bytes per message type, if counted (see `message_types.rs`).
+    pub(super) fn message_types(&self) -> Option<&Arc<TypeCounters>> {
+        self.message_types.as_ref()
     }
 
     /// Dials, handshakes, refusals and removals, for the metrics.

@@ -35,6 +35,15 @@ fn scrape(registry: &Registry) -> (String, BTreeMap<String, f64>) {
     (text, samples)
 }
 
+/// The sum of every sample whose name and labels start with `prefix`.
+fn sum_of(samples: &BTreeMap<String, f64>, prefix: &str) -> f64 {
+    samples
+        .iter()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .map(|(_, v)| v)
+        .sum()
+}
+
 fn registry_of(sw: &Switch) -> Registry {
     let mut registry = Registry::with_prefix("cometbft");
     sw.register_metrics(&mut registry);
@@ -115,11 +124,7 @@ fn what_flows_shows_in_cometbfts_names_and_the_round_trip_in_mconns() {
     assert!(wait_peers(&a, 0, 30));
     let (text_a, a_samples) = scrape(&reg_a);
     assert!(!text_a.contains(&id_of_b), "{text_a}");
-    let removed: f64 = a_samples
-        .iter()
-        .filter(|(k, _)| k.starts_with("cometbft_p2p_peers_removed_total{"))
-        .map(|(_, v)| v)
-        .sum();
+    let removed = sum_of(&a_samples, "cometbft_p2p_peers_removed_total{");
     assert_eq!(removed, 1.0, "{text_a}");
     a.stop();
 }
@@ -223,11 +228,7 @@ fn a_thousand_peers_come_and_go_and_the_scrape_stays_the_same_size() {
         samples["cometbft_p2p_handshakes_total{direction=\"inbound\"}"],
         1000.0
     );
-    let removed: f64 = samples
-        .iter()
-        .filter(|(k, _)| k.starts_with("cometbft_p2p_peers_removed_total{"))
-        .map(|(_, v)| v)
-        .sum();
+    let removed = sum_of(&samples, "cometbft_p2p_peers_removed_total{");
     assert_eq!(removed, 1000.0, "{text}");
     // Only counter values change from one hundred cycles to the next: a few digits.
     let (min, max) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());

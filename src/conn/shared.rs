@@ -107,6 +107,7 @@ pub(crate) struct SharedParts {
 impl Shared {
     pub fn new(p: SharedParts) -> Self {
         let now = Instant::now();
+        let pings = PingStats::new(p.config.ping_interval);
         let mut index = [None; 256];
         for (i, ch) in p.channels.iter().enumerate() {
             index[ch.id as usize] = Some(i as u8);
@@ -131,7 +132,7 @@ impl Shared {
             bytes_recv: AtomicU64::new(0),
             send_meter: Mutex::new(RateMeter::new(now)),
             recv_meter: Mutex::new(RateMeter::new(now)),
-            pings: PingStats::default(),
+            pings,
             flushed: Latch::new(),
             send_done: p.send_done,
             recv_done: p.recv_done,

@@ -117,9 +117,36 @@ impl RateMeter {
     }
 }
 
+/// How many bytes the send thread may put in one batch: `send_buffer_size`, or with a
+/// `send_rate` one burst of it (a tenth of a second's worth, at least one byte; a batch
+/// passes its size by less than one packet). The send thread looks at the keepalive
+/// between batches, so a batch that takes many seconds to trickle out at a low rate
+/// would hold back our pings and, worse, the pongs the peer waits for.
+pub fn batch_size(send_buffer_size: usize, send_rate: Option<u64>) -> usize {
+    match send_rate {
+        Some(rate) => {
+            send_buffer_size.min(usize::try_from((rate / 10).max(1)).unwrap_or(usize::MAX))
+        }
+        None => send_buffer_size,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rate_limits_the_batch_to_one_burst() {
+        assert_eq!(batch_size(512 << 10, None), 512 << 10);
+        assert_eq!(batch_size(512 << 10, Some(20_000)), 2_000);
+        assert_eq!(batch_size(512 << 10, Some(5)), 1, "never empty");
+        assert_eq!(batch_size(512 << 10, Some(u64::MAX)), 512 << 10);
+        assert_eq!(
+            batch_size(100, Some(20_000)),
+            100,
+            "never above the buffer size"
+        );
+    }
 
     #[test]
     fn bucket_limits_to_rate() {

@@ -169,7 +169,7 @@ impl MConnection {
                 writer,
                 codec: config.codec.clone(),
                 max_payload: config.max_packet_msg_payload_size,
-                batch: config.send_buffer_size,
+                batch: flowrate::batch_size(config.send_buffer_size, config.send_rate),
             },
             now,
         );

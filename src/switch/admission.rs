@@ -9,7 +9,7 @@
 //! logged with its reason and is a distinct error.
 
 use std::io::ErrorKind;
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -106,16 +106,21 @@ impl SwitchState {
         // Our own dials report their failures where they return (`dial.rs`).
         if let (Err(e), false) = (&result, outbound) {
             if !matches!(e, Error::Stopped) {
-                if matches!(e, Error::Rejected(_)) {
-                    self.counters().add_error(Count::Refused, "inbound", e);
-                }
-                self.events().emit(SwitchEvent::InboundRefused {
-                    addr: remote,
-                    reason: e.clone(),
-                });
+                self.inbound_refused(remote, e.clone());
             }
         }
         result
+    }
+
+    /// An inbound connection did not become a peer: counted (if refused) and reported,
+    /// the one place for both, so the metric and the event cannot drift apart.
+    pub(super) fn inbound_refused(&self, addr: SocketAddr, reason: Error) {
+        if matches!(reason, Error::Rejected(_)) {
+            self.counters()
+                .add_error(Count::Refused, "inbound", &reason);
+        }
+        self.events()
+            .emit(SwitchEvent::InboundRefused { addr, reason });
     }
 
     fn admit_inner(
@@ -236,10 +241,11 @@ impl SwitchState {
                     .clone()
                     .codec(self.config().protocol.codec().clone()),
                 move |ch: ChannelId, msg: Bytes| {
-                    if let Some(types) = &types {
-                        types.received(ch, &msg);
-                    }
                     if let Some(peer) = gate.wait() {
+                        // Only an admitted peer's (a refused one's are dropped at the gate).
+                        if let Some(types) = &types {
+                            types.received(ch, &msg);
+                        }
                         running.dispatch.send_msg(peer, ch, msg);
                     }
                 },

@@ -323,8 +323,13 @@ fn worker(
             warn!("a dispatch job panicked: {p}");
         }
     }
+    // The messages still queued are dropped now: a bounded channel keeps its messages
+    // until its last sender goes (the switch's), and each holds a peer and its bytes.
+    // (A message queued between this and the drop below waits for the switch's end.)
+    while rx.try_recv().is_ok() {}
     // Dropping the control queue drops the add_peer jobs in it (and says so to their
-    // admissions), also those handed over by the sweep below.
+    // admissions), also those handed over by the sweep below: an unbounded channel
+    // drops what it holds when its receivers go.
     drop((rx, control));
     if left.fetch_sub(1, AcqRel) == 1 {
         if let Err(p) = catch(|| host.sweep()) {

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use log::{debug, info, warn};
 
-use super::events::SwitchEvent;
 use super::listeners;
 use super::state::SwitchState;
 use crate::error::{io_at, Error, RejectReason};
@@ -62,10 +61,7 @@ impl SwitchState {
                     "inbound {remote} refused: {} inbound peers already",
                     inbound
                 );
-                self.events().emit(SwitchEvent::InboundRefused {
-                    addr: remote,
-                    reason: Error::Rejected(RejectReason::TooManyInbound),
-                });
+                self.inbound_refused(remote, Error::Rejected(RejectReason::TooManyInbound));
                 continue;
             }
             let state = self.clone();

@@ -26,16 +26,24 @@ mod served {
     use std::net::SocketAddr;
     use std::sync::Arc;
     use std::thread::JoinHandle;
+    use std::time::Duration;
+
+    use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 
     use mconn::prometheus_client::encoding::prometheus_text;
     use mconn::prometheus_client::registry::Registry;
     use mconn::Switch;
     use tiny_http::{Header, Response, Server};
 
+    /// How long leaving the chat waits for the server's thread.
+    const WAIT_AT_EXIT: Duration = Duration::from_secs(2);
+
     /// The HTTP server and its thread; dropping it stops both.
     pub struct MetricsServer {
         server: Arc<Server>,
         thread: Option<JoinHandle<()>>,
+        /// Disconnected when the thread ends.
+        done: Receiver<()>,
         /// Where it listens (the port is chosen when ADDR's is 0).
         pub addr: SocketAddr,
     }
@@ -53,13 +61,18 @@ mod served {
             let mut registry = Registry::with_prefix("cometbft");
             switch.register_metrics(&mut registry);
             let s = server.clone();
+            let (ended, done) = bounded::<()>(0);
             let thread = std::thread::Builder::new()
                 .name("chat-metrics".into())
-                .spawn(move || answer(&s, &registry))
+                .spawn(move || {
+                    let _ended = ended;
+                    answer(&s, &registry)
+                })
                 .map_err(|e| format!("cannot start the metrics thread: {e}"))?;
             Ok(MetricsServer {
                 server,
                 thread: Some(thread),
+                done,
                 addr,
             })
         }
@@ -89,10 +102,18 @@ mod served {
     }
 
     impl Drop for MetricsServer {
+        /// Stops the server and waits up to two seconds for its thread: a scraper that
+        /// stopped reading can leave the thread blocked in a write (tiny_http sets no
+        /// write timeout), and leaving the chat must not wait for it. Such a thread is
+        /// left behind; it ends with the process.
         fn drop(&mut self) {
             self.server.unblock();
-            if let Some(t) = self.thread.take() {
-                let _ = t.join();
+            let Some(thread) = self.thread.take() else {
+                return;
+            };
+            // The thread's end disconnects `done`.
+            if let Err(RecvTimeoutError::Disconnected) = self.done.recv_timeout(WAIT_AT_EXIT) {
+                let _ = thread.join();
             }
         }
     }

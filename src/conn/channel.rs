@@ -15,11 +15,34 @@ use crate::error::{ChannelId, Error};
 /// Counters of one channel, shared between the I/O threads and `status()`.
 #[derive(Debug, Default)]
 pub(crate) struct ChannelCounters {
+    pub send: SendCounters,
+    pub recv: RecvCounters,
+}
+
+/// What the send side counts. Written under the outbox lock only (by the send thread or
+/// a direct send), read by `status()`. On a cache line of its own: the recv thread
+/// counts every message it receives into its half, and a line both threads write would
+/// cost each side a miss per message.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub(crate) struct SendCounters {
     pub recently_sent: AtomicU64,
     pub msgs_sent: AtomicU64,
     pub bytes_sent: AtomicU64,
+}
+
+/// What the receive side counts. Written by the recv thread only, read by `status()`.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub(crate) struct RecvCounters {
     pub msgs_recv: AtomicU64,
     pub bytes_recv: AtomicU64,
+}
+
+/// Adds `n` to a counter that one thread at a time writes (others only read it): a load
+/// and a store, where `fetch_add` would be a locked read-modify-write on every message.
+fn bump(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
 }
 
 /// The send side of a channel: its queue, the message being chunked, and its share of
@@ -101,14 +124,11 @@ impl SendChannel {
         let n = out.len() - before;
         self.offset = end;
         self.recently_sent = self.recently_sent.saturating_add(n as u64);
-        self.counters
-            .recently_sent
-            .store(self.recently_sent, Relaxed);
+        let counters = &self.counters.send;
+        counters.recently_sent.store(self.recently_sent, Relaxed);
         if eof {
-            self.counters.msgs_sent.fetch_add(1, Relaxed);
-            self.counters
-                .bytes_sent
-                .fetch_add(msg.len() as u64, Relaxed);
+            bump(&counters.msgs_sent, 1);
+            bump(&counters.bytes_sent, msg.len() as u64);
             self.current = None;
             self.offset = 0;
         }
@@ -119,6 +139,7 @@ impl SendChannel {
     pub fn decay(&mut self, steps: u32) {
         self.recently_sent = super::schedule::decayed(self.recently_sent, steps);
         self.counters
+            .send
             .recently_sent
             .store(self.recently_sent, Relaxed);
     }
@@ -188,8 +209,8 @@ impl Reassembly {
 
     /// Counts a delivered message.
     pub fn count(&self, len: usize) {
-        self.counters.msgs_recv.fetch_add(1, Relaxed);
-        self.counters.bytes_recv.fetch_add(len as u64, Relaxed);
+        bump(&self.counters.recv.msgs_recv, 1);
+        bump(&self.counters.recv.bytes_recv, len as u64);
     }
 
     /// Bytes held for the message in progress (for tests of the memory bound).
@@ -227,8 +248,8 @@ mod tests {
         assert_eq!(&out[out.len() - 6..], &[0x03, 0x01, 0x01, 0x01, 0x01, 0x07]);
         assert!(ch.is_idle());
         assert_eq!(ch.recently_sent, out.len() as u64);
-        assert_eq!(ch.counters.msgs_sent.load(Relaxed), 1);
-        assert_eq!(ch.counters.bytes_sent.load(Relaxed), 2049);
+        assert_eq!(ch.counters.send.msgs_sent.load(Relaxed), 1);
+        assert_eq!(ch.counters.send.bytes_sent.load(Relaxed), 2049);
     }
 
     #[test]
@@ -243,7 +264,7 @@ mod tests {
         assert!(ch.pending(), "the next message is still there");
         assert_eq!(ch.write_packet(&mut out, &GoWire, 1024), Some(6));
         assert!(ch.is_idle());
-        assert_eq!(ch.counters.msgs_sent.load(Relaxed), 2);
+        assert_eq!(ch.counters.send.msgs_sent.load(Relaxed), 2);
         assert_eq!(ch.write_packet(&mut out, &GoWire, 1024), None);
     }
 

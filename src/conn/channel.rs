@@ -103,6 +103,18 @@ impl SendChannel {
         self.offset = 0;
     }
 
+    /// Takes the next queued message in hand if none is (the outbox calls it on a channel
+    /// that just finished a message while the batch has room, so that the scheduler's
+    /// next look finds it in hand instead of reading the queue's tail, the cache line the
+    /// senders write). Returns whether a message is in hand.
+    pub fn refill(&mut self) -> bool {
+        if self.current.is_none() {
+            self.current = self.queue.try_recv().ok();
+            self.offset = 0;
+        }
+        self.current.is_some()
+    }
+
     /// Appends this channel's next packet to `out`: the next chunk of the current message,
     /// or the first chunk of the next queued one. Returns the packet's wire size, or
     /// `None` if the channel has nothing to send.
@@ -266,6 +278,19 @@ mod tests {
         assert!(ch.is_idle());
         assert_eq!(ch.counters.send.msgs_sent.load(Relaxed), 2);
         assert_eq!(ch.write_packet(&mut out, &GoWire, 1024), None);
+    }
+
+    #[test]
+    fn refill_takes_the_next_message_in_hand_once() {
+        let (tx, mut ch) = chan(4);
+        assert!(!ch.refill(), "nothing queued");
+        tx.send(Bytes::from_static(b"a")).unwrap();
+        tx.send(Bytes::from_static(b"b")).unwrap();
+        assert!(ch.refill());
+        assert_eq!(tx.len(), 1);
+        assert!(ch.refill(), "a message in hand stays");
+        assert_eq!(tx.len(), 1, "and the queue keeps the next");
+        assert_eq!(drain(&mut ch), [3, 1, 1, 1, 1, b'a', 3, 1, 1, 1, 1, b'b']);
     }
 
     #[test]

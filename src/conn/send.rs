@@ -108,7 +108,16 @@ fn send_loop(shared: &Shared, wake: &Receiver<()>) -> Result<(), Error> {
         if more || (write && !idle) {
             continue;
         }
-        match wake.recv_deadline(timing.wake_at()) {
+        // Senders wake a waiting thread only (`wake_queued`): look once more for a
+        // message queued before they could see it waiting.
+        shared.wait_begin();
+        let woken = if shared.has_queued() {
+            Ok(())
+        } else {
+            wake.recv_deadline(timing.wake_at())
+        };
+        shared.wait_end();
+        match woken {
             Ok(()) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Ok(()),
         }
@@ -176,6 +185,10 @@ pub(crate) fn direct(
     let cfg = &shared.config;
     let throttled = !cfg.flush_throttle.is_zero() || cfg.send_rate.is_some();
     if throttled || timeout < cfg.send_timeout.min(TCP_WRITE_TIMEOUT) {
+        return Err(msg);
+    }
+    // A busy send thread holds the outbox lock (and batches this message with the rest).
+    if !shared.send_waiting() {
         return Err(msg);
     }
     let Some(mut outbox) = shared.outbox.try_lock() else {

@@ -1,12 +1,19 @@
 //! What the handle, the send thread and the recv thread share: the lifecycle state, the
 //! outbox, the wake-up signal and the counters.
 //!
+//! Waking the send thread: a sender that queues a message wakes the send thread only if
+//! it is waiting ([`Shared::wake_queued`]), so a stream of messages costs no wake-up per
+//! message while the thread is busy. The thread raises `waiting` before its last look at
+//! the queues, and a sender reads it after its push, with a `SeqCst` fence on each side
+//! between the two: either the thread's last look sees the message, or the sender sees
+//! `waiting` and wakes it.
+//!
 //! Lifecycle ([`ConnState`]): Running → (Flushing →) Stopping. The first transition to
 //! Stopping records the error that caused it (if any), shuts the transport down and wakes
 //! the send thread; later attempts change nothing, so exactly one cause wins.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -69,6 +76,9 @@ pub(crate) struct Shared {
     /// Sends in progress (see `enter_send`). On a cache line of its own: every send
     /// writes it, and the send thread reads the fields around it on every round.
     sending: Padded,
+    /// The send thread waits for a wake-up, or is about to. On a line of its own: every
+    /// queued send reads it, the send thread writes it twice per wait.
+    waiting: PaddedFlag,
     wake_tx: Sender<()>,
     pub outbox: Mutex<Outbox>,
     pub channels: Vec<ChannelHandle>,
@@ -117,6 +127,7 @@ impl Shared {
             recv_busy: AtomicBool::new(false),
             pong_wanted: AtomicBool::new(false),
             sending: Padded(AtomicUsize::new(0)),
+            waiting: PaddedFlag(AtomicBool::new(false)),
             wake_tx: p.wake_tx,
             outbox: Mutex::new(p.outbox),
             channels: p.channels,
@@ -168,6 +179,39 @@ impl Shared {
     /// Wakes the send thread (coalesced: at most one wake-up is pending).
     pub fn wake(&self) {
         let _ = self.wake_tx.try_send(());
+    }
+
+    /// After a message was queued: wakes the send thread if it waits. A thread that does
+    /// not wait looks at the queues again before it does (see the module docs).
+    pub fn wake_queued(&self) {
+        fence(SeqCst);
+        if self.waiting.0.load(Relaxed) {
+            self.wake();
+        }
+    }
+
+    /// The send thread is about to wait: from now on a queued message wakes it. It must
+    /// look at the queues once more after this ([`has_queued`](Self::has_queued)).
+    pub fn wait_begin(&self) {
+        self.waiting.0.store(true, Relaxed);
+        fence(SeqCst);
+    }
+
+    /// The send thread runs again.
+    pub fn wait_end(&self) {
+        self.waiting.0.store(false, Relaxed);
+    }
+
+    /// Whether the send thread waits (or is about to), a hint for the direct path: a busy
+    /// send thread holds the outbox lock, and a sender that tried the lock on every
+    /// message would take its cache line from the send thread every time.
+    pub fn send_waiting(&self) -> bool {
+        self.waiting.0.load(Relaxed)
+    }
+
+    /// Whether any channel's queue holds a message.
+    pub fn has_queued(&self) -> bool {
+        self.channels.iter().any(|c| !c.tx.is_empty())
     }
 
     /// Running → Flushing. False if not running.
@@ -272,6 +316,10 @@ impl Shared {
 /// A counter alone on its cache line (128 bytes: two lines, for adjacent-line prefetch).
 #[repr(align(128))]
 struct Padded(AtomicUsize);
+
+/// A flag alone on its cache line, like [`Padded`].
+#[repr(align(128))]
+struct PaddedFlag(AtomicBool);
 
 /// A `send` in progress; see [`Shared::enter_send`]. The last one to leave while the
 /// connection flushes wakes the send thread, which then writes what it queued.

@@ -41,6 +41,7 @@ pub(crate) struct RecvCounters {
 
 /// Adds `n` to a counter that one thread at a time writes (others only read it): a load
 /// and a store, where `fetch_add` would be a locked read-modify-write on every message.
+#[inline]
 fn bump(counter: &AtomicU64, n: u64) {
     counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
 }
@@ -58,6 +59,7 @@ pub(crate) struct SendChannel {
 }
 
 impl Schedulable for SendChannel {
+    #[inline]
     fn pending(&self) -> bool {
         self.current.is_some() || !self.queue.is_empty()
     }
@@ -107,6 +109,7 @@ impl SendChannel {
     /// that just finished a message while the batch has room, so that the scheduler's
     /// next look finds it in hand instead of reading the queue's tail, the cache line the
     /// senders write). Returns whether a message is in hand.
+    #[inline]
     pub fn refill(&mut self) -> bool {
         if self.current.is_none() {
             self.current = self.queue.try_recv().ok();
@@ -118,6 +121,7 @@ impl SendChannel {
     /// Appends this channel's next packet to `out`: the next chunk of the current message,
     /// or the first chunk of the next queued one. Returns the packet's wire size, or
     /// `None` if the channel has nothing to send.
+    #[inline]
     pub fn write_packet(
         &mut self,
         out: &mut Vec<u8>,
@@ -184,11 +188,13 @@ impl Reassembly {
     }
 
     /// Whether no message is partly received.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
 
     /// Checks, before anything is appended, that `n` more bytes fit in the message.
+    #[inline]
     pub fn check(&self, n: usize) -> Result<(), Error> {
         let size = self.buf.len().saturating_add(n);
         if size > self.max_message {
@@ -220,6 +226,7 @@ impl Reassembly {
     }
 
     /// Counts a delivered message.
+    #[inline]
     pub fn count(&self, len: usize) {
         bump(&self.counters.recv.msgs_recv, 1);
         bump(&self.counters.recv.bytes_recv, len as u64);

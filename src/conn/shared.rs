@@ -43,6 +43,7 @@ pub(crate) enum ConnState {
 }
 
 impl ConnState {
+    #[inline]
     fn from_u8(v: u8) -> Self {
         match v {
             0 => ConnState::Running,
@@ -146,6 +147,7 @@ impl Shared {
         }
     }
 
+    #[inline]
     pub fn state(&self) -> ConnState {
         // SeqCst: a sender's "sending" count and this state are a pair (see
         // `enter_send`); on x86 a SeqCst load costs what an Acquire one does.
@@ -157,6 +159,7 @@ impl Shared {
     /// sender is in progress (`no_send_in_progress`). So a sender that saw the
     /// connection running (and may still be waiting for room in a full queue) has its
     /// message written by the flush, or is refused: never accepted and then dropped.
+    #[inline]
     pub fn enter_send(&self) -> SendGuard<'_> {
         self.sending.0.fetch_add(1, SeqCst);
         SendGuard(self)
@@ -167,11 +170,13 @@ impl Shared {
         self.sending.0.load(SeqCst) == 0
     }
 
+    #[inline]
     pub fn is_running(&self) -> bool {
         self.state() == ConnState::Running
     }
 
     /// The index of channel `id` in `channels`.
+    #[inline]
     pub fn channel_index(&self, id: ChannelId) -> Option<usize> {
         self.index[id as usize].map(usize::from)
     }
@@ -183,6 +188,7 @@ impl Shared {
 
     /// After a message was queued: wakes the send thread if it waits. A thread that does
     /// not wait looks at the queues again before it does (see the module docs).
+    #[inline]
     pub fn wake_queued(&self) {
         fence(SeqCst);
         if self.waiting.0.load(Relaxed) {
@@ -205,6 +211,7 @@ impl Shared {
     /// Whether the send thread waits (or is about to), a hint for the direct path: a busy
     /// send thread holds the outbox lock, and a sender that tried the lock on every
     /// message would take its cache line from the send thread every time.
+    #[inline]
     pub fn send_waiting(&self) -> bool {
         self.waiting.0.load(Relaxed)
     }

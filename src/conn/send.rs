@@ -108,6 +108,9 @@ fn send_loop(shared: &Shared, wake: &Receiver<()>) -> Result<(), Error> {
         if more || (write && !idle) {
             continue;
         }
+        if linger(shared) {
+            continue;
+        }
         // Senders wake a waiting thread only (`wake_queued`): look once more for a
         // message queued before they could see it waiting.
         shared.wait_begin();
@@ -123,6 +126,28 @@ fn send_loop(shared: &Shared, wake: &Receiver<()>) -> Result<(), Error> {
         }
     }
 }
+
+/// Watches the queues for a moment before waiting (2^step spin-loop hints for each step
+/// up to `LINGER_STEPS`, a few microseconds): a sender streaming messages has usually
+/// queued the next one by then, and it neither wakes the thread nor tries the direct path
+/// (both are for a thread that waits), so a stream costs no wake-up and no outbox lock per
+/// message. It never yields: a sender that pauses longer finds the thread waiting, and a
+/// lone message then goes out on the direct path without a thread hop. Returns whether a
+/// message came.
+fn linger(shared: &Shared) -> bool {
+    for step in 0..=LINGER_STEPS {
+        if shared.has_queued() {
+            return true;
+        }
+        for _ in 0..1u32 << step {
+            std::hint::spin_loop();
+        }
+    }
+    false
+}
+
+/// [`linger`]'s steps.
+const LINGER_STEPS: u32 = 3;
 
 /// Writes the whole batch, honouring the send rate. On a stall it looks at the keepalive
 /// (a peer that neither reads nor answers is dropped) and at stop, then goes on.

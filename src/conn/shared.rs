@@ -74,12 +74,11 @@ pub(crate) struct Shared {
     recv_busy: AtomicBool,
     /// The peer pinged us and the pong is not written yet.
     pong_wanted: AtomicBool,
-    /// Sends in progress (see `enter_send`). On a cache line of its own: every send
-    /// writes it, and the send thread reads the fields around it on every round.
+    /// Sends in progress (see `enter_send`), and whether the send thread waits for a
+    /// wake-up (or is about to). On a cache line of their own: every send writes the
+    /// first and every queued send then reads the second, while the send thread reads
+    /// the fields around them on every round and writes `waiting` only twice per wait.
     sending: Padded,
-    /// The send thread waits for a wake-up, or is about to. On a line of its own: every
-    /// queued send reads it, the send thread writes it twice per wait.
-    waiting: PaddedFlag,
     wake_tx: Sender<()>,
     pub outbox: Mutex<Outbox>,
     pub channels: Vec<ChannelHandle>,
@@ -127,8 +126,10 @@ impl Shared {
             last_recv_ns: AtomicU64::new(0),
             recv_busy: AtomicBool::new(false),
             pong_wanted: AtomicBool::new(false),
-            sending: Padded(AtomicUsize::new(0)),
-            waiting: PaddedFlag(AtomicBool::new(false)),
+            sending: Padded {
+                sending: AtomicUsize::new(0),
+                waiting: AtomicBool::new(false),
+            },
             wake_tx: p.wake_tx,
             outbox: Mutex::new(p.outbox),
             channels: p.channels,
@@ -161,13 +162,13 @@ impl Shared {
     /// message written by the flush, or is refused: never accepted and then dropped.
     #[inline]
     pub fn enter_send(&self) -> SendGuard<'_> {
-        self.sending.0.fetch_add(1, SeqCst);
+        self.sending.sending.fetch_add(1, SeqCst);
         SendGuard(self)
     }
 
     /// Whether no `send`/`try_send` is between its running check and its queue push.
     pub fn no_send_in_progress(&self) -> bool {
-        self.sending.0.load(SeqCst) == 0
+        self.sending.sending.load(SeqCst) == 0
     }
 
     #[inline]
@@ -191,7 +192,7 @@ impl Shared {
     #[inline]
     pub fn wake_queued(&self) {
         fence(SeqCst);
-        if self.waiting.0.load(Relaxed) {
+        if self.sending.waiting.load(Relaxed) {
             self.wake();
         }
     }
@@ -199,13 +200,13 @@ impl Shared {
     /// The send thread is about to wait: from now on a queued message wakes it. It must
     /// look at the queues once more after this ([`has_queued`](Self::has_queued)).
     pub fn wait_begin(&self) {
-        self.waiting.0.store(true, Relaxed);
+        self.sending.waiting.store(true, Relaxed);
         fence(SeqCst);
     }
 
     /// The send thread runs again.
     pub fn wait_end(&self) {
-        self.waiting.0.store(false, Relaxed);
+        self.sending.waiting.store(false, Relaxed);
     }
 
     /// Whether the send thread waits (or is about to), a hint for the direct path: a busy
@@ -213,7 +214,7 @@ impl Shared {
     /// message would take its cache line from the send thread every time.
     #[inline]
     pub fn send_waiting(&self) -> bool {
-        self.waiting.0.load(Relaxed)
+        self.sending.waiting.load(Relaxed)
     }
 
     /// Whether any channel's queue holds a message.
@@ -320,13 +321,13 @@ impl Shared {
     }
 }
 
-/// A counter alone on its cache line (128 bytes: two lines, for adjacent-line prefetch).
+/// The send counter and the waiting flag, alone on their cache line (128 bytes: two
+/// lines, for adjacent-line prefetch).
 #[repr(align(128))]
-struct Padded(AtomicUsize);
-
-/// A flag alone on its cache line, like [`Padded`].
-#[repr(align(128))]
-struct PaddedFlag(AtomicBool);
+struct Padded {
+    sending: AtomicUsize,
+    waiting: AtomicBool,
+}
 
 /// A `send` in progress; see [`Shared::enter_send`]. The last one to leave while the
 /// connection flushes wakes the send thread, which then writes what it queued.
@@ -334,7 +335,8 @@ pub(crate) struct SendGuard<'a>(&'a Shared);
 
 impl Drop for SendGuard<'_> {
     fn drop(&mut self) {
-        if self.0.sending.0.fetch_sub(1, SeqCst) == 1 && self.0.state() == ConnState::Flushing {
+        if self.0.sending.sending.fetch_sub(1, SeqCst) == 1 && self.0.state() == ConnState::Flushing
+        {
             self.0.wake();
         }
     }

@@ -15,10 +15,12 @@ use crate::error::Error;
 // ---------------------------------------------------------------- go-wire writing
 
 /// The number of big-endian bytes go-wire uses for the magnitude `v` (0 for 0).
+#[inline]
 fn magnitude_len(v: u64) -> usize {
     8 - (v.leading_zeros() as usize / 8)
 }
 
+#[inline]
 fn put_magnitude(out: &mut Vec<u8>, size_byte: u8, v: u64) {
     let n = magnitude_len(v);
     out.push(size_byte | n as u8);
@@ -27,6 +29,7 @@ fn put_magnitude(out: &mut Vec<u8>, size_byte: u8, v: u64) {
 
 /// Appends go-wire's signed varint of `v` (`WriteVarint`): the length form of byte slices
 /// and strings, and of Go `int` fields.
+#[inline]
 pub fn put_varint(out: &mut Vec<u8>, v: i64) {
     if v < 0 {
         put_magnitude(out, 0xF0, v.unsigned_abs());
@@ -59,6 +62,7 @@ pub fn put_str(out: &mut Vec<u8>, s: &str) {
 // ---------------------------------------------------------------- go-wire reading
 
 /// Splits a varint size byte into (negative, magnitude length), as go-wire's `ReadVarint`.
+#[inline]
 pub(crate) fn parse_size_byte(b: u8) -> Result<(bool, usize), Error> {
     let (negative, n) = if b >> 4 == 0xF {
         (true, b & 0x0F)
@@ -75,6 +79,7 @@ pub(crate) fn parse_size_byte(b: u8) -> Result<(bool, usize), Error> {
 }
 
 /// The value of a magnitude, wrapping exactly as Go's `int(binary.BigEndian.Uint64(..))`.
+#[inline]
 fn magnitude_value(negative: bool, be: &[u8]) -> i64 {
     // 0..=8 bytes (checked by parse_size_byte); read_uint needs at least one.
     let v = if be.is_empty() {
@@ -91,6 +96,7 @@ fn magnitude_value(negative: bool, be: &[u8]) -> i64 {
 
 /// Decodes a go-wire signed varint from the front of `buf`: `Ok(Some((value, bytes used)))`,
 /// `Ok(None)` if `buf` ends first. Non-minimal encodings are accepted, as go-wire does.
+#[inline]
 pub fn decode_varint(buf: &[u8]) -> Result<Option<(i64, usize)>, Error> {
     let Some(&b) = buf.first() else {
         return Ok(None);

@@ -119,11 +119,13 @@ impl PacketCodec for GoWire {
         out.push(wire::PACKET_TYPE_PONG);
     }
 
+    #[inline]
     fn encode_msg(&self, out: &mut Vec<u8>, channel: ChannelId, eof: bool, payload: &[u8]) {
         wire::encode_msg_header(out, channel, eof, payload.len());
         out.extend_from_slice(payload);
     }
 
+    #[inline]
     fn decode(&self, buf: &[u8], max_payload: usize) -> Result<Option<(Decoded, usize)>, Error> {
         let max_total = wire::max_packet_total_size(max_payload);
         Ok(

@@ -18,6 +18,7 @@ use crate::error::{ChannelId, Error};
 /// The most bytes any codec's packet may take for a payload limit: go-wire's own limit
 /// (`max_payload + 10`, Go's `maxMsgPacketTotalSize`) plus room for another family's
 /// framing. The inbox enforces it whatever the codec says.
+#[inline]
 pub(crate) fn max_packet_size(max_payload: usize) -> usize {
     super::wire::max_packet_total_size(max_payload).saturating_add(64)
 }
@@ -96,6 +97,7 @@ impl Inbox {
 
     /// The next event from the bytes read so far; `Ok(None)` when more bytes are needed.
     /// An error is final: the bytes prove the peer broke the protocol.
+    #[inline]
     pub fn next_event(&mut self) -> Result<Option<Event>, Error> {
         loop {
             let held = self.buf.data().len();

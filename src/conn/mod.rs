@@ -266,7 +266,7 @@ impl MConnection {
             },
         };
         if queued.is_ok() {
-            s.wake();
+            s.wake_queued();
         }
         queued
     }
@@ -287,7 +287,7 @@ impl MConnection {
         }
         match s.channels[idx].tx.try_send(msg) {
             Ok(()) => {
-                s.wake();
+                s.wake_queued();
                 Ok(())
             }
             Err(CbTrySendError::Full(m)) => Err(TrySendError::Full(m)),

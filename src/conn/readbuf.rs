@@ -53,11 +53,13 @@ impl ReadBuf {
     }
 
     /// The bytes read and not yet consumed.
+    #[inline]
     pub fn data(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }
 
     /// Drops the first `n` bytes of data.
+    #[inline]
     pub fn consume(&mut self, n: usize) {
         debug_assert!(n <= self.end - self.start);
         self.start += n;
@@ -68,6 +70,7 @@ impl ReadBuf {
     }
 
     /// Takes the first `n` bytes of data, copied into a buffer of their own.
+    #[inline]
     pub fn take(&mut self, n: usize) -> Bytes {
         let b = Bytes::copy_from_slice(&self.buf[self.start..self.start + n]);
         self.consume(n);

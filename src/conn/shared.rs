@@ -1,12 +1,19 @@
 //! What the handle, the send thread and the recv thread share: the lifecycle state, the
 //! outbox, the wake-up signal and the counters.
 //!
+//! Waking the send thread: a sender that queues a message wakes the send thread only if
+//! it is waiting ([`Shared::wake_queued`]), so a stream of messages costs no wake-up per
+//! message while the thread is busy. The thread raises `waiting` before its last look at
+//! the queues, and a sender reads it after its push, with a `SeqCst` fence on each side
+//! between the two: either the thread's last look sees the message, or the sender sees
+//! `waiting` and wakes it.
+//!
 //! Lifecycle ([`ConnState`]): Running → (Flushing →) Stopping. The first transition to
 //! Stopping records the error that caused it (if any), shuts the transport down and wakes
 //! the send thread; later attempts change nothing, so exactly one cause wins.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -37,6 +44,7 @@ pub(crate) enum ConnState {
 }
 
 impl ConnState {
+    #[inline]
     fn from_u8(v: u8) -> Self {
         match v {
             0 => ConnState::Running,
@@ -67,8 +75,10 @@ pub(crate) struct Shared {
     recv_busy: AtomicBool,
     /// The peer pinged us and the pong is not written yet.
     pong_wanted: AtomicBool,
-    /// Sends in progress (see `enter_send`). On a cache line of its own: every send
-    /// writes it, and the send thread reads the fields around it on every round.
+    /// Sends in progress (see `enter_send`), and whether the send thread waits for a
+    /// wake-up (or is about to). On a cache line of their own: every send writes the
+    /// first and every queued send then reads the second, while the send thread reads
+    /// the fields around them on every round and writes `waiting` only twice per wait.
     sending: Padded,
     wake_tx: Sender<()>,
     pub outbox: Mutex<Outbox>,
@@ -120,7 +130,10 @@ impl Shared {
             last_recv_ns: AtomicU64::new(0),
             recv_busy: AtomicBool::new(false),
             pong_wanted: AtomicBool::new(false),
-            sending: Padded(AtomicUsize::new(0)),
+            sending: Padded {
+                sending: AtomicUsize::new(0),
+                waiting: AtomicBool::new(false),
+            },
             wake_tx: p.wake_tx,
             outbox: Mutex::new(p.outbox),
             channels: p.channels,
@@ -140,6 +153,7 @@ impl Shared {
         }
     }
 
+    #[inline]
     pub fn state(&self) -> ConnState {
         // SeqCst: a sender's "sending" count and this state are a pair (see
         // `enter_send`); on x86 a SeqCst load costs what an Acquire one does.
@@ -151,21 +165,24 @@ impl Shared {
     /// sender is in progress (`no_send_in_progress`). So a sender that saw the
     /// connection running (and may still be waiting for room in a full queue) has its
     /// message written by the flush, or is refused: never accepted and then dropped.
+    #[inline]
     pub fn enter_send(&self) -> SendGuard<'_> {
-        self.sending.0.fetch_add(1, SeqCst);
+        self.sending.sending.fetch_add(1, SeqCst);
         SendGuard(self)
     }
 
     /// Whether no `send`/`try_send` is between its running check and its queue push.
     pub fn no_send_in_progress(&self) -> bool {
-        self.sending.0.load(SeqCst) == 0
+        self.sending.sending.load(SeqCst) == 0
     }
 
+    #[inline]
     pub fn is_running(&self) -> bool {
         self.state() == ConnState::Running
     }
 
     /// The index of channel `id` in `channels`.
+    #[inline]
     pub fn channel_index(&self, id: ChannelId) -> Option<usize> {
         self.index[id as usize].map(usize::from)
     }
@@ -173,6 +190,41 @@ impl Shared {
     /// Wakes the send thread (coalesced: at most one wake-up is pending).
     pub fn wake(&self) {
         let _ = self.wake_tx.try_send(());
+    }
+
+    /// After a message was queued: wakes the send thread if it waits. A thread that does
+    /// not wait looks at the queues again before it does (see the module docs).
+    #[inline]
+    pub fn wake_queued(&self) {
+        fence(SeqCst);
+        if self.sending.waiting.load(Relaxed) {
+            self.wake();
+        }
+    }
+
+    /// The send thread is about to wait: from now on a queued message wakes it. It must
+    /// look at the queues once more after this ([`has_queued`](Self::has_queued)).
+    pub fn wait_begin(&self) {
+        self.sending.waiting.store(true, Relaxed);
+        fence(SeqCst);
+    }
+
+    /// The send thread runs again.
+    pub fn wait_end(&self) {
+        self.sending.waiting.store(false, Relaxed);
+    }
+
+    /// Whether the send thread waits (or is about to), a hint for the direct path: a busy
+    /// send thread holds the outbox lock, and a sender that tried the lock on every
+    /// message would take its cache line from the send thread every time.
+    #[inline]
+    pub fn send_waiting(&self) -> bool {
+        self.sending.waiting.load(Relaxed)
+    }
+
+    /// Whether any channel's queue holds a message.
+    pub fn has_queued(&self) -> bool {
+        self.channels.iter().any(|c| !c.tx.is_empty())
     }
 
     /// Running → Flushing. False if not running.
@@ -291,9 +343,13 @@ impl Shared {
     }
 }
 
-/// A counter alone on its cache line (128 bytes: two lines, for adjacent-line prefetch).
+/// The send counter and the waiting flag, alone on their cache line (128 bytes: two
+/// lines, for adjacent-line prefetch).
 #[repr(align(128))]
-struct Padded(AtomicUsize);
+struct Padded {
+    sending: AtomicUsize,
+    waiting: AtomicBool,
+}
 
 /// A `send` in progress; see [`Shared::enter_send`]. The last one to leave while the
 /// connection flushes wakes the send thread, which then writes what it queued.
@@ -301,7 +357,8 @@ pub(crate) struct SendGuard<'a>(&'a Shared);
 
 impl Drop for SendGuard<'_> {
     fn drop(&mut self) {
-        if self.0.sending.0.fetch_sub(1, SeqCst) == 1 && self.0.state() == ConnState::Flushing {
+        if self.0.sending.sending.fetch_sub(1, SeqCst) == 1 && self.0.state() == ConnState::Flushing
+        {
             self.0.wake();
         }
     }

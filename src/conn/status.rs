@@ -87,11 +87,11 @@ pub(crate) fn snapshot(s: &Shared, now: Instant) -> ConnectionStatus {
                 priority: c.priority,
                 send_queue_capacity: c.capacity,
                 send_queue_size: c.tx.len(),
-                recently_sent: c.counters.recently_sent.load(Relaxed),
-                messages_sent: c.counters.msgs_sent.load(Relaxed),
-                bytes_sent: c.counters.bytes_sent.load(Relaxed),
-                messages_received: c.counters.msgs_recv.load(Relaxed),
-                bytes_received: c.counters.bytes_recv.load(Relaxed),
+                recently_sent: c.counters.send.recently_sent.load(Relaxed),
+                messages_sent: c.counters.send.msgs_sent.load(Relaxed),
+                bytes_sent: c.counters.send.bytes_sent.load(Relaxed),
+                messages_received: c.counters.recv.msgs_recv.load(Relaxed),
+                bytes_received: c.counters.recv.bytes_recv.load(Relaxed),
             })
             .collect(),
     }

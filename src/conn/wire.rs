@@ -42,6 +42,7 @@ pub(crate) const MAX_PACKET_OVERHEAD: usize = 10;
 
 /// The size limit Go checks for a msg packet (`maxMsgPacketTotalSize`) for a given
 /// `max_packet_msg_payload_size`: 1034 for the default 1024.
+#[inline]
 pub fn max_packet_total_size(max_payload: usize) -> usize {
     max_payload.saturating_add(MAX_PACKET_OVERHEAD)
 }
@@ -96,6 +97,7 @@ struct MsgHeader {
 
 /// Parses and checks a msg header from the bytes after the type byte. `Ok(None)` means
 /// more bytes are needed; an error is returned as soon as the bytes seen prove one.
+#[inline]
 fn parse_msg_header(buf: &[u8], max_total: usize) -> Result<Option<MsgHeader>, Error> {
     if buf.len() < 2 {
         return Ok(None);
@@ -125,6 +127,7 @@ fn parse_msg_header(buf: &[u8], max_total: usize) -> Result<Option<MsgHeader>, E
 /// Decodes one packet from the front of `buf` without copying: `Ok(Some((packet, bytes
 /// used)))`, or `Ok(None)` if `buf` holds only part of a packet. Errors are returned as
 /// soon as the header proves one, before the payload has arrived.
+#[inline]
 pub fn decode_packet(
     buf: &[u8],
     max_total: usize,
@@ -157,6 +160,7 @@ pub fn decode_packet(
 
 /// Appends a msg packet header (type, channel, eof, varint length) for a payload of
 /// `payload_len` bytes; the caller appends the payload.
+#[inline]
 pub fn encode_msg_header(out: &mut Vec<u8>, channel: ChannelId, eof: bool, payload_len: usize) {
     out.extend_from_slice(&[PACKET_TYPE_MSG, channel, eof as u8]);
     put_varint(out, payload_len as i64);

@@ -10,8 +10,9 @@ use std::fmt;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
+use super::backend::Backend;
 use super::poly1305_donna::Poly1305;
-use super::xsalsa20::{XSalsa20, DEFAULT_LANES};
+use super::xsalsa20::XSalsa20;
 
 /// Size of the Poly1305 tag.
 pub(crate) const TAG_SIZE: usize = 16;
@@ -38,23 +39,34 @@ impl fmt::Display for AuthError {
 
 impl std::error::Error for AuthError {}
 
-/// XSalsa20-Poly1305 under one 32-byte key. The key is wiped on drop and never shown by
-/// `Debug`.
+/// XSalsa20-Poly1305 under one 32-byte key, with the widest build of the Salsa20 core
+/// the CPU runs. The key is wiped on drop and never shown by `Debug`.
 pub(crate) struct SecretBox {
     key: [u8; KEY_SIZE],
+    backend: Backend,
 }
 
 impl SecretBox {
     /// A secretbox keyed with `key`.
     pub(crate) fn new(key: &[u8; KEY_SIZE]) -> Self {
-        SecretBox { key: *key }
+        Self::with_backend(key, Backend::detect())
+    }
+
+    /// A secretbox keyed with `key` that computes its keystream with `backend` (the
+    /// tests force each build in turn).
+    pub(crate) fn with_backend(key: &[u8; KEY_SIZE], backend: Backend) -> Self {
+        SecretBox { key: *key, backend }
     }
 
     /// Encrypts `buf` in place under `nonce` and returns the tag of the ciphertext.
     /// `buf` may have any length (a SecretConnection frame is 1026 bytes). Never use a
     /// nonce twice with one key.
     pub(crate) fn seal_in_place(&self, nonce: &[u8; NONCE_SIZE], buf: &mut [u8]) -> Tag {
-        seal_in_place::<DEFAULT_LANES>(&self.key, nonce, buf)
+        match self.backend.lanes() {
+            16 => seal_in_place::<16>(self.backend, &self.key, nonce, buf),
+            8 => seal_in_place::<8>(self.backend, &self.key, nonce, buf),
+            _ => seal_in_place::<4>(self.backend, &self.key, nonce, buf),
+        }
     }
 
     /// Checks `tag` against the ciphertext `buf` sealed under `nonce`, then decrypts
@@ -67,17 +79,22 @@ impl SecretBox {
         buf: &mut [u8],
         tag: &Tag,
     ) -> Result<(), AuthError> {
-        open_in_place::<DEFAULT_LANES>(&self.key, nonce, buf, tag)
+        match self.backend.lanes() {
+            16 => open_in_place::<16>(self.backend, &self.key, nonce, buf, tag),
+            8 => open_in_place::<8>(self.backend, &self.key, nonce, buf, tag),
+            _ => open_in_place::<4>(self.backend, &self.key, nonce, buf, tag),
+        }
     }
 }
 
 /// The keystream for `nonce` positioned at byte 32, and Poly1305 keyed with keystream
 /// bytes 0..32 (secretbox's layout).
 pub(crate) fn start<const N: usize>(
+    backend: Backend,
     key: &[u8; KEY_SIZE],
     nonce: &[u8; NONCE_SIZE],
 ) -> (XSalsa20<N>, Poly1305) {
-    let mut stream = XSalsa20::<N>::new(key, nonce);
+    let mut stream = XSalsa20::<N>::new(backend, key, nonce);
     // The first batch: Poly1305 key, then the start of the message.
     stream.fill_batch();
     let mut mac_key = [0u8; 32];
@@ -92,11 +109,12 @@ pub(crate) fn start<const N: usize>(
 /// through Poly1305 while they are in L1; the last partial 16-byte block is padded as
 /// Poly1305 pads a message's end.
 pub(crate) fn seal_in_place<const N: usize>(
+    backend: Backend,
     key: &[u8; KEY_SIZE],
     nonce: &[u8; NONCE_SIZE],
     buf: &mut [u8],
 ) -> Tag {
-    let (mut stream, mut mac) = start::<N>(key, nonce);
+    let (mut stream, mut mac) = start::<N>(backend, key, nonce);
     let whole = buf.len() - buf.len() % 16;
     let mut encrypted = 0;
     let mut authenticated = 0;
@@ -122,12 +140,13 @@ pub(crate) fn seal_in_place<const N: usize>(
 /// [`SecretBox::open_in_place`] computing `N` keystream blocks at a time: authenticate
 /// first, decrypt only if the tag matches (so a forged frame is never decrypted).
 pub(crate) fn open_in_place<const N: usize>(
+    backend: Backend,
     key: &[u8; KEY_SIZE],
     nonce: &[u8; NONCE_SIZE],
     buf: &mut [u8],
     tag: &Tag,
 ) -> Result<(), AuthError> {
-    let (mut stream, mac) = start::<N>(key, nonce);
+    let (mut stream, mac) = start::<N>(backend, key, nonce);
     let expected = mac.finish(buf);
     if !bool::from(expected.ct_eq(tag)) {
         return Err(AuthError);
@@ -144,6 +163,8 @@ impl Drop for SecretBox {
 
 impl fmt::Debug for SecretBox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretBox").finish_non_exhaustive()
+        f.debug_struct("SecretBox")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
     }
 }

@@ -34,18 +34,24 @@ impl<const N: usize> XSalsa20<N> {
     pub(crate) const BATCH: usize = N * BLOCK_SIZE;
 
     /// The keystream of `key` and `nonce`, at byte 0, computed by `backend`.
+    #[allow(dead_code)] // the tests' and examples/cipher_rate.rs's (SecretBox keeps subkeys)
     pub(crate) fn new(backend: Backend, key: &[u8; 32], nonce: &[u8; 24]) -> Self {
+        let mut subkey = subkey(key, nonce);
+        let stream = Self::with_subkey(backend, &subkey, nonce);
+        subkey.zeroize();
+        stream
+    }
+
+    /// [`new`](Self::new) with the HSalsa20 step done: `subkey` is [`subkey`]`(key,
+    /// nonce)`, which a caller may keep while the nonce's first 16 bytes stay the same.
+    pub(crate) fn with_subkey(backend: Backend, subkey: &[u8; 32], nonce: &[u8; 24]) -> Self {
         assert!(
             N == 4 || N == 8 || N == 16,
             "XSalsa20 computes 4, 8 or 16 blocks at a time"
         );
-        let mut head = [0u8; 16];
-        head.copy_from_slice(&nonce[..16]);
         let mut tail = [0u8; 8];
         tail.copy_from_slice(&nonce[16..]);
-        let mut subkey = hsalsa20(key, &head);
-        let input = salsa20_input(&subkey, &tail);
-        subkey.zeroize();
+        let input = salsa20_input(subkey, &tail);
         XSalsa20 {
             backend,
             input,
@@ -121,6 +127,13 @@ impl<const N: usize> Drop for XSalsa20<N> {
         self.input.zeroize();
         self.spare[..self.filled].zeroize();
     }
+}
+
+/// The XSalsa20 subkey of `key` and `nonce`: HSalsa20 of the nonce's first 16 bytes.
+pub(crate) fn subkey(key: &[u8; 32], nonce: &[u8; 24]) -> [u8; 32] {
+    let mut head = [0u8; 16];
+    head.copy_from_slice(&nonce[..16]);
+    hsalsa20(key, &head)
 }
 
 /// `data[i] ^= keystream[i]`, for slices of the same length.

@@ -138,6 +138,51 @@ proptest! {
         }
     }
 
+    /// One box over a run of nonces, as a connection uses it: consecutive nonces that
+    /// share their first 16 bytes (the kept subkey), and ones that change them (a carry
+    /// into byte 15, or another nonce altogether), in any order.
+    #[test]
+    fn one_box_over_many_nonces_matches_crypto_secretbox(
+        key in any::<[u8; 32]>(),
+        start in any::<[u8; 24]>(),
+        steps in prop::collection::vec((0u8..4, any::<[u8; 24]>()), 1..12),
+        len in length(),
+    ) {
+        let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let boxes: Vec<SecretBox> = std::iter::once(SecretBox::new(&key))
+            .chain(Backend::all().into_iter().map(|b| SecretBox::with_backend(&key, b)))
+            .collect();
+        let mut nonce = start;
+        for (kind, other) in steps {
+            match kind {
+                // The next nonce of the connection's counter: +2, big-endian, carrying
+                // into the first 16 bytes when the last 8 are all ones (kind 1).
+                0 | 1 => {
+                    if kind == 1 {
+                        nonce[16..].fill(0xff);
+                    }
+                    let mut carry = 2u16;
+                    for b in nonce.iter_mut().rev() {
+                        let sum = u16::from(*b) + carry;
+                        *b = sum as u8;
+                        carry = sum >> 8;
+                    }
+                }
+                // Only the first 16 bytes change.
+                2 => nonce[..16].copy_from_slice(&other[..16]),
+                _ => nonce = other,
+            }
+            let (want, want_tag) = reference_seal(&key, &nonce, &data);
+            for sb in &boxes {
+                let mut buf = data.clone();
+                prop_assert_eq!(sb.seal_in_place(&nonce, &mut buf), want_tag, "{:?}", sb);
+                prop_assert_eq!(&buf, &want, "{:?}", sb);
+                prop_assert_eq!(sb.open_in_place(&nonce, &mut buf, &want_tag), Ok(()));
+                prop_assert_eq!(&buf, &data, "{:?}", sb);
+            }
+        }
+    }
+
     #[test]
     fn a_flipped_bit_anywhere_fails_open(
         key in any::<[u8; 32]>(),

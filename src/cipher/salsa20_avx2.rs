@@ -27,23 +27,38 @@ use super::salsa20_core::BLOCK_SIZE;
 /// Blocks per batch.
 pub(crate) const LANES: usize = 8;
 
-/// `x[t] ^= (x[p] + x[q]) <<< r` on all eight blocks (`l` = 32 - `r`).
-macro_rules! step {
-    ($x:ident, $t:literal, $p:literal, $q:literal, $r:literal, $l:literal) => {
-        let v = _mm256_add_epi32($x[$p], $x[$q]);
-        let v = _mm256_or_si256(_mm256_slli_epi32::<$r>(v), _mm256_srli_epi32::<$l>(v));
-        $x[$t] = _mm256_xor_si256($x[$t], v);
-    };
+/// `v <<< R` (`L` = 32 - `R`): two shifts and an OR, AVX2 having no vector rotate.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn rotate<const R: i32, const L: i32>(v: __m256i) -> __m256i {
+    _mm256_or_si256(_mm256_slli_epi32::<R>(v), _mm256_srli_epi32::<L>(v))
 }
 
-/// The quarter round on words `(a, b, c, d)`.
-macro_rules! quarter_round {
-    ($x:ident, $a:literal, $b:literal, $c:literal, $d:literal) => {
-        step!($x, $b, $a, $d, 7, 25);
-        step!($x, $c, $b, $a, 9, 23);
-        step!($x, $d, $c, $b, 13, 19);
-        step!($x, $a, $d, $c, 18, 14);
-    };
+/// The quarter round on words `(a, b, c, d)` of all eight blocks: `x[t] ^= (x[p] +
+/// x[q]) <<< r` four times. A function rather than a macro so that an unoptimised build
+/// keeps each one's temporaries in a frame of its own (the handshake's writer thread
+/// has a 64 KiB stack); optimised, it is inlined and the indices are constants.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn quarter_round(x: &mut [__m256i; 16], a: usize, b: usize, c: usize, d: usize) {
+    x[b] = _mm256_xor_si256(x[b], rotate::<7, 25>(_mm256_add_epi32(x[a], x[d])));
+    x[c] = _mm256_xor_si256(x[c], rotate::<9, 23>(_mm256_add_epi32(x[b], x[a])));
+    x[d] = _mm256_xor_si256(x[d], rotate::<13, 19>(_mm256_add_epi32(x[c], x[b])));
+    x[a] = _mm256_xor_si256(x[a], rotate::<18, 14>(_mm256_add_epi32(x[d], x[c])));
+}
+
+/// A column round, then a row round.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn double_round(x: &mut [__m256i; 16]) {
+    quarter_round(x, 0, 4, 8, 12);
+    quarter_round(x, 5, 9, 13, 1);
+    quarter_round(x, 10, 14, 2, 6);
+    quarter_round(x, 15, 3, 7, 11);
+    quarter_round(x, 0, 1, 2, 3);
+    quarter_round(x, 5, 6, 7, 4);
+    quarter_round(x, 10, 11, 8, 9);
+    quarter_round(x, 15, 12, 13, 14);
 }
 
 /// XORs the keystream blocks `counter .. counter + 8` of `input` (the Salsa20 input
@@ -67,14 +82,7 @@ pub(crate) fn xor_blocks8(input: &[u32; 16], counter: u64, data: &mut [u8]) {
     init[9] = _mm256_sub_epi32(_mm256_set1_epi32((counter >> 32) as u32 as i32), wrapped);
     let mut x = init;
     for _ in 0..10 {
-        quarter_round!(x, 0, 4, 8, 12);
-        quarter_round!(x, 5, 9, 13, 1);
-        quarter_round!(x, 10, 14, 2, 6);
-        quarter_round!(x, 15, 3, 7, 11);
-        quarter_round!(x, 0, 1, 2, 3);
-        quarter_round!(x, 5, 6, 7, 4);
-        quarter_round!(x, 10, 11, 8, 9);
-        quarter_round!(x, 15, 12, 13, 14);
+        double_round(&mut x);
     }
     for (x, i) in x.iter_mut().zip(init) {
         *x = _mm256_add_epi32(*x, i);

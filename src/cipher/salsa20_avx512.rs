@@ -26,24 +26,31 @@ use super::salsa20_core::BLOCK_SIZE;
 /// Blocks per batch.
 pub(crate) const LANES: usize = 16;
 
-/// `x[t] ^= (x[p] + x[q]) <<< r` on all sixteen blocks.
-macro_rules! step {
-    ($x:ident, $t:literal, $p:literal, $q:literal, $r:literal) => {
-        $x[$t] = _mm512_xor_si512(
-            $x[$t],
-            _mm512_rol_epi32::<$r>(_mm512_add_epi32($x[$p], $x[$q])),
-        );
-    };
+/// The quarter round on words `(a, b, c, d)` of all sixteen blocks: `x[t] ^= (x[p] +
+/// x[q]) <<< r` four times. A function rather than a macro so that an unoptimised build
+/// keeps each one's temporaries in a frame of its own (the handshake's writer thread
+/// has a 64 KiB stack); optimised, it is inlined and the indices are constants.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn quarter_round(x: &mut [__m512i; 16], a: usize, b: usize, c: usize, d: usize) {
+    x[b] = _mm512_xor_si512(x[b], _mm512_rol_epi32::<7>(_mm512_add_epi32(x[a], x[d])));
+    x[c] = _mm512_xor_si512(x[c], _mm512_rol_epi32::<9>(_mm512_add_epi32(x[b], x[a])));
+    x[d] = _mm512_xor_si512(x[d], _mm512_rol_epi32::<13>(_mm512_add_epi32(x[c], x[b])));
+    x[a] = _mm512_xor_si512(x[a], _mm512_rol_epi32::<18>(_mm512_add_epi32(x[d], x[c])));
 }
 
-/// The quarter round on words `(a, b, c, d)`.
-macro_rules! quarter_round {
-    ($x:ident, $a:literal, $b:literal, $c:literal, $d:literal) => {
-        step!($x, $b, $a, $d, 7);
-        step!($x, $c, $b, $a, 9);
-        step!($x, $d, $c, $b, 13);
-        step!($x, $a, $d, $c, 18);
-    };
+/// A column round, then a row round.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn double_round(x: &mut [__m512i; 16]) {
+    quarter_round(x, 0, 4, 8, 12);
+    quarter_round(x, 5, 9, 13, 1);
+    quarter_round(x, 10, 14, 2, 6);
+    quarter_round(x, 15, 3, 7, 11);
+    quarter_round(x, 0, 1, 2, 3);
+    quarter_round(x, 5, 6, 7, 4);
+    quarter_round(x, 10, 11, 8, 9);
+    quarter_round(x, 15, 12, 13, 14);
 }
 
 /// XORs the keystream blocks `counter .. counter + 16` of `input` (the Salsa20 input
@@ -69,14 +76,7 @@ pub(crate) fn xor_blocks16(input: &[u32; 16], counter: u64, data: &mut [u8]) {
     init[9] = _mm512_mask_add_epi32(high, wrapped, high, _mm512_set1_epi32(1));
     let mut x = init;
     for _ in 0..10 {
-        quarter_round!(x, 0, 4, 8, 12);
-        quarter_round!(x, 5, 9, 13, 1);
-        quarter_round!(x, 10, 14, 2, 6);
-        quarter_round!(x, 15, 3, 7, 11);
-        quarter_round!(x, 0, 1, 2, 3);
-        quarter_round!(x, 5, 6, 7, 4);
-        quarter_round!(x, 10, 11, 8, 9);
-        quarter_round!(x, 15, 12, 13, 14);
+        double_round(&mut x);
     }
     for (x, i) in x.iter_mut().zip(init) {
         *x = _mm512_add_epi32(*x, i);

@@ -1,7 +1,7 @@
 //! The code's layout rules (ARCHITECTURE.md), checked on every test run so they stay
-//! true: no file in `src/` over 400 lines, no module named after a standard crate, and
-//! no import cycle between files (file A naming an item of file B, directly or through
-//! others, while B names one of A's).
+//! true: no file in `src/` over 400 lines, no module named after a standard crate, no
+//! import cycle between files (file A naming an item of file B, directly or through
+//! others, while B names one of A's), and `unsafe` code in one file only.
 //!
 //! Imports are read from the source text: `use` trees and inline `crate::`, `super::`,
 //! `self::` paths outside comments and outside a file's trailing `#[cfg(test)]` module.
@@ -260,6 +260,57 @@ fn src_files_are_small_named_for_their_concept_and_import_without_cycles() {
     let send = vec!["conn".to_string(), "send".to_string()];
     let outbox = vec!["conn".to_string(), "outbox".to_string()];
     assert!(edges.get(&send).is_some_and(|e| e.contains(&outbox)));
+}
+
+/// The one file allowed `unsafe` code (calls into `#[target_feature]` functions after
+/// run-time CPU detection), and the one line that allows it.
+const UNSAFE_FILE: &str = "cipher/backend.rs";
+const UNSAFE_ALLOW: (&str, &str) = ("cipher/mod.rs", "#[allow(unsafe_code)]");
+
+#[test]
+fn unsafe_code_is_confined_to_one_file_with_a_safety_comment_per_block() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut list = Vec::new();
+    rust_files(&src, &mut list);
+    let mut problems = Vec::new();
+    for f in &list {
+        let rel = f
+            .strip_prefix(&src)
+            .expect("under src")
+            .display()
+            .to_string();
+        let text = fs::read_to_string(f).expect("read");
+        let code = code_of(&text);
+        for line in code.lines() {
+            let allows = line.contains("unsafe_code") && !line.contains("deny(unsafe_code)");
+            if allows && (rel.as_str(), line.trim()) != UNSAFE_ALLOW {
+                problems.push(format!("{rel}: {}", line.trim()));
+            }
+            if line.contains("unsafe") && !line.contains("unsafe_code") && rel != UNSAFE_FILE {
+                problems.push(format!("{rel}: {}", line.trim()));
+            }
+        }
+        if rel == UNSAFE_FILE {
+            // Every `unsafe` block follows a `// SAFETY:` comment.
+            let lines: Vec<&str> = text.lines().collect();
+            for (i, line) in lines.iter().enumerate() {
+                if line.contains("unsafe {")
+                    && !lines[..i]
+                        .iter()
+                        .rev()
+                        .take(4)
+                        .any(|l| l.contains("// SAFETY:"))
+                {
+                    problems.push(format!("{rel}:{}: unsafe block without // SAFETY:", i + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "unsafe code rules broken (only {UNSAFE_FILE} may have it):\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]

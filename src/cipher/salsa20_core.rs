@@ -1,11 +1,15 @@
 //! The Salsa20 block function, computed for `N` consecutive blocks side by side, and
-//! HSalsa20 (the XSalsa20 subkey step). Safe Rust only: the states of the `N` blocks are
-//! kept as sixteen `[u32; N]` lanes (word `w` of block `j` is `x[w][j]`), and the twenty
-//! rounds are written as straight-line scalar code inside a loop over the blocks `j`.
-//! LLVM's loop vectoriser turns that loop into SIMD code: each scalar operation becomes
-//! one instruction on 4 blocks (`paddd`, `pxor`, `pslld`/`psrld`/`por` for a rotation
-//! with SSE2, the baseline of x86-64; `vpaddd` and friends on ymm registers if AVX2 is
-//! enabled at compile time), and the lanes load and store as whole vectors.
+//! HSalsa20 (the XSalsa20 subkey step): the portable build, which every target runs
+//! (on x86-64 the AVX2 and AVX-512 cores of `super::backend` replace the batches where
+//! the CPU has them). Safe Rust only: the states of the `N` blocks are kept as sixteen
+//! `[u32; N]` lanes (word `w` of block `j` is `x[w][j]`), and the twenty rounds are
+//! written as straight-line scalar code inside a loop over the blocks `j`. LLVM's loop
+//! vectoriser turns that loop into SIMD code: each scalar operation becomes one
+//! instruction on 4 blocks (`paddd`, `pxor`, `pslld`/`psrld`/`por` for a rotation with
+//! SSE2, the baseline of x86-64), and the lanes load and store as whole vectors.
+//! (Compiled inside an AVX2 or AVX-512 `#[target_feature]` function the same code
+//! vectorises wider, but its start and end become scatters and gathers, which ate most
+//! of the gain: hence the intrinsics of `salsa20_avx2` and `salsa20_avx512`.)
 //!
 //! Three details decide whether it vectorises; the disassembly shows each (see
 //! `examples/cipher_rate.rs`):

@@ -5,13 +5,15 @@
 //! ciphertext. Byte for byte what `crypto_secretbox::XSalsa20Poly1305` and libsodium
 //! produce, with the tag kept apart (the SecretConnection sends `tag || ciphertext`).
 
+use std::cell::Cell;
 use std::fmt;
 
 use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
+use super::backend::Backend;
 use super::poly1305_donna::Poly1305;
-use super::xsalsa20::{XSalsa20, DEFAULT_LANES};
+use super::xsalsa20::{subkey, XSalsa20};
 
 /// Size of the Poly1305 tag.
 pub(crate) const TAG_SIZE: usize = 16;
@@ -38,23 +40,62 @@ impl fmt::Display for AuthError {
 
 impl std::error::Error for AuthError {}
 
-/// XSalsa20-Poly1305 under one 32-byte key. The key is wiped on drop and never shown by
+/// XSalsa20-Poly1305 under one 32-byte key, with the widest build of the Salsa20 core
+/// the CPU runs. The key and the kept subkey are wiped on drop and never shown by
 /// `Debug`.
 pub(crate) struct SecretBox {
     key: [u8; KEY_SIZE],
+    backend: Backend,
+    /// The first 16 bytes of the last nonce and their XSalsa20 subkey (HSalsa20 of the
+    /// key and those bytes). A SecretConnection's nonces count up in their last bytes,
+    /// so its frames share one subkey for 2^64 frames: HSalsa20 once, not per frame.
+    subkey: Cell<Option<([u8; 16], [u8; 32])>>,
 }
 
 impl SecretBox {
     /// A secretbox keyed with `key`.
     pub(crate) fn new(key: &[u8; KEY_SIZE]) -> Self {
-        SecretBox { key: *key }
+        Self::with_backend(key, Backend::detect())
+    }
+
+    /// A secretbox keyed with `key` that computes its keystream with `backend` (the
+    /// tests force each build in turn).
+    pub(crate) fn with_backend(key: &[u8; KEY_SIZE], backend: Backend) -> Self {
+        SecretBox {
+            key: *key,
+            backend,
+            subkey: Cell::new(None),
+        }
+    }
+
+    /// The subkey for `nonce`: the kept one if the nonce's first 16 bytes are the last
+    /// nonce's, else computed and kept.
+    fn subkey(&self, nonce: &[u8; NONCE_SIZE]) -> [u8; 32] {
+        let mut head = [0u8; 16];
+        head.copy_from_slice(&nonce[..16]);
+        if let Some((kept, subkey)) = self.subkey.get() {
+            if kept == head {
+                return subkey;
+            }
+        }
+        // Overwrites the subkey kept before, if any.
+        let subkey = subkey(&self.key, nonce);
+        self.subkey.set(Some((head, subkey)));
+        subkey
     }
 
     /// Encrypts `buf` in place under `nonce` and returns the tag of the ciphertext.
     /// `buf` may have any length (a SecretConnection frame is 1026 bytes). Never use a
     /// nonce twice with one key.
     pub(crate) fn seal_in_place(&self, nonce: &[u8; NONCE_SIZE], buf: &mut [u8]) -> Tag {
-        seal_in_place::<DEFAULT_LANES>(&self.key, nonce, buf)
+        let mut subkey = self.subkey(nonce);
+        let tag = match self.backend.lanes() {
+            16 => seal_in_place::<16>(self.backend, &subkey, nonce, buf),
+            8 => seal_in_place::<8>(self.backend, &subkey, nonce, buf),
+            _ => seal_in_place::<4>(self.backend, &subkey, nonce, buf),
+        };
+        subkey.zeroize();
+        tag
     }
 
     /// Checks `tag` against the ciphertext `buf` sealed under `nonce`, then decrypts
@@ -67,17 +108,25 @@ impl SecretBox {
         buf: &mut [u8],
         tag: &Tag,
     ) -> Result<(), AuthError> {
-        open_in_place::<DEFAULT_LANES>(&self.key, nonce, buf, tag)
+        let mut subkey = self.subkey(nonce);
+        let opened = match self.backend.lanes() {
+            16 => open_in_place::<16>(self.backend, &subkey, nonce, buf, tag),
+            8 => open_in_place::<8>(self.backend, &subkey, nonce, buf, tag),
+            _ => open_in_place::<4>(self.backend, &subkey, nonce, buf, tag),
+        };
+        subkey.zeroize();
+        opened
     }
 }
 
-/// The keystream for `nonce` positioned at byte 32, and Poly1305 keyed with keystream
-/// bytes 0..32 (secretbox's layout).
+/// The keystream for `nonce` (whose XSalsa20 subkey is `subkey`) positioned at byte 32,
+/// and Poly1305 keyed with keystream bytes 0..32 (secretbox's layout).
 pub(crate) fn start<const N: usize>(
-    key: &[u8; KEY_SIZE],
+    backend: Backend,
+    subkey: &[u8; 32],
     nonce: &[u8; NONCE_SIZE],
 ) -> (XSalsa20<N>, Poly1305) {
-    let mut stream = XSalsa20::<N>::new(key, nonce);
+    let mut stream = XSalsa20::<N>::with_subkey(backend, subkey, nonce);
     // The first batch: Poly1305 key, then the start of the message.
     stream.fill_batch();
     let mut mac_key = [0u8; 32];
@@ -92,11 +141,12 @@ pub(crate) fn start<const N: usize>(
 /// through Poly1305 while they are in L1; the last partial 16-byte block is padded as
 /// Poly1305 pads a message's end.
 pub(crate) fn seal_in_place<const N: usize>(
-    key: &[u8; KEY_SIZE],
+    backend: Backend,
+    subkey: &[u8; 32],
     nonce: &[u8; NONCE_SIZE],
     buf: &mut [u8],
 ) -> Tag {
-    let (mut stream, mut mac) = start::<N>(key, nonce);
+    let (mut stream, mut mac) = start::<N>(backend, subkey, nonce);
     let whole = buf.len() - buf.len() % 16;
     let mut encrypted = 0;
     let mut authenticated = 0;
@@ -122,12 +172,13 @@ pub(crate) fn seal_in_place<const N: usize>(
 /// [`SecretBox::open_in_place`] computing `N` keystream blocks at a time: authenticate
 /// first, decrypt only if the tag matches (so a forged frame is never decrypted).
 pub(crate) fn open_in_place<const N: usize>(
-    key: &[u8; KEY_SIZE],
+    backend: Backend,
+    subkey: &[u8; 32],
     nonce: &[u8; NONCE_SIZE],
     buf: &mut [u8],
     tag: &Tag,
 ) -> Result<(), AuthError> {
-    let (mut stream, mac) = start::<N>(key, nonce);
+    let (mut stream, mac) = start::<N>(backend, subkey, nonce);
     let expected = mac.finish(buf);
     if !bool::from(expected.ct_eq(tag)) {
         return Err(AuthError);
@@ -139,11 +190,16 @@ pub(crate) fn open_in_place<const N: usize>(
 impl Drop for SecretBox {
     fn drop(&mut self) {
         self.key.zeroize();
+        if let Some((_, subkey)) = self.subkey.get_mut() {
+            subkey.zeroize();
+        }
     }
 }
 
 impl fmt::Debug for SecretBox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretBox").finish_non_exhaustive()
+        f.debug_struct("SecretBox")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
     }
 }

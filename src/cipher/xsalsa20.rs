@@ -4,20 +4,19 @@
 
 use zeroize::Zeroize;
 
-use super::salsa20_core::{block, hsalsa20, salsa20_input, xor_blocks, BLOCK_SIZE};
+use super::backend::Backend;
+use super::salsa20_core::{block, hsalsa20, salsa20_input, BLOCK_SIZE};
 
-/// Blocks computed side by side by default: four fill the sixteen SSE2 registers, and
-/// eight measured no faster (`examples/cipher_rate.rs`).
-pub(crate) const DEFAULT_LANES: usize = 4;
+/// Largest supported batch, in bytes (sixteen blocks).
+const MAX_BATCH: usize = 16 * BLOCK_SIZE;
 
-/// Largest supported batch, in bytes (eight blocks).
-const MAX_BATCH: usize = 8 * BLOCK_SIZE;
-
-/// An XSalsa20 keystream positioned at a byte offset, computing `N` (4 or 8) blocks per
-/// batch with the vectorised core. Like `salsa20::XSalsa20`'s `apply_keystream`:
-/// successive calls continue the stream where the last one stopped. The subkey and any
-/// unused keystream are wiped on drop.
-pub(crate) struct XSalsa20<const N: usize = DEFAULT_LANES> {
+/// An XSalsa20 keystream positioned at a byte offset, computing `N` (4, 8 or 16) blocks
+/// per batch with the vectorised core in the build `backend` chooses. Like
+/// `salsa20::XSalsa20`'s `apply_keystream`: successive calls continue the stream where
+/// the last one stopped. The subkey and any unused keystream are wiped on drop.
+pub(crate) struct XSalsa20<const N: usize> {
+    /// The build of the Salsa20 core that computes the batches.
+    backend: Backend,
     /// The Salsa20 input (subkey, nonce tail); words 8 and 9 are set per block.
     input: [u32; 16],
     /// The block counter of the next block to compute.
@@ -34,20 +33,27 @@ impl<const N: usize> XSalsa20<N> {
     /// Bytes in one batch.
     pub(crate) const BATCH: usize = N * BLOCK_SIZE;
 
-    /// The keystream of `key` and `nonce`, at byte 0.
-    pub(crate) fn new(key: &[u8; 32], nonce: &[u8; 24]) -> Self {
+    /// The keystream of `key` and `nonce`, at byte 0, computed by `backend`.
+    #[allow(dead_code)] // the tests' and examples/cipher_rate.rs's (SecretBox keeps subkeys)
+    pub(crate) fn new(backend: Backend, key: &[u8; 32], nonce: &[u8; 24]) -> Self {
+        let mut subkey = subkey(key, nonce);
+        let stream = Self::with_subkey(backend, &subkey, nonce);
+        subkey.zeroize();
+        stream
+    }
+
+    /// [`new`](Self::new) with the HSalsa20 step done: `subkey` is [`subkey`]`(key,
+    /// nonce)`, which a caller may keep while the nonce's first 16 bytes stay the same.
+    pub(crate) fn with_subkey(backend: Backend, subkey: &[u8; 32], nonce: &[u8; 24]) -> Self {
         assert!(
-            N == 4 || N == 8,
-            "XSalsa20 computes 4 or 8 blocks at a time"
+            N == 4 || N == 8 || N == 16,
+            "XSalsa20 computes 4, 8 or 16 blocks at a time"
         );
-        let mut head = [0u8; 16];
-        head.copy_from_slice(&nonce[..16]);
         let mut tail = [0u8; 8];
         tail.copy_from_slice(&nonce[16..]);
-        let mut subkey = hsalsa20(key, &head);
-        let input = salsa20_input(&subkey, &tail);
-        subkey.zeroize();
+        let input = salsa20_input(subkey, &tail);
         XSalsa20 {
+            backend,
             input,
             counter: 0,
             spare: [0; MAX_BATCH],
@@ -66,7 +72,8 @@ impl<const N: usize> XSalsa20<N> {
         // Then whole batches, straight into `data`.
         while data.len() >= Self::BATCH {
             let (chunk, rest) = data.split_at_mut(Self::BATCH);
-            xor_blocks::<N>(&self.input, self.counter, chunk);
+            self.backend
+                .xor_blocks::<N>(&self.input, self.counter, chunk);
             self.counter = self.counter.wrapping_add(N as u64);
             data = rest;
         }
@@ -107,7 +114,8 @@ impl<const N: usize> XSalsa20<N> {
         assert_eq!(self.used, self.filled, "keystream left over");
         let spare = &mut self.spare[..Self::BATCH];
         spare.fill(0);
-        xor_blocks::<N>(&self.input, self.counter, spare);
+        self.backend
+            .xor_blocks::<N>(&self.input, self.counter, spare);
         self.counter = self.counter.wrapping_add(N as u64);
         self.used = 0;
         self.filled = Self::BATCH;
@@ -119,6 +127,13 @@ impl<const N: usize> Drop for XSalsa20<N> {
         self.input.zeroize();
         self.spare[..self.filled].zeroize();
     }
+}
+
+/// The XSalsa20 subkey of `key` and `nonce`: HSalsa20 of the nonce's first 16 bytes.
+pub(crate) fn subkey(key: &[u8; 32], nonce: &[u8; 24]) -> [u8; 32] {
+    let mut head = [0u8; 16];
+    head.copy_from_slice(&nonce[..16]);
+    hsalsa20(key, &head)
 }
 
 /// `data[i] ^= keystream[i]`, for slices of the same length.

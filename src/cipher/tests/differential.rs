@@ -1,23 +1,31 @@
 //! Byte-for-byte comparisons with `salsa20::XSalsa20` (keystream, HSalsa20, the 64-bit
 //! block counter), the `poly1305` crate (tags) and `crypto_secretbox::XSalsa20Poly1305`
 //! (sealed bytes and tags), over random keys, nonces and lengths; and open's refusals.
+//! Every build of the Salsa20 core this CPU runs is checked (`Backend::all`: the
+//! portable one always, AVX2 and AVX-512 where the CPU has them), and so is the one
+//! `SecretBox::new` picks.
 
 use crypto_secretbox::aead::{AeadInPlace, KeyInit};
 use crypto_secretbox::XSalsa20Poly1305;
 use proptest::prelude::*;
 use salsa20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 
+use crate::cipher::backend::Backend;
 use crate::cipher::poly1305_donna::Poly1305;
 use crate::cipher::salsa20_core::{hsalsa20, salsa20_input, xor_blocks};
 use crate::cipher::xsalsa20::XSalsa20;
 use crate::cipher::{AuthError, SecretBox};
 
-/// Lengths 0..3000, with the SecretConnection's 1026 and the batch edges often.
+/// Lengths 0..3000, with the SecretConnection's 1026 and the batch edges (4, 8 and 16
+/// blocks, less the 32 bytes of the Poly1305 key) often.
 fn length() -> impl Strategy<Value = usize> {
     prop_oneof![
         4 => 0usize..3000,
         1 => Just(1026usize),
-        1 => prop::sample::select(vec![1, 31, 32, 33, 223, 224, 225, 256, 480, 512, 1024]),
+        1 => prop::sample::select(vec![
+            1, 31, 32, 33, 63, 64, 65, 223, 224, 225, 256, 479, 480, 481, 512, 991, 992, 993,
+            1024, 1025, 2016, 2048,
+        ]),
     ]
 }
 
@@ -31,14 +39,16 @@ fn reference_keystream(key: &[u8; 32], nonce: &[u8; 24], data: &mut [u8]) {
     salsa20::XSalsa20::new(key.into(), nonce.into()).apply_keystream(data);
 }
 
-/// Our keystream over `data`, applied in the pieces that `cuts` marks.
+/// Our keystream over `data` computed by `backend` `N` blocks at a time, applied in the
+/// pieces that `cuts` marks.
 fn our_keystream<const N: usize>(
+    backend: Backend,
     key: &[u8; 32],
     nonce: &[u8; 24],
     data: &mut [u8],
     cuts: &[usize],
 ) {
-    let mut s = XSalsa20::<N>::new(key, nonce);
+    let mut s = XSalsa20::<N>::new(backend, key, nonce);
     let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
     cuts.sort_unstable();
     let mut at = 0;
@@ -72,12 +82,18 @@ proptest! {
         let data: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(seed)).collect();
         let mut want = data.clone();
         reference_keystream(&key, &nonce, &mut want);
-        let mut four = data.clone();
-        our_keystream::<4>(&key, &nonce, &mut four, &cuts);
-        prop_assert_eq!(&four, &want);
-        let mut eight = data;
-        our_keystream::<8>(&key, &nonce, &mut eight, &cuts);
-        prop_assert_eq!(&eight, &want);
+        for backend in Backend::all() {
+            // Each build at its own width, and at the other widths (the portable core).
+            for lanes in [4, 8, 16] {
+                let mut ours = data.clone();
+                match lanes {
+                    4 => our_keystream::<4>(backend, &key, &nonce, &mut ours, &cuts),
+                    8 => our_keystream::<8>(backend, &key, &nonce, &mut ours, &cuts),
+                    _ => our_keystream::<16>(backend, &key, &nonce, &mut ours, &cuts),
+                }
+                prop_assert_eq!(&ours, &want, "{:?}, {} lanes", backend, lanes);
+            }
+        }
     }
 
     #[test]
@@ -109,13 +125,62 @@ proptest! {
         data in length().prop_flat_map(|n| prop::collection::vec(any::<u8>(), n)),
     ) {
         let (want, want_tag) = reference_seal(&key, &nonce, &data);
-        let mut buf = data.clone();
-        let tag = SecretBox::new(&key).seal_in_place(&nonce, &mut buf);
-        prop_assert_eq!(&buf, &want);
-        prop_assert_eq!(tag, want_tag);
-        // open(seal(x)) == x
-        prop_assert_eq!(SecretBox::new(&key).open_in_place(&nonce, &mut buf, &tag), Ok(()));
-        prop_assert_eq!(buf, data);
+        let detected = SecretBox::new(&key);
+        let boxes = Backend::all().into_iter().map(|b| SecretBox::with_backend(&key, b));
+        for sb in std::iter::once(detected).chain(boxes) {
+            let mut buf = data.clone();
+            let tag = sb.seal_in_place(&nonce, &mut buf);
+            prop_assert_eq!(&buf, &want, "{:?}", sb);
+            prop_assert_eq!(tag, want_tag, "{:?}", sb);
+            // open(seal(x)) == x
+            prop_assert_eq!(sb.open_in_place(&nonce, &mut buf, &tag), Ok(()));
+            prop_assert_eq!(&buf, &data, "{:?}", sb);
+        }
+    }
+
+    /// One box over a run of nonces, as a connection uses it: consecutive nonces that
+    /// share their first 16 bytes (the kept subkey), and ones that change them (a carry
+    /// into byte 15, or another nonce altogether), in any order.
+    #[test]
+    fn one_box_over_many_nonces_matches_crypto_secretbox(
+        key in any::<[u8; 32]>(),
+        start in any::<[u8; 24]>(),
+        steps in prop::collection::vec((0u8..4, any::<[u8; 24]>()), 1..12),
+        len in length(),
+    ) {
+        let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let boxes: Vec<SecretBox> = std::iter::once(SecretBox::new(&key))
+            .chain(Backend::all().into_iter().map(|b| SecretBox::with_backend(&key, b)))
+            .collect();
+        let mut nonce = start;
+        for (kind, other) in steps {
+            match kind {
+                // The next nonce of the connection's counter: +2, big-endian, carrying
+                // into the first 16 bytes when the last 8 are all ones (kind 1).
+                0 | 1 => {
+                    if kind == 1 {
+                        nonce[16..].fill(0xff);
+                    }
+                    let mut carry = 2u16;
+                    for b in nonce.iter_mut().rev() {
+                        let sum = u16::from(*b) + carry;
+                        *b = sum as u8;
+                        carry = sum >> 8;
+                    }
+                }
+                // Only the first 16 bytes change.
+                2 => nonce[..16].copy_from_slice(&other[..16]),
+                _ => nonce = other,
+            }
+            let (want, want_tag) = reference_seal(&key, &nonce, &data);
+            for sb in &boxes {
+                let mut buf = data.clone();
+                prop_assert_eq!(sb.seal_in_place(&nonce, &mut buf), want_tag, "{:?}", sb);
+                prop_assert_eq!(&buf, &want, "{:?}", sb);
+                prop_assert_eq!(sb.open_in_place(&nonce, &mut buf, &want_tag), Ok(()));
+                prop_assert_eq!(&buf, &data, "{:?}", sb);
+            }
+        }
     }
 
     #[test]
@@ -126,19 +191,21 @@ proptest! {
         at in any::<prop::sample::Index>(),
         bit in 0u8..8,
     ) {
-        let sb = SecretBox::new(&key);
-        let mut buf: Vec<u8> = (0..len).map(|i| i as u8).collect();
-        let mut tag = sb.seal_in_place(&nonce, &mut buf);
-        // Bit positions: the tag's 128, then the ciphertext's.
-        let i = at.index(16 + len);
-        if i < 16 {
-            tag[i] ^= 1 << bit;
-        } else {
-            buf[i - 16] ^= 1 << bit;
+        for backend in Backend::all() {
+            let sb = SecretBox::with_backend(&key, backend);
+            let mut buf: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut tag = sb.seal_in_place(&nonce, &mut buf);
+            // Bit positions: the tag's 128, then the ciphertext's.
+            let i = at.index(16 + len);
+            if i < 16 {
+                tag[i] ^= 1 << bit;
+            } else {
+                buf[i - 16] ^= 1 << bit;
+            }
+            let before = buf.clone();
+            prop_assert_eq!(sb.open_in_place(&nonce, &mut buf, &tag), Err(AuthError));
+            prop_assert_eq!(buf, before, "a failed open leaves the buffer alone");
         }
-        let before = buf.clone();
-        prop_assert_eq!(sb.open_in_place(&nonce, &mut buf, &tag), Err(AuthError));
-        prop_assert_eq!(buf, before, "a failed open leaves the buffer alone");
     }
 
     #[test]
@@ -152,28 +219,55 @@ proptest! {
         let tag = SecretBox::new(&key).seal_in_place(&nonce, &mut buf);
         let (mut key2, mut nonce2) = (key, nonce);
         if at < 32 { key2[at] ^= 0x80 } else { nonce2[at - 32] ^= 1 }
-        prop_assert_eq!(SecretBox::new(&key2).open_in_place(&nonce2, &mut buf, &tag), Err(AuthError));
+        for backend in Backend::all() {
+            let sb = SecretBox::with_backend(&key2, backend);
+            prop_assert_eq!(sb.open_in_place(&nonce2, &mut buf, &tag), Err(AuthError));
+        }
     }
 }
 
-/// Blocks across the 2^32 boundary of the block counter: word 9 must carry.
+/// Blocks across the 2^32 boundary of the block counter (word 9 must carry, in some
+/// lanes of a batch and not others), in every build and width.
 #[test]
 fn block_counter_carries_into_the_high_word() {
     let key = [0x42u8; 32];
     let nonce8 = [9u8; 8];
     let input = salsa20_input(&key, &nonce8);
-    for start in [u64::from(u32::MAX) - 5, u64::from(u32::MAX) - 1, 1 << 40] {
-        let mut want = vec![0u8; 8 * 64];
+    let max = u64::from(u32::MAX);
+    for start in [
+        max - 15,
+        max - 7,
+        max - 5,
+        max - 1,
+        max,
+        1 << 40,
+        (1 << 33) - 9,
+    ] {
+        let mut want = vec![0u8; 16 * 64];
         let mut s = salsa20::Salsa20::new(&key.into(), &nonce8.into());
         s.seek(start * 64);
         s.apply_keystream(&mut want);
-        let mut four = vec![0u8; 8 * 64];
-        xor_blocks::<4>(&input, start, &mut four[..256]);
-        xor_blocks::<4>(&input, start + 4, &mut four[256..]);
-        assert_eq!(four, want, "4 lanes from block {start}");
-        let mut eight = vec![0u8; 8 * 64];
-        xor_blocks::<8>(&input, start, &mut eight);
-        assert_eq!(eight, want, "8 lanes from block {start}");
+        for backend in Backend::all() {
+            let mut ours = vec![0u8; 16 * 64];
+            for (i, batch) in ours.chunks_exact_mut(256).enumerate() {
+                backend.xor_blocks::<4>(&input, start + 4 * i as u64, batch);
+            }
+            assert_eq!(ours, want, "{backend:?}, 4 lanes from block {start}");
+            let mut ours = vec![0u8; 16 * 64];
+            for (i, batch) in ours.chunks_exact_mut(512).enumerate() {
+                backend.xor_blocks::<8>(&input, start + 8 * i as u64, batch);
+            }
+            assert_eq!(ours, want, "{backend:?}, 8 lanes from block {start}");
+            let mut ours = vec![0u8; 16 * 64];
+            backend.xor_blocks::<16>(&input, start, &mut ours);
+            assert_eq!(ours, want, "{backend:?}, 16 lanes from block {start}");
+        }
+        let mut portable = vec![0u8; 16 * 64];
+        xor_blocks::<16>(&input, start, &mut portable);
+        assert_eq!(
+            portable, want,
+            "the portable core, 16 lanes from block {start}"
+        );
     }
 }
 
@@ -227,7 +321,7 @@ fn nacl_secretbox_vector() {
         0x69, 0x69, 0x6e, 0xe9, 0x55, 0xb6, 0x2b, 0x73, 0xcd, 0x62, 0xbd, 0xa8, 0x75, 0xfc, 0x73,
         0xd6, 0x82, 0x19, 0xe0, 0x03, 0x6b, 0x7a, 0x0b, 0x37,
     ];
-    let mut m: Vec<u8> = vec![
+    let m: Vec<u8> = vec![
         0xbe, 0x07, 0x5f, 0xc5, 0x3c, 0x81, 0xf2, 0xd5, 0xcf, 0x14, 0x13, 0x16, 0xeb, 0xeb, 0x0c,
         0x7b, 0x52, 0x28, 0xc5, 0x2a, 0x4c, 0x62, 0xcb, 0xd4, 0x4b, 0x66, 0x84, 0x9b, 0x64, 0x24,
         0x4f, 0xfc, 0xe5, 0xec, 0xba, 0xaf, 0x33, 0xbd, 0x75, 0x1a, 0x1a, 0xc7, 0x28, 0xd4, 0x5e,
@@ -238,13 +332,17 @@ fn nacl_secretbox_vector() {
         0x24, 0xca, 0x1c, 0x60, 0x90, 0x2e, 0x52, 0xf0, 0xa0, 0x89, 0xbc, 0x76, 0x89, 0x70, 0x40,
         0xe0, 0x82, 0xf9, 0x37, 0x76, 0x38, 0x48, 0x64, 0x5e, 0x07, 0x05,
     ];
-    let tag = SecretBox::new(&key).seal_in_place(&nonce, &mut m);
-    assert_eq!(
-        tag,
-        [
-            0xf3, 0xff, 0xc7, 0x70, 0x3f, 0x94, 0x00, 0xe5, 0x2a, 0x7d, 0xfb, 0x4b, 0x3d, 0x33,
-            0x05, 0xd9
-        ]
-    );
-    assert_eq!(m[..8], [0x8e, 0x99, 0x3b, 0x9f, 0x48, 0x68, 0x12, 0x73]);
+    for backend in Backend::all() {
+        let mut m = m.clone();
+        let tag = SecretBox::with_backend(&key, backend).seal_in_place(&nonce, &mut m);
+        assert_eq!(
+            tag,
+            [
+                0xf3, 0xff, 0xc7, 0x70, 0x3f, 0x94, 0x00, 0xe5, 0x2a, 0x7d, 0xfb, 0x4b, 0x3d, 0x33,
+                0x05, 0xd9
+            ],
+            "{backend:?}"
+        );
+        assert_eq!(m[..8], [0x8e, 0x99, 0x3b, 0x9f, 0x48, 0x68, 0x12, 0x73]);
+    }
 }

@@ -1,9 +1,12 @@
 //! Every sealed frame recorded from Go v0.12.1 in
 //! `tests/vectors/secret-connection-v0.12.1.txt` (the same file
 //! `secret::tests::vectors::every_recorded_frame_seals_and_opens_identically` checks
-//! `FrameCipher` against), resealed and reopened with [`SecretBox`]. Frames on the wire
-//! are `tag(16) || ciphertext(1026)`, the plaintext `BE16(len) || chunk || zeros`.
+//! `FrameCipher` against), resealed and reopened with [`SecretBox`]: as `SecretBox::new`
+//! picks its build for this CPU, and in every build this CPU runs (the portable one
+//! always). Frames on the wire are `tag(16) || ciphertext(1026)`, the plaintext
+//! `BE16(len) || chunk || zeros`.
 
+use crate::cipher::backend::Backend;
 use crate::cipher::{AuthError, SecretBox};
 
 /// The vector file, as recorded.
@@ -69,13 +72,22 @@ fn padded(chunk: &[u8]) -> Vec<u8> {
 fn every_recorded_frame_seals_and_opens_identically() {
     let (shared, frames) = load();
     assert_eq!(frames.len(), 76, "frame lines parsed");
-    let sb = SecretBox::new(&shared);
-    for fr in &frames {
+    let boxes = Backend::all()
+        .into_iter()
+        .map(|b| SecretBox::with_backend(&shared, b));
+    for sb in std::iter::once(SecretBox::new(&shared)).chain(boxes) {
+        check_frames(&sb, &frames);
+    }
+}
+
+/// Seals and opens every frame with `sb`, checking the recorded bytes.
+fn check_frames(sb: &SecretBox, frames: &[Frame]) {
+    for fr in frames {
         let mut body = padded(&fr.plain);
         let tag = sb.seal_in_place(&fr.nonce, &mut body);
         assert_eq!(fr.sealed.len(), 1042, "{}", fr.name);
-        assert_eq!(tag[..], fr.sealed[..16], "{}: tag", fr.name);
-        assert_eq!(body[..], fr.sealed[16..], "{}: ciphertext", fr.name);
+        assert_eq!(tag[..], fr.sealed[..16], "{} {sb:?}: tag", fr.name);
+        assert_eq!(body[..], fr.sealed[16..], "{} {sb:?}: ciphertext", fr.name);
 
         let mut recorded = fr.sealed[16..].to_vec();
         let tag: [u8; 16] = fr.sealed[..16].try_into().expect("16-byte tag");
@@ -92,7 +104,9 @@ fn a_recorded_frame_under_the_next_nonce_fails() {
     nonce[23] = nonce[23].wrapping_add(2);
     let mut body = fr.sealed[16..].to_vec();
     let tag: [u8; 16] = fr.sealed[..16].try_into().expect("16-byte tag");
-    let sb = SecretBox::new(&shared);
-    assert_eq!(sb.open_in_place(&nonce, &mut body, &tag), Err(AuthError));
-    assert_eq!(body[..], fr.sealed[16..], "left as it was");
+    for backend in Backend::all() {
+        let sb = SecretBox::with_backend(&shared, backend);
+        assert_eq!(sb.open_in_place(&nonce, &mut body, &tag), Err(AuthError));
+        assert_eq!(body[..], fr.sealed[16..], "{backend:?}: left as it was");
+    }
 }

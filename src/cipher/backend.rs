@@ -1,0 +1,127 @@
+//! Which build of the multi-block Salsa20 core runs, chosen at run time: the crate's one
+//! file with `unsafe` code.
+//!
+//! The portable core (`salsa20_core::xor_blocks`) is compiled for the target's baseline
+//! (SSE2 on x86-64) and computes 4 blocks side by side. On x86-64 two more are written
+//! with `core::arch` intrinsics in `#[target_feature]` functions: 8 blocks in AVX2
+//! registers (`salsa20_avx2`) and 16 in AVX-512 registers (`salsa20_avx512`).
+//! (Both need Rust 1.89, the crate 1.71: `build.rs` sets `cfg(mconn_simd)` on newer
+//! compilers, and older ones build the portable core alone.)
+//! [`Backend::detect`] picks the widest one the CPU runs (`is_x86_feature_detected!`,
+//! which std caches), and the frame cipher uses it with [`Backend::lanes`] blocks per
+//! batch.
+//!
+//! # Why `unsafe`, and why it is sound
+//!
+//! Calling a `#[target_feature]` function is `unsafe`: on a CPU without the feature it
+//! would execute instructions the CPU does not have. Each such call below is one
+//! `unsafe` block (two in all), reached only through a [`Backend`] variant that holds a
+//! token (`Avx2`, `Avx512`). A token has a private field, so it is constructed only in
+//! this file, in [`Backend::detect`] and [`Backend::all`], right after
+//! `is_x86_feature_detected!` has said the CPU has the feature its function is compiled
+//! with. The functions themselves are safe Rust (no pointers; intrinsics are safe inside
+//! them, and bytes become vectors through `bytemuck`'s checked casts): the CPU feature
+//! is the only obligation. The crate root is `#![deny(unsafe_code)]` (`forbid` would
+//! not let this module's `allow` through), and `tests/layout.rs` checks that no other
+//! file has `unsafe` and that every block here has its `// SAFETY:` comment.
+
+use super::salsa20_core;
+#[cfg(all(target_arch = "x86_64", mconn_simd))]
+use super::{salsa20_avx2, salsa20_avx512};
+
+/// The CPU has AVX2: a token only `Backend::detect` and `Backend::all` make, after checking.
+#[cfg(all(target_arch = "x86_64", mconn_simd))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Avx2(());
+
+/// The CPU has AVX-512 F: a token only `Backend::detect` and `Backend::all` make, after checking.
+#[cfg(all(target_arch = "x86_64", mconn_simd))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Avx512(());
+
+/// A build of the Salsa20 core and how many blocks it computes per batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// The baseline build, on every target: 4 blocks per batch.
+    Portable,
+    /// Written for AVX2: 8 blocks per batch.
+    #[cfg(all(target_arch = "x86_64", mconn_simd))]
+    Avx2(Avx2),
+    /// Written for AVX-512 F: 16 blocks per batch.
+    #[cfg(all(target_arch = "x86_64", mconn_simd))]
+    Avx512(Avx512),
+}
+
+impl Backend {
+    /// The widest build this CPU runs.
+    pub(crate) fn detect() -> Backend {
+        #[cfg(all(target_arch = "x86_64", mconn_simd))]
+        {
+            if is_x86_feature_detected!("avx512f") {
+                return Backend::Avx512(Avx512(()));
+            }
+            if is_x86_feature_detected!("avx2") {
+                return Backend::Avx2(Avx2(()));
+            }
+        }
+        Backend::Portable
+    }
+
+    /// Every build this CPU runs, the portable one first (for the tests and the rate
+    /// example).
+    #[allow(dead_code)] // used by the tests and examples/cipher_rate.rs
+    pub(crate) fn all() -> Vec<Backend> {
+        #[cfg(all(target_arch = "x86_64", mconn_simd))]
+        {
+            let avx2 = is_x86_feature_detected!("avx2").then_some(Backend::Avx2(Avx2(())));
+            let avx512 = is_x86_feature_detected!("avx512f").then_some(Backend::Avx512(Avx512(())));
+            [Some(Backend::Portable), avx2, avx512]
+                .into_iter()
+                .flatten()
+                .collect()
+        }
+        #[cfg(not(all(target_arch = "x86_64", mconn_simd)))]
+        vec![Backend::Portable]
+    }
+
+    /// Blocks per batch that suit this build: as many as its vector registers hold
+    /// (4 for SSE2's 128 bits, 8 for AVX2's 256, 16 for AVX-512's 512).
+    pub(crate) fn lanes(self) -> usize {
+        match self {
+            Backend::Portable => 4,
+            #[cfg(all(target_arch = "x86_64", mconn_simd))]
+            Backend::Avx2(_) => 8,
+            #[cfg(all(target_arch = "x86_64", mconn_simd))]
+            Backend::Avx512(_) => 16,
+        }
+    }
+
+    /// XORs the keystream blocks `counter .. counter + N` of `input` into `data`
+    /// (`N * 64` bytes; panics otherwise) with this build when `N` is its
+    /// [`lanes`](Backend::lanes), and with the portable one otherwise.
+    #[inline]
+    pub(crate) fn xor_blocks<const N: usize>(
+        self,
+        input: &[u32; 16],
+        counter: u64,
+        data: &mut [u8],
+    ) {
+        match self {
+            #[cfg(all(target_arch = "x86_64", mconn_simd))]
+            Backend::Avx2(_) if N == salsa20_avx2::LANES => {
+                // SAFETY: an `Avx2` token exists only where `is_x86_feature_detected!`
+                // said this CPU has AVX2 (`Backend::detect`, `Backend::all`), the one
+                // feature `xor_blocks8` is compiled with.
+                unsafe { salsa20_avx2::xor_blocks8(input, counter, data) }
+            }
+            #[cfg(all(target_arch = "x86_64", mconn_simd))]
+            Backend::Avx512(_) if N == salsa20_avx512::LANES => {
+                // SAFETY: an `Avx512` token exists only where `is_x86_feature_detected!`
+                // said this CPU has AVX-512 F, the one feature `xor_blocks16` is
+                // compiled with.
+                unsafe { salsa20_avx512::xor_blocks16(input, counter, data) }
+            }
+            _ => salsa20_core::xor_blocks::<N>(input, counter, data),
+        }
+    }
+}

@@ -124,6 +124,8 @@ pub struct Switch {
 #[derive(Clone, Default)]
 pub struct WeakSwitch {
     inner: Weak<Handle>,
+    /// The state, reached by [`view`](Self::view) without making a handle (see there).
+    state: Weak<SwitchState>,
 }
 
 struct Handle {
@@ -350,6 +352,7 @@ impl Switch {
     pub fn downgrade(&self) -> WeakSwitch {
         WeakSwitch {
             inner: Arc::downgrade(&self.inner),
+            state: Arc::downgrade(self.state()),
         }
     }
 }
@@ -363,8 +366,16 @@ impl WeakSwitch {
     /// The switch without a handle, for the switch's own threads (discovery's): they
     /// must never keep it alive, so that dropping the application's last handle stops
     /// it. `None` once no handle is left.
+    ///
+    /// It never holds a handle, not even for a moment: a handle upgraded here could be
+    /// the last one when the application drops its own, and the switch would then stop
+    /// on this (owned, callback-marked) thread, which does not wait for the switch's
+    /// threads, so the application's drop would return before they finish.
     pub(crate) fn view(&self) -> Option<SwitchView> {
-        self.inner.upgrade().map(|h| SwitchView(h.state.clone()))
+        if self.inner.strong_count() == 0 {
+            return None;
+        }
+        self.state.upgrade().map(SwitchView)
     }
 }
 

@@ -123,44 +123,44 @@ pub fn message_rate(o: &Opts, out: &Out) -> Res<()> {
 }
 
 pub fn throughput_encrypted(o: &Opts, out: &Out) -> Res<()> {
-    const SIZE: usize = 64 * 1024;
-    let (chans, cfg) = setup(SIZE);
+    const SIZES: [usize; 3] = [1024, 64 * 1024, 1024 * 1024];
     let bytes = if o.quick { 8 * MIB } else { 256 * MIB };
-    let count = bytes / SIZE as u64;
     out.header(
         "throughput_encrypted",
         &[
-            format!("{} KiB messages, {} MiB per repetition, one sender calling send(), as in throughput; {} repetitions, median [min–max]", SIZE / 1024, bytes / MIB, o.reps()),
+            format!("1 KiB, 64 KiB and 1 MiB messages, {} MiB per repetition, one sender calling send(), as in throughput; {} repetitions, median [min–max]", bytes / MIB, o.reps()),
             "encrypted: SecretConnection::handshake on both ends of a loopback pair (NodeKey::generate()), into_transport(), MConnection::with_transport; the handshake is not timed".into(),
             "plain: the same MConnection over Transport::tcp".into(),
-            config_line(&cfg),
+            config_line(&setup(64 * 1024).1),
             "ratio = encrypted / plain mconn per repetition pair (higher is better)".into(),
         ],
     );
-    let pools = [Pool::new(0, SIZE)];
-    let (p, e) = paired(
-        "throughput_encrypted (MB/s)",
-        o.reps(),
-        || {
-            let t = mc::tcp_transports(&cfg)?;
+    let mut rows = Vec::new();
+    for size in SIZES {
+        let (chans, cfg) = setup(size);
+        let count = bytes / size as u64;
+        let pools = [Pool::new(0, size)];
+        let run = |t| {
             Ok(mb_s(
                 bytes,
                 mc::stream(t, &chans, &cfg, &pools, count)?.as_secs_f64(),
             ))
-        },
-        || {
-            let t = mc::secret_transports()?;
-            Ok(mb_s(
-                bytes,
-                mc::stream(t, &chans, &cfg, &pools, count)?.as_secs_f64(),
-            ))
-        },
-    )?;
-    out.rows(&[Row::new("throughput_encrypted")
-        .int("size", SIZE as u64)
-        .int("threads", 1)
-        .stat("encrypted_mb_s", Stats::of(&e), 1)
-        .stat("plain_mb_s", Stats::of(&p), 1)
-        .stat("ratio", Stats::of(&ratios(&e, &p)), 3)]);
+        };
+        let (p, e) = paired(
+            &format!("throughput_encrypted {size} B (MB/s)"),
+            o.reps(),
+            || run(mc::tcp_transports(&cfg)?),
+            || run(mc::secret_transports()?),
+        )?;
+        rows.push(
+            Row::new("throughput_encrypted")
+                .int("size", size as u64)
+                .int("threads", 1)
+                .stat("encrypted_mb_s", Stats::of(&e), 1)
+                .stat("plain_mb_s", Stats::of(&p), 1)
+                .stat("ratio", Stats::of(&ratios(&e, &p)), 3),
+        );
+    }
+    out.rows(&rows);
     Ok(())
 }

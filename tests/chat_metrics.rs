@@ -4,105 +4,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError};
+use support::chat::{assert_left, Node};
 use support::watchdog;
 
-const LINE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A running chat node whose stdout lines arrive on a channel (as in tests/chat.rs).
-struct Node {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Node {
-    fn spawn(args: &[&str]) -> Node {
-        let mut child = Command::new(support::example_bin("chat"))
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start chat");
-        let stdin = child.stdin.take().unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = unbounded();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Node {
-            child,
-            stdin: Some(stdin),
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    fn expect(&mut self, needle: &str) -> String {
-        loop {
-            match self.lines.recv_timeout(LINE_TIMEOUT) {
-                Ok(l) => {
-                    self.seen.push(l.clone());
-                    if l.contains(needle) {
-                        return l;
-                    }
-                }
-                Err(_) => panic!(
-                    "no line containing {needle:?}; saw:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-
-    fn type_line(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        writeln!(stdin, "{line}").unwrap();
-        stdin.flush().unwrap();
-    }
-
-    /// Reads stdout to its end and reaps the process: (exit code, lines).
-    fn finish(mut self) -> (i32, Vec<String>) {
-        loop {
-            match self.lines.recv_timeout(LINE_TIMEOUT) {
-                Ok(l) => self.seen.push(l),
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!("chat did not exit; saw:\n{}", self.seen.join("\n"))
-                }
-            }
-        }
-        let code = self.child.wait().expect("wait").code().unwrap_or(-1);
-        (code, std::mem::take(&mut self.seen))
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn assert_left(node: Node, reason: &str) {
-    let (code, lines) = node.finish();
-    let all = lines.join("\n");
-    assert_eq!(code, 0, "{all}");
-    let byes: Vec<_> = lines.iter().filter(|l| l.starts_with("bye:")).collect();
-    assert_eq!(byes, [&format!("bye: {reason}")], "{all}");
-}
-
-/// A node with `--metrics 127.0.0.1:0`; returns it and the metrics server's host:port.
 fn node_with_metrics() -> (Node, String) {
     let mut n = Node::spawn(&[
         "--name",

@@ -265,6 +265,20 @@ fn backlog(n: usize, panic: bool) -> (Switch, Switch, Registry, Sender<()>, Rece
     (a, b, reg, release_tx, arrived)
 }
 
+/// The backlog shows in bytes (one message inside the reactor, the rest queued for it:
+/// one (peer, channel) goes to one worker, in order) and drains as they are handled.
+#[test]
+fn a_slow_reactors_backlog_shows_in_bytes_and_drains() {
+    let _w = watchdog("metrics_backlog", LIMIT);
+    let (a, b, reg, release, _arrived) = backlog(3, false);
+    for _ in 0..3 {
+        release.send(()).unwrap();
+    }
+    assert!(wait_until(LIMIT, || scrape(&reg).1.get(PENDING) == Some(&0.0)));
+    b.stop();
+    a.stop();
+}
+
 /// README: "bytes of received messages handed to workers for a reactor and not yet
 /// handled". Once the switch has stopped, nothing is handed to a reactor any more: the
 /// gauge must go back to 0 (or the family go away), not report the dropped backlog for

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+#[cfg(feature = "secret-connection")]
+pub mod chat;
 pub mod codec;
 #[cfg(feature = "cometbft")]
 pub mod cometbft;

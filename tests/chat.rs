@@ -358,17 +358,7 @@ fn scrape(url: &str) -> String {
 #[test]
 fn metrics_are_served_over_http_and_move_as_messages_flow() {
     let _w = watchdog("chat_metrics", Duration::from_secs(120));
-    let mut alice = Node::spawn(&[
-        "--name",
-        "alice",
-        "--listen",
-        "127.0.0.1:0",
-        "--metrics",
-        "127.0.0.1:0",
-    ]);
-    let addr = listen_addr(&mut alice);
-    let line = alice.expect("metrics on http://");
-    let url = line.rsplit(' ').next().unwrap().to_string();
+    let (mut alice, addr, url) = support::chat::alice_with_metrics();
     let before = scrape(&url);
     assert!(before.contains("cometbft_p2p_peers 0"), "{before}");
 

@@ -9,20 +9,12 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::chat::{assert_left, Node};
+use support::chat::{alice_with_metrics, assert_left, Node};
 use support::watchdog;
 
+/// alice with `--metrics`, and the HOST:PORT her metrics are served on.
 fn node_with_metrics() -> (Node, String) {
-    let mut n = Node::spawn(&[
-        "--name",
-        "alice",
-        "--listen",
-        "127.0.0.1:0",
-        "--metrics",
-        "127.0.0.1:0",
-    ]);
-    let line = n.expect("metrics on http://");
-    let url = line.rsplit(' ').next().unwrap();
+    let (n, _, url) = alice_with_metrics();
     let hostport = url
         .trim_start_matches("http://")
         .trim_end_matches("/metrics")

@@ -145,3 +145,20 @@ pub fn assert_left(node: Node, reason: &str) -> Vec<String> {
     );
     lines
 }
+
+/// A node named alice listening on a loopback port with `--metrics 127.0.0.1:0`; returns
+/// it, its listen address and its metrics URL (`http://HOST:PORT/metrics`).
+pub fn alice_with_metrics() -> (Node, String, String) {
+    let mut n = Node::spawn(&[
+        "--name",
+        "alice",
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics",
+        "127.0.0.1:0",
+    ]);
+    let last_word = |line: String| line.rsplit(' ').next().unwrap_or_default().to_string();
+    let addr = last_word(n.expect("listening on"));
+    let url = last_word(n.expect("metrics on http://"));
+    (n, addr, url)
+}

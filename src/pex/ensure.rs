@@ -1,6 +1,6 @@
 //! The ensure-peers loop (Go's `ensurePeersRoutine`): every `ensure_period`, dial picks
 //! from the book until `min_outbound` outbound peers stand, never an address already
-//! connected or being dialled; ask a random peer for addresses while the book needs
+//! connected or being dialled (by this loop, a seed or the application); ask a random peer for addresses while the book needs
 //! more; forget bad addresses. Unlike Go v0.12.1 it compares addresses, not IPs (Go
 //! skipped every address on a connected peer's IP, one per IP per round), and marks
 //! each attempt and success in the book.
@@ -88,12 +88,20 @@ impl PexReactor {
             book.add_our_address(NetAddress::from(ours));
         }
         book.remove_bad();
+        // Ours, and every dial the switch has in flight (a seed's, the application's):
+        // dialling one of those again would replace the connection it makes.
         let dialling = self.dialling.lock().clone();
+        let in_flight = switch.dialling();
+        let pending = in_flight.len()
+            + dialling
+                .iter()
+                .filter(|a| !in_flight.contains(&a.socket_addr()))
+                .count();
         // Never more than the book holds: a huge min_outbound must not spin here.
         let need = self
             .config
             .min_outbound
-            .saturating_sub(outbound + dialling.len())
+            .saturating_sub(outbound + pending)
             .min(book.size());
         // Go's bias: more new addresses while we have few peers.
         let bias = (outbound.min(8) * 10 + 10) as u32;
@@ -105,7 +113,10 @@ impl PexReactor {
             let Some(a) = book.pick(bias) else {
                 break;
             };
-            if !connected.contains(&a) && !dialling.contains(&a) {
+            if !connected.contains(&a)
+                && !dialling.contains(&a)
+                && !in_flight.contains(&a.socket_addr())
+            {
                 picks.insert(a);
             }
         }

@@ -71,6 +71,8 @@ impl SwitchState {
         if outbound >= self.config().max_outbound_peers {
             return Err(Error::Rejected(RejectReason::TooManyOutbound));
         }
+        // Until admitted (in the peer set) or failed.
+        let _in_flight = self.dials_in_flight().enter(addr);
         let stream = self.connect(addr)?;
         self.admit(stream, true, persistent, expected, learned)
     }

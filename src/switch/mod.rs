@@ -8,6 +8,7 @@ mod channel_reactor;
 mod config;
 mod counters;
 mod dial;
+mod dials_in_flight;
 mod dispatch;
 mod endpoints;
 mod events;

@@ -20,6 +20,7 @@ use parking_lot::Mutex;
 
 use super::config::SwitchConfig;
 use super::counters::Counters;
+use super::dials_in_flight::DialsInFlight;
 use super::dispatch::{Dispatch, Host, Reactors};
 use super::events::Events;
 use super::filter::Filters;
@@ -70,6 +71,7 @@ pub(super) struct SwitchState {
     events: Events,
     persistent: Persistent,
     counters: Counters,
+    dials_in_flight: DialsInFlight,
     /// Bytes per message type, with the `metrics` feature and a family that names types.
     message_types: Option<Arc<TypeCounters>>,
 }
@@ -108,6 +110,7 @@ impl SwitchState {
             events: Events::default(),
             persistent: Persistent::default(),
             counters: Counters::default(),
+            dials_in_flight: DialsInFlight::default(),
             message_types,
         }))
     }
@@ -165,6 +168,11 @@ impl SwitchState {
     /// Dials, handshakes, refusals and removals, for the metrics.
     pub(super) fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// The addresses being dialled now.
+    pub(super) fn dials_in_flight(&self) -> &DialsInFlight {
+        &self.dials_in_flight
     }
 
     /// The persistent peers being redialled.

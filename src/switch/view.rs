@@ -2,6 +2,7 @@
 //! handle, so that dropping the application's last handle still stops it; and the
 //! spawning of the short-lived threads a switch owns.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -40,6 +41,12 @@ impl SwitchView {
         f: impl FnOnce(&Receiver<()>) + Send + 'static,
     ) -> Result<(), Error> {
         spawn_owned(&self.0, name, f)
+    }
+
+    /// The addresses with a dial in progress (any caller's: the application's, a
+    /// seed's, discovery's), until the peer is admitted or the dial fails.
+    pub(crate) fn dialling(&self) -> HashSet<SocketAddr> {
+        self.0.dials_in_flight().addresses()
     }
 
     /// As [`Switch::dial`], or [`Switch::dial_expecting`] with an id.

@@ -148,6 +148,22 @@ impl SendChannel {
         Some(n)
     }
 
+    /// Whether a message is in hand (being chunked, or taken from the queue).
+    #[inline]
+    pub fn in_hand(&self) -> bool {
+        self.current.is_some()
+    }
+
+    /// Counts `msgs` messages of `payload` bytes that callers staged, `wire` bytes on the
+    /// wire, as if this channel had sent them.
+    pub fn count_staged(&mut self, msgs: u64, payload: u64, wire: usize) {
+        self.recently_sent = self.recently_sent.saturating_add(wire as u64);
+        let counters = &self.counters.send;
+        counters.recently_sent.store(self.recently_sent, Relaxed);
+        bump(&counters.msgs_sent, msgs);
+        bump(&counters.bytes_sent, payload);
+    }
+
     /// Applies `steps` decays of ×0.8 to `recently_sent`.
     pub fn decay(&mut self, steps: u32) {
         self.recently_sent = super::schedule::decayed(self.recently_sent, steps);

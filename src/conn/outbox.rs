@@ -15,10 +15,11 @@ use bytes::Bytes;
 use super::channel::SendChannel;
 use super::codec::Codec;
 use super::schedule::{self, Decay, Schedulable};
+use super::stage::Stage;
 use crate::transport::is_stall;
 
 /// The most batch buffer an idle connection keeps.
-const IDLE_BUFFER: usize = 16 * 1024;
+pub(crate) const IDLE_BUFFER: usize = 16 * 1024;
 
 /// How a write round ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -45,6 +46,11 @@ pub(crate) struct Outbox {
     flush_pending: bool,
     /// The writer was released (the send thread exited); nothing may be written.
     closed: bool,
+    /// Messages whose last packet went into the batch since [`take_finished`] was
+    /// last called (queued or direct ones; staged ones were never pending).
+    ///
+    /// [`take_finished`]: Outbox::take_finished
+    finished: usize,
     /// When the last direct write ended (the direct path's rule, in `send.rs`).
     pub last_direct: Option<Instant>,
 }
@@ -73,6 +79,7 @@ impl Outbox {
             // write): the first round flushes them.
             flush_pending: true,
             closed: false,
+            finished: 0,
             last_direct: None,
         }
     }
@@ -125,7 +132,13 @@ impl Outbox {
                 return false;
             };
             let ch = &mut self.channels[i];
-            ch.write_packet(&mut self.buf, &*self.codec, self.max_payload);
+            if ch
+                .write_packet(&mut self.buf, &*self.codec, self.max_payload)
+                .is_some()
+                && !ch.in_hand()
+            {
+                self.finished += 1;
+            }
             // A channel that streams small messages finishes one per packet: take its next
             // one now, while its queue slot is fresh (see `SendChannel::refill`). Only
             // with room left, so a full batch never holds a message out of its queue.
@@ -134,6 +147,25 @@ impl Outbox {
             }
         }
         self.has_pending()
+    }
+
+    /// Takes what callers staged into the batch, if the batch has room, and counts it
+    /// for its channel (see `stage.rs`). Returns whether the stage is empty now.
+    pub fn absorb(&mut self, stage: &mut Stage) -> bool {
+        if self.closed || self.buf.len() >= self.batch {
+            return stage.is_empty();
+        }
+        let before = self.buf.len();
+        if let Some(t) = stage.take_into(&mut self.buf) {
+            let wire = self.buf.len() - before;
+            self.channels[t.channel].count_staged(t.msgs, t.payload, wire);
+        }
+        true
+    }
+
+    /// How many messages finished (see the field) since the last call.
+    pub fn take_finished(&mut self) -> usize {
+        std::mem::take(&mut self.finished)
     }
 
     /// Writes at most `limit` bytes of the batch, and, with `until`, stops writing at that

@@ -18,7 +18,7 @@ use crossbeam_channel::Receiver;
 use log::{debug, trace, warn};
 
 use super::flowrate::{Grant, TokenBucket};
-use super::outbox::{Outbox, Written};
+use super::outbox::{Outbox, Written, IDLE_BUFFER};
 use super::send_timing::{Batch, SendTiming};
 use super::shared::{ConnState, Shared};
 use crate::error::Error;
@@ -47,6 +47,7 @@ pub(crate) fn run(shared: Arc<Shared>, wake: Receiver<()>) {
     if let Err(p) = threads::catch(|| shared.outbox.lock().close()) {
         warn!("dropping the transport's writer panicked: {p}");
     }
+    shared.stage.close();
     match result {
         Ok(()) => debug!("send thread stopped"),
         Err(e) => {
@@ -74,6 +75,9 @@ fn send_loop(shared: &Shared, wake: &Receiver<()>) -> Result<(), Error> {
         }
         let now = Instant::now();
         let mut outbox = shared.outbox.lock();
+        // The stage before any queue: what a caller staged may precede a message it
+        // queued since (see `stage.rs`).
+        let stage_left = shared.staged() && !take_stage(shared, &mut outbox);
 
         let control = timing.begin(now, shared.last_heard(now), shared.pong_wanted())?;
         if control.ping {
@@ -86,7 +90,8 @@ fn send_loop(shared: &Shared, wake: &Receiver<()>) -> Result<(), Error> {
             trace!("-> pong");
             outbox.push_pong();
         }
-        let more = outbox.fill(now);
+        let more = outbox.fill(now) || stage_left;
+        shared.sub_pending(outbox.take_finished());
         let batch = Batch {
             has_output: outbox.has_output(),
             more,
@@ -98,12 +103,19 @@ fn send_loop(shared: &Shared, wake: &Receiver<()>) -> Result<(), Error> {
             timing.written();
         }
         let idle = outbox.is_idle();
-        if timing.trim_now(now, idle, outbox.oversized()) {
+        // The stage's buffer is the outbox's previous one: both are trimmed together.
+        let oversized =
+            idle && (outbox.oversized() || shared.stage.lock.lock().capacity() > IDLE_BUFFER);
+        if timing.trim_now(now, idle, oversized) {
             outbox.trim();
+            shared.stage.lock.lock().trim(IDLE_BUFFER);
         }
         drop(outbox);
 
-        if state == ConnState::Flushing && idle && shared.no_send_in_progress() {
+        // In this order: a sender that staged after `idle` was read has left by the
+        // time no send is in progress, and its packets are seen staged.
+        if state == ConnState::Flushing && idle && shared.no_send_in_progress() && !shared.staged()
+        {
             shared.flushed();
         }
         if more || (write && !idle) {
@@ -126,6 +138,21 @@ fn send_loop(shared: &Shared, wake: &Receiver<()>) -> Result<(), Error> {
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Ok(()),
         }
     }
+}
+
+/// Takes the stage into the batch if it has room, and lets senders waiting for room in
+/// the stage go on. Returns whether the stage is empty now.
+fn take_stage(shared: &Shared, outbox: &mut Outbox) -> bool {
+    let mut stage = shared.stage.lock.lock();
+    let empty = outbox.absorb(&mut stage);
+    if empty {
+        shared.stage.staged.set(false);
+    }
+    drop(stage);
+    if empty {
+        shared.stage.taken.notify_all();
+    }
+    empty
 }
 
 /// Watches the queues for a moment before waiting (2^step spin-loop hints for each step
@@ -214,8 +241,9 @@ pub(crate) fn direct(
     if throttled || timeout < cfg.send_timeout.min(TCP_WRITE_TIMEOUT) {
         return Err(msg);
     }
-    // A busy send thread holds the outbox lock (and batches this message with the rest).
-    if !shared.send_waiting() {
+    // A busy send thread holds the outbox lock (and batches this message with the rest);
+    // staged packets go first (and a stream keeps the stage busy).
+    if !shared.send_waiting() || shared.staged() {
         return Err(msg);
     }
     let Some(mut outbox) = shared.outbox.try_lock() else {
@@ -234,11 +262,21 @@ pub(crate) fn direct(
     {
         return Err(msg);
     }
+    // Nothing staged, nothing on its way to a queue; and from now on this message is
+    // pending, so nobody stages a packet that could land between its packets.
+    {
+        let stage = shared.stage.lock.lock();
+        if !stage.is_empty() || shared.pending() != 0 {
+            return Err(msg);
+        }
+        shared.add_pending();
+    }
     let keep = msg.clone();
     let until = time::deadline(now, timeout);
     let res = threads::catch(|| {
         outbox.start(idx, msg);
         outbox.fill(now);
+        shared.sub_pending(outbox.take_finished());
         outbox.write_some(usize::MAX, Some(until), |n| count_written(shared, n))
     });
     outbox.last_direct = Some(Instant::now());

@@ -26,6 +26,7 @@ use super::config::MConnConfig;
 use super::flowrate::RateMeter;
 use super::outbox::Outbox;
 use super::ping_stats::PingStats;
+use super::stage::{Aligned, Stage, StageCell};
 use crate::error::{ChannelId, Error};
 use crate::latch::Latch;
 use crate::threads;
@@ -75,12 +76,16 @@ pub(crate) struct Shared {
     recv_busy: AtomicBool,
     /// The peer pinged us and the pong is not written yet.
     pong_wanted: AtomicBool,
-    /// Sends in progress (see `enter_send`), and whether the send thread waits for a
-    /// wake-up (or is about to). On a cache line of their own: every send writes the
-    /// first and every queued send then reads the second, while the send thread reads
-    /// the fields around them on every round and writes `waiting` only twice per wait.
+    /// Sends in progress (see `enter_send`) and messages pending (see `pending`), on a
+    /// cache line of their own: every send writes the first and reads the second, while
+    /// the send thread reads the fields around them on every round.
     sending: Padded,
+    /// Whether the send thread waits for a wake-up (or is about to): written by it twice
+    /// per wait, on a line of its own so that those writes do not take the senders' line.
+    waiting: Aligned<AtomicBool>,
     wake_tx: Sender<()>,
+    /// What callers encoded for the send thread to take (see `stage.rs`).
+    pub stage: StageCell,
     pub outbox: Mutex<Outbox>,
     pub channels: Vec<ChannelHandle>,
     index: [Option<u8>; 256],
@@ -108,6 +113,7 @@ pub(crate) struct SharedParts {
     pub peer_addr: Option<SocketAddr>,
     pub wake_tx: Sender<()>,
     pub outbox: Outbox,
+    pub stage: Stage,
     pub channels: Vec<ChannelHandle>,
     pub closer: Closer,
     pub send_done: Receiver<()>,
@@ -132,9 +138,11 @@ impl Shared {
             pong_wanted: AtomicBool::new(false),
             sending: Padded {
                 sending: AtomicUsize::new(0),
-                waiting: AtomicBool::new(false),
+                pending: AtomicUsize::new(0),
             },
+            waiting: Aligned(AtomicBool::new(false)),
             wake_tx: p.wake_tx,
+            stage: StageCell::new(p.stage),
             outbox: Mutex::new(p.outbox),
             channels: p.channels,
             index,
@@ -197,7 +205,7 @@ impl Shared {
     #[inline]
     pub fn wake_queued(&self) {
         fence(SeqCst);
-        if self.sending.waiting.load(Relaxed) {
+        if self.waiting.0.load(Relaxed) {
             self.wake();
         }
     }
@@ -205,13 +213,13 @@ impl Shared {
     /// The send thread is about to wait: from now on a queued message wakes it. It must
     /// look at the queues once more after this ([`has_queued`](Self::has_queued)).
     pub fn wait_begin(&self) {
-        self.sending.waiting.store(true, Relaxed);
+        self.waiting.0.store(true, Relaxed);
         fence(SeqCst);
     }
 
     /// The send thread runs again.
     pub fn wait_end(&self) {
-        self.sending.waiting.store(false, Relaxed);
+        self.waiting.0.store(false, Relaxed);
     }
 
     /// Whether the send thread waits (or is about to), a hint for the direct path: a busy
@@ -219,12 +227,39 @@ impl Shared {
     /// message would take its cache line from the send thread every time.
     #[inline]
     pub fn send_waiting(&self) -> bool {
-        self.sending.waiting.load(Relaxed)
+        self.waiting.0.load(Relaxed)
     }
 
-    /// Whether any channel's queue holds a message.
+    /// Whether anything is staged, or any channel's queue holds a message.
     pub fn has_queued(&self) -> bool {
-        self.channels.iter().any(|c| !c.tx.is_empty())
+        self.staged() || self.channels.iter().any(|c| !c.tx.is_empty())
+    }
+
+    /// Whether callers staged packets the send thread has not taken yet.
+    #[inline]
+    pub fn staged(&self) -> bool {
+        self.stage.staged.get()
+    }
+
+    /// Messages queued, or in the outbox and not yet wholly in its batch: while there
+    /// are any, nothing new is staged (see `stage.rs`).
+    #[inline]
+    pub fn pending(&self) -> usize {
+        self.sending.pending.load(SeqCst)
+    }
+
+    /// Counts a message about to be queued or started directly.
+    #[inline]
+    pub fn add_pending(&self) {
+        self.sending.pending.fetch_add(1, SeqCst);
+    }
+
+    /// `n` pending messages are in the batch now (or were never queued).
+    #[inline]
+    pub fn sub_pending(&self, n: usize) {
+        if n > 0 {
+            self.sending.pending.fetch_sub(n, SeqCst);
+        }
     }
 
     /// Running → Flushing. False if not running.
@@ -343,12 +378,12 @@ impl Shared {
     }
 }
 
-/// The send counter and the waiting flag, alone on their cache line (128 bytes: two
-/// lines, for adjacent-line prefetch).
+/// The send counter and the pending count, alone on their cache line (128 bytes: two
+/// lines, for adjacent-line prefetch). Every send writes the first and reads the second.
 #[repr(align(128))]
 struct Padded {
     sending: AtomicUsize,
-    waiting: AtomicBool,
+    pending: AtomicUsize,
 }
 
 /// A `send` in progress; see [`Shared::enter_send`]. The last one to leave while the

@@ -1,0 +1,133 @@
+//! A caller's message on its way in: staged (encoded into the stage by the caller), or
+//! queued on its channel, as [`Stage::route`] decides; or, on an idle connection, written
+//! directly (`send.rs`). The caller has entered the send (`Shared::enter_send`) and seen
+//! the connection running.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use crossbeam_channel::{SendTimeoutError, TrySendError as CbTrySendError};
+
+use super::shared::Shared;
+use super::stage::{Route, Stage};
+use crate::send_error::{SendError, TrySendError};
+use crate::time;
+
+/// Stages or queues `msg` on channel `idx`, waiting up to `timeout` for room.
+pub(crate) fn send(s: &Shared, idx: usize, msg: Bytes, timeout: Duration) -> Result<(), SendError> {
+    let mut until = None;
+    loop {
+        let mut stage = s.stage.lock.lock();
+        match route(s, &stage, idx, &msg) {
+            Route::Stage => {
+                let first = push(s, &mut stage, idx, &msg);
+                drop(stage);
+                if first {
+                    s.wake_queued();
+                }
+                return Ok(());
+            }
+            Route::Queue => {
+                s.add_pending();
+                drop(stage);
+                return queue(s, idx, msg, timeout);
+            }
+            Route::Wait => {
+                // The clock is read only when a sender has to wait.
+                let until = *until.get_or_insert_with(|| time::deadline(Instant::now(), timeout));
+                if Instant::now() >= until {
+                    return Err(SendError::Timeout(msg));
+                }
+                s.stage.taken.wait_until(&mut stage, until);
+            }
+        }
+    }
+}
+
+/// Stages or queues `msg` on channel `idx` if there is room now.
+pub(crate) fn try_send(s: &Shared, idx: usize, msg: Bytes) -> Result<(), TrySendError> {
+    let mut stage = s.stage.lock.lock();
+    match route(s, &stage, idx, &msg) {
+        Route::Stage => {
+            let first = push(s, &mut stage, idx, &msg);
+            drop(stage);
+            if first {
+                s.wake_queued();
+            }
+            Ok(())
+        }
+        Route::Wait => Err(TrySendError::Full(msg)),
+        Route::Queue => {
+            s.add_pending();
+            drop(stage);
+            match s.channels[idx].tx.try_send(msg) {
+                Ok(()) => {
+                    s.wake_queued();
+                    Ok(())
+                }
+                Err(e) => {
+                    s.sub_pending(1);
+                    Err(match e {
+                        CbTrySendError::Full(m) => TrySendError::Full(m),
+                        CbTrySendError::Disconnected(m) => TrySendError::Closed(m),
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// Whether a `try_send` of any message of up to one packet on channel `idx` would find
+/// room now (one of a full packet's payload is the hardest to place).
+pub(crate) fn has_room(s: &Shared, idx: usize) -> bool {
+    let stage = s.stage.lock.lock();
+    let max = s.config.max_packet_msg_payload_size;
+    match stage.route(idx, max, max, s.pending()) {
+        Route::Stage => true,
+        Route::Wait => false,
+        Route::Queue => !s.channels[idx].tx.is_full(),
+    }
+}
+
+#[inline]
+fn route(s: &Shared, stage: &Stage, idx: usize, msg: &Bytes) -> Route {
+    stage.route(
+        idx,
+        msg.len(),
+        s.config.max_packet_msg_payload_size,
+        s.pending(),
+    )
+}
+
+/// Stages `msg`; returns whether it is the first packet since the send thread last
+/// took the stage. Only that one may need to wake the send thread: until the stage is
+/// taken, the thread's last look before it waits sees it non-empty.
+#[inline]
+fn push(s: &Shared, stage: &mut Stage, idx: usize, msg: &Bytes) -> bool {
+    let first = stage.is_empty();
+    stage.push(idx, s.channels[idx].id, msg, &*s.config.codec);
+    if first {
+        s.stage.staged.set(true);
+    }
+    first
+}
+
+/// Queues `msg` (already counted in `pending`), waiting up to `timeout` for room.
+fn queue(s: &Shared, idx: usize, msg: Bytes, timeout: Duration) -> Result<(), SendError> {
+    // try_send first: the common case needs no clock reading for a deadline.
+    let tx = &s.channels[idx].tx;
+    let queued = match tx.try_send(msg) {
+        Ok(()) => Ok(()),
+        Err(CbTrySendError::Disconnected(m)) => Err(SendError::Closed(m)),
+        Err(CbTrySendError::Full(m)) => match tx.send_timeout(m, timeout) {
+            Ok(()) => Ok(()),
+            Err(SendTimeoutError::Timeout(m)) => Err(SendError::Timeout(m)),
+            Err(SendTimeoutError::Disconnected(m)) => Err(SendError::Closed(m)),
+        },
+    };
+    match queued {
+        Ok(()) => s.wake_queued(),
+        Err(_) => s.sub_pending(1),
+    }
+    queued
+}

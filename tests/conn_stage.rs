@@ -1,8 +1,8 @@
 //! The stage (callers encode one-packet messages straight into the send thread's next
 //! batch, see `src/conn/stage.rs`) keeps the queues' promises: order per channel and per
 //! sending thread while messages move between stage and queue, priorities between busy
-//! channels, bounded room (`try_send` and `can_send` agree, and a sender waits at most
-//! its timeout), nothing lost by `flush_stop`, and `stop` releasing a waiting sender.
+//! channels, bounded room (a sender waits at most its timeout), nothing lost by
+//! `flush_stop`, and `stop` releasing a waiting sender (`can_send` says it waits).
 
 mod support;
 
@@ -155,7 +155,7 @@ fn busy_channels_of_small_messages_share_bytes_by_priority() {
 }
 
 #[test]
-fn try_send_and_can_send_agree_and_room_is_bounded_in_bytes() {
+fn try_send_refuses_and_send_times_out_once_room_bounded_in_bytes_is_used() {
     let _w = watchdog("stage_room", LIMIT);
     // The peer never reads: once the socket buffers are full, nothing leaves.
     let (ours, _peer) = tcp_pair();
@@ -192,24 +192,31 @@ fn try_send_and_can_send_agree_and_room_is_bounded_in_bytes() {
         accepted > 4,
         "small messages are taken beyond the queue's slots"
     );
-    // Full stays full, and can_send says so.
-    for _ in 0..100 {
-        assert!(!c.conn.can_send(0x01));
-        assert!(matches!(
-            c.conn.try_send(0x01, msg.clone()),
-            Err(TrySendError::Full(_))
-        ));
+    // Room comes back only when the send thread moves the stage into its batch (a
+    // stalled write lets it, once per write timeout). send waits at most its timeout, and hands the message back; the batch is bounded,
+    // so such waits soon all time out.
+    let mut timeouts = 0;
+    let mut more = 0u64;
+    while timeouts < 3 {
+        let t = Instant::now();
+        match c
+            .conn
+            .send_timeout(0x01, msg.clone(), Duration::from_millis(100))
+        {
+            Ok(()) => more += 1,
+            Err(SendError::Timeout(m)) => {
+                assert_eq!(m, msg);
+                assert!(t.elapsed() >= Duration::from_millis(100));
+                timeouts += 1;
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+        assert!(
+            (accepted + more) * 1000 < 64 << 20,
+            "{} messages taken: room is not bounded by bytes",
+            accepted + more
+        );
     }
-    // send waits its timeout, then hands the message back.
-    let t = Instant::now();
-    match c
-        .conn
-        .send_timeout(0x01, msg.clone(), Duration::from_millis(200))
-    {
-        Err(SendError::Timeout(m)) => assert_eq!(m, msg),
-        other => panic!("{other:?}"),
-    }
-    assert!(t.elapsed() >= Duration::from_millis(200));
     c.conn.stop();
 }
 

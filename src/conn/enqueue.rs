@@ -1,7 +1,16 @@
 //! A caller's message on its way in: staged (encoded into the stage by the caller), or
 //! queued on its channel, as [`Stage::route`] decides; or, on an idle connection, written
-//! directly (`send.rs`). The caller has entered the send (`Shared::enter_send`) and seen
-//! the connection running.
+//! directly (`send.rs`).
+//!
+//! The flush's promise (a sender that saw the connection running has its message
+//! written by `flush_stop`, or is refused: never accepted and then dropped) rests on one
+//! lock. A sender checks that the connection runs *under the stage's lock*, and there
+//! either stages its message or counts it as `pending` before it goes to push it to a
+//! queue (where it may wait for room). The send thread declares a flush done only under
+//! the same lock, seeing the stage empty and nothing pending, after it saw the state
+//! `Flushing`. So either the sender's turn at the lock came first, and the send thread
+//! sees its message; or the send thread's did, and the sender sees `Flushing` and is
+//! refused.
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +27,9 @@ pub(crate) fn send(s: &Shared, idx: usize, msg: Bytes, timeout: Duration) -> Res
     let mut until = None;
     loop {
         let mut stage = s.stage.lock.lock();
+        if !s.is_running() {
+            return Err(SendError::Closed(msg));
+        }
         match route(s, &stage, idx, &msg) {
             Route::Stage => {
                 let first = push(s, &mut stage, idx, &msg);
@@ -47,6 +59,9 @@ pub(crate) fn send(s: &Shared, idx: usize, msg: Bytes, timeout: Duration) -> Res
 /// Stages or queues `msg` on channel `idx` if there is room now.
 pub(crate) fn try_send(s: &Shared, idx: usize, msg: Bytes) -> Result<(), TrySendError> {
     let mut stage = s.stage.lock.lock();
+    if !s.is_running() {
+        return Err(TrySendError::Closed(msg));
+    }
     match route(s, &stage, idx, &msg) {
         Route::Stage => {
             let first = push(s, &mut stage, idx, &msg);

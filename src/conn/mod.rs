@@ -257,8 +257,8 @@ impl MConnection {
         let Some(idx) = s.channel_index(ch) else {
             return Err(SendError::UnknownChannel(ch, msg));
         };
-        // Before the running check: a flush waits for this send (see `enter_send`).
-        let _sending = s.enter_send();
+        // A quick refusal; the check that counts is made again where the message is
+        // staged or registered as pending (see `enqueue.rs`).
         if !s.is_running() {
             return Err(SendError::Closed(msg));
         }
@@ -279,7 +279,6 @@ impl MConnection {
         let Some(idx) = s.channel_index(ch) else {
             return Err(TrySendError::UnknownChannel(ch, msg));
         };
-        let _sending = s.enter_send();
         if !s.is_running() {
             return Err(TrySendError::Closed(msg));
         }

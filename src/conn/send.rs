@@ -112,10 +112,8 @@ fn send_loop(shared: &Shared, wake: &Receiver<()>) -> Result<(), Error> {
         }
         drop(outbox);
 
-        // In this order: a sender that staged after `idle` was read has left by the
-        // time no send is in progress, and its packets are seen staged.
-        if state == ConnState::Flushing && idle && shared.no_send_in_progress() && !shared.staged()
-        {
+        // Under the stage's lock, after `state` was read: see `enqueue.rs`.
+        if state == ConnState::Flushing && idle && flush_done(shared) {
             shared.flushed();
         }
         if more || (write && !idle) {
@@ -138,6 +136,13 @@ fn send_loop(shared: &Shared, wake: &Receiver<()>) -> Result<(), Error> {
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Ok(()),
         }
     }
+}
+
+/// Whether nothing staged or pending is left for a flush (see `enqueue.rs`: decided
+/// under the stage's lock).
+fn flush_done(shared: &Shared) -> bool {
+    let stage = shared.stage.lock.lock();
+    stage.is_empty() && shared.pending() == 0
 }
 
 /// Takes the stage into the batch if it has room, and lets senders waiting for room in
@@ -266,7 +271,8 @@ pub(crate) fn direct(
     // pending, so nobody stages a packet that could land between its packets.
     {
         let stage = shared.stage.lock.lock();
-        if !stage.is_empty() || shared.pending() != 0 {
+        // Also the flush's running check (see `enqueue.rs`); a refusal comes from there.
+        if !stage.is_empty() || shared.pending() != 0 || !shared.is_running() {
             return Err(msg);
         }
         shared.add_pending();

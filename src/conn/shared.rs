@@ -76,9 +76,8 @@ pub(crate) struct Shared {
     recv_busy: AtomicBool,
     /// The peer pinged us and the pong is not written yet.
     pong_wanted: AtomicBool,
-    /// Sends in progress (see `enter_send`) and messages pending (see `pending`), on a
-    /// cache line of their own: every send writes the first and reads the second, while
-    /// the send thread reads the fields around them on every round.
+    /// Messages pending (see `pending`), on a cache line of its own: every send reads it,
+    /// while the send thread reads the fields around it on every round.
     sending: Padded,
     /// Whether the send thread waits for a wake-up (or is about to): written by it twice
     /// per wait, on a line of its own so that those writes do not take the senders' line.
@@ -137,7 +136,6 @@ impl Shared {
             recv_busy: AtomicBool::new(false),
             pong_wanted: AtomicBool::new(false),
             sending: Padded {
-                sending: AtomicUsize::new(0),
                 pending: AtomicUsize::new(0),
             },
             waiting: Aligned(AtomicBool::new(false)),
@@ -163,25 +161,9 @@ impl Shared {
 
     #[inline]
     pub fn state(&self) -> ConnState {
-        // SeqCst: a sender's "sending" count and this state are a pair (see
-        // `enter_send`); on x86 a SeqCst load costs what an Acquire one does.
+        // SeqCst: the flush's protocol reads it next to `pending` (see `enqueue.rs`); on
+        // x86 a SeqCst load costs what an Acquire one does.
         ConnState::from_u8(self.state.load(SeqCst))
-    }
-
-    /// Marks a `send`/`try_send` in progress until the guard drops. A sender enters
-    /// before it checks that the connection runs; a flush counts as done only when no
-    /// sender is in progress (`no_send_in_progress`). So a sender that saw the
-    /// connection running (and may still be waiting for room in a full queue) has its
-    /// message written by the flush, or is refused: never accepted and then dropped.
-    #[inline]
-    pub fn enter_send(&self) -> SendGuard<'_> {
-        self.sending.sending.fetch_add(1, SeqCst);
-        SendGuard(self)
-    }
-
-    /// Whether no `send`/`try_send` is between its running check and its queue push.
-    pub fn no_send_in_progress(&self) -> bool {
-        self.sending.sending.load(SeqCst) == 0
     }
 
     #[inline]
@@ -241,8 +223,9 @@ impl Shared {
         self.stage.staged.get()
     }
 
-    /// Messages queued, or in the outbox and not yet wholly in its batch: while there
-    /// are any, nothing new is staged (see `stage.rs`).
+    /// Messages queued (or being pushed to a queue: counted under the stage's lock,
+    /// with the running check), or in the outbox and not yet wholly in its batch. While
+    /// there are any, nothing new is staged (see `stage.rs`), and a flush is not done.
     #[inline]
     pub fn pending(&self) -> usize {
         self.sending.pending.load(SeqCst)
@@ -254,11 +237,15 @@ impl Shared {
         self.sending.pending.fetch_add(1, SeqCst);
     }
 
-    /// `n` pending messages are in the batch now (or were never queued).
+    /// `n` pending messages are in the batch now (or were never queued). The last one
+    /// wakes a flushing send thread, which may be waiting for it.
     #[inline]
     pub fn sub_pending(&self, n: usize) {
-        if n > 0 {
-            self.sending.pending.fetch_sub(n, SeqCst);
+        if n > 0
+            && self.sending.pending.fetch_sub(n, SeqCst) == n
+            && self.state() == ConnState::Flushing
+        {
+            self.wake();
         }
     }
 
@@ -378,23 +365,9 @@ impl Shared {
     }
 }
 
-/// The send counter and the pending count, alone on their cache line (128 bytes: two
-/// lines, for adjacent-line prefetch). Every send writes the first and reads the second.
+/// The pending count, alone on its cache line (128 bytes: two lines, for adjacent-line
+/// prefetch): every send reads it, the queued ones write it.
 #[repr(align(128))]
 struct Padded {
-    sending: AtomicUsize,
     pending: AtomicUsize,
-}
-
-/// A `send` in progress; see [`Shared::enter_send`]. The last one to leave while the
-/// connection flushes wakes the send thread, which then writes what it queued.
-pub(crate) struct SendGuard<'a>(&'a Shared);
-
-impl Drop for SendGuard<'_> {
-    fn drop(&mut self) {
-        if self.0.sending.sending.fetch_sub(1, SeqCst) == 1 && self.0.state() == ConnState::Flushing
-        {
-            self.0.wake();
-        }
-    }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use crossbeam_channel::Receiver;
 
-use super::codec::PacketCodec;
+use super::codec::Codec;
 use super::schedule::Schedulable;
 use crate::error::{ChannelId, Error};
 
@@ -122,7 +122,7 @@ impl SendChannel {
     pub fn write_packet(
         &mut self,
         out: &mut Vec<u8>,
-        codec: &dyn PacketCodec,
+        codec: &Codec,
         max_payload: usize,
     ) -> Option<usize> {
         if self.current.is_none() {
@@ -133,7 +133,7 @@ impl SendChannel {
         let end = msg.len().min(self.offset + max_payload);
         let eof = end == msg.len();
         let before = out.len();
-        codec.encode_msg(out, self.id, eof, &msg[self.offset..end]);
+        codec.encode_msg_fast(out, self.id, eof, &msg[self.offset..end]);
         let n = out.len() - before;
         self.offset = end;
         self.recently_sent = self.recently_sent.saturating_add(n as u64);
@@ -255,7 +255,7 @@ impl Reassembly {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conn::codec::GoWire;
+    use crate::conn::codec::Codec;
     use crossbeam_channel::bounded;
 
     fn chan(cap: usize) -> (crossbeam_channel::Sender<Bytes>, SendChannel) {
@@ -265,7 +265,7 @@ mod tests {
 
     fn drain(ch: &mut SendChannel) -> Vec<u8> {
         let mut out = Vec::new();
-        while ch.write_packet(&mut out, &GoWire, 1024).is_some() {}
+        while ch.write_packet(&mut out, &Codec::default(), 1024).is_some() {}
         out
     }
 
@@ -291,13 +291,13 @@ mod tests {
         tx.send(Bytes::from_static(b"x")).unwrap();
         assert!(ch.pending());
         let mut out = Vec::new();
-        assert_eq!(ch.write_packet(&mut out, &GoWire, 1024), Some(4));
+        assert_eq!(ch.write_packet(&mut out, &Codec::default(), 1024), Some(4));
         assert_eq!(out, [0x03, 0x01, 0x01, 0x00]);
         assert!(ch.pending(), "the next message is still there");
-        assert_eq!(ch.write_packet(&mut out, &GoWire, 1024), Some(6));
+        assert_eq!(ch.write_packet(&mut out, &Codec::default(), 1024), Some(6));
         assert!(ch.is_idle());
         assert_eq!(ch.counters.send.msgs_sent.load(Relaxed), 2);
-        assert_eq!(ch.write_packet(&mut out, &GoWire, 1024), None);
+        assert_eq!(ch.write_packet(&mut out, &Codec::default(), 1024), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //!
 //! [`MConnConfig::codec`]: super::MConnConfig::codec
 
+use std::any::TypeId;
 use std::fmt;
 use std::ops::{Deref, Range};
 use std::sync::Arc;
@@ -66,12 +67,50 @@ pub trait PacketCodec: Send + Sync + 'static {
 /// A shareable handle to a [`PacketCodec`]: what [`MConnConfig`](super::MConnConfig)
 /// holds. Defaults to [`GoWire`].
 #[derive(Clone)]
-pub struct Codec(Arc<dyn PacketCodec>);
+pub struct Codec {
+    inner: Arc<dyn PacketCodec>,
+    /// The codec is [`GoWire`]: the connection's per-packet calls go to it directly
+    /// (inlined), not through the trait object.
+    go_wire: bool,
+}
 
 impl Codec {
     /// Wraps a codec.
-    pub fn new(codec: impl PacketCodec) -> Self {
-        Codec(Arc::new(codec))
+    pub fn new<C: PacketCodec>(codec: C) -> Self {
+        Codec {
+            inner: Arc::new(codec),
+            go_wire: TypeId::of::<C>() == TypeId::of::<GoWire>(),
+        }
+    }
+
+    /// [`PacketCodec::encode_msg`], inlined for [`GoWire`].
+    #[inline]
+    pub(crate) fn encode_msg_fast(
+        &self,
+        out: &mut Vec<u8>,
+        channel: ChannelId,
+        eof: bool,
+        payload: &[u8],
+    ) {
+        if self.go_wire {
+            GoWire.encode_msg(out, channel, eof, payload);
+        } else {
+            self.inner.encode_msg(out, channel, eof, payload);
+        }
+    }
+
+    /// [`PacketCodec::decode`], inlined for [`GoWire`].
+    #[inline]
+    pub(crate) fn decode_fast(
+        &self,
+        buf: &[u8],
+        max_payload: usize,
+    ) -> Result<Option<(Decoded, usize)>, Error> {
+        if self.go_wire {
+            GoWire.decode(buf, max_payload)
+        } else {
+            self.inner.decode(buf, max_payload)
+        }
     }
 }
 
@@ -84,7 +123,7 @@ impl Default for Codec {
 impl Deref for Codec {
     type Target = dyn PacketCodec;
     fn deref(&self) -> &Self::Target {
-        &*self.0
+        &*self.inner
     }
 }
 

@@ -120,7 +120,7 @@ fn route(s: &Shared, stage: &Stage, idx: usize, msg: &Bytes) -> Route {
 #[inline]
 fn push(s: &Shared, stage: &mut Stage, idx: usize, msg: &Bytes) -> bool {
     let first = stage.is_empty();
-    stage.push(idx, s.channels[idx].id, msg, &*s.config.codec);
+    stage.push(idx, s.channels[idx].id, msg, &s.config.codec);
     if first {
         s.stage.staged.set(true);
     }

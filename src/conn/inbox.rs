@@ -101,7 +101,8 @@ impl Inbox {
     pub fn next_event(&mut self) -> Result<Option<Event>, Error> {
         loop {
             let held = self.buf.data().len();
-            let Some((packet, used)) = self.codec.decode(self.buf.data(), self.max_payload)? else {
+            let Some((packet, used)) = self.codec.decode_fast(self.buf.data(), self.max_payload)?
+            else {
                 // A codec must bound a packet before its bytes arrive; one that keeps
                 // asking for more must not grow the buffer for ever.
                 let limit = max_packet_size(self.max_payload);

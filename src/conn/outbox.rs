@@ -133,7 +133,7 @@ impl Outbox {
             };
             let ch = &mut self.channels[i];
             if ch
-                .write_packet(&mut self.buf, &*self.codec, self.max_payload)
+                .write_packet(&mut self.buf, &self.codec, self.max_payload)
                 .is_some()
                 && !ch.in_hand()
             {

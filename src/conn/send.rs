@@ -233,6 +233,7 @@ fn write_batch(
 /// neither `flush_throttle` nor `send_rate` asks for the send thread's timing), for at
 /// most `timeout` (what is left then goes to the send thread). `Err(msg)` means "use
 /// the queue".
+#[inline(never)]
 pub(crate) fn direct(
     shared: &Shared,
     idx: usize,

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::codec::PacketCodec;
+use super::codec::Codec;
 use crate::error::ChannelId;
 
 /// Where a message goes.
@@ -107,9 +107,9 @@ impl Stage {
     /// Encodes `msg` (at most one packet's payload: `route` said [`Route::Stage`]) as one
     /// packet of channel `id` (index `idx`).
     #[inline]
-    pub fn push(&mut self, idx: usize, id: ChannelId, msg: &[u8], codec: &dyn PacketCodec) {
+    pub fn push(&mut self, idx: usize, id: ChannelId, msg: &[u8], codec: &Codec) {
         debug_assert!(self.channel.map_or(true, |c| c == idx));
-        codec.encode_msg(&mut self.buf, id, true, msg);
+        codec.encode_msg_fast(&mut self.buf, id, true, msg);
         self.channel = Some(idx);
         self.msgs += 1;
         self.payload += msg.len() as u64;

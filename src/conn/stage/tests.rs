@@ -1,11 +1,11 @@
 use super::*;
-use crate::conn::codec::GoWire;
+use crate::conn::codec::{Codec, GoWire, PacketCodec};
 
 const MAX: usize = 1024;
 
 fn staged(stage: &mut Stage, idx: usize, msg: &[u8]) {
     assert_eq!(stage.route(idx, msg.len(), MAX, 0), Route::Stage);
-    stage.push(idx, 0x20 + idx as u8, msg, &GoWire);
+    stage.push(idx, 0x20 + idx as u8, msg, &Codec::default());
 }
 
 #[test]

@@ -148,7 +148,10 @@ impl Inbox {
                     limit: max_packet_size(self.max_payload),
                 });
             }
-            let idx = self.index[channel as usize].ok_or(Error::UnknownChannel { channel })?;
+            // Not `ok_or(Error::..)`: that built (and dropped) the error for every packet.
+            let Some(idx) = self.index[channel as usize] else {
+                return Err(Error::UnknownChannel { channel });
+            };
             let ch = &mut self.channels[idx as usize];
             ch.check(payload.len())?;
             if eof && ch.is_empty() {

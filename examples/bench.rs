@@ -45,8 +45,9 @@ mod stream;
 #[path = "bench/util.rs"]
 mod util;
 
-use std::alloc::System;
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Instant;
 
 use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
@@ -54,10 +55,74 @@ use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
 use report::Out;
 use util::Res;
 
-/// Counts allocations (the broadcast bench reads it); a few relaxed atomic additions
-/// per allocation, the same for mconn and raw.
-#[global_allocator]
+/// The allocation counts that the broadcast, scale and address-book benches read.
 pub static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Whether allocations are being counted (see [`Counting`]).
+static COUNTING: AtomicBool = AtomicBool::new(false);
+
+/// The system allocator, counting into [`GLOBAL`] only while a bench that reads the
+/// counts runs. Counting costs atomic additions on shared counters per allocation and
+/// per free; the stream benches must not pay them, since mconn allocates once per
+/// received message and raw TCP's reader never does, so the counts would weigh on one
+/// side of every ratio only.
+struct Switchable;
+
+// SAFETY: every call goes to the system allocator, directly or through stats_alloc's
+// counting wrapper around the same allocator, so memory from either path may be freed
+// by the other; the layouts are passed on unchanged.
+unsafe impl GlobalAlloc for Switchable {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Relaxed) {
+            GLOBAL.alloc(layout)
+        } else {
+            System.alloc(layout)
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if COUNTING.load(Relaxed) {
+            GLOBAL.dealloc(ptr, layout)
+        } else {
+            System.dealloc(ptr, layout)
+        }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Relaxed) {
+            GLOBAL.alloc_zeroed(layout)
+        } else {
+            System.alloc_zeroed(layout)
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Relaxed) {
+            GLOBAL.realloc(ptr, layout, new_size)
+        } else {
+            System.realloc(ptr, layout, new_size)
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Switchable = Switchable;
+
+/// Counts allocations into [`GLOBAL`] until dropped.
+pub struct Counting;
+
+impl Counting {
+    pub fn start() -> Counting {
+        COUNTING.store(true, Relaxed);
+        Counting
+    }
+}
+
+impl Drop for Counting {
+    fn drop(&mut self) {
+        COUNTING.store(false, Relaxed);
+    }
+}
 
 /// Command-line options.
 pub struct Opts {

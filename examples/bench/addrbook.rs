@@ -16,6 +16,8 @@ const OFFERED: u32 = 100_000;
 const SOURCES: u32 = 1000;
 
 pub fn addrbook(o: &Opts, out: &Out) -> Res<()> {
+    // This bench reads the allocation counts.
+    let _counting = crate::Counting::start();
     let reps = o.reps();
     out.header(
         "addrbook",

@@ -22,6 +22,8 @@ const PEERS: usize = 100;
 const SIZE: usize = 64 * 1024;
 
 pub fn broadcast(o: &Opts, out: &Out) -> Res<()> {
+    // This bench reads the allocation counts.
+    let _counting = crate::Counting::start();
     let reps = 2 * o.reps();
     out.header(
         "broadcast",

@@ -207,6 +207,8 @@ fn run_server(kind: &str, n: usize, rounds: u32) -> Res<HashMap<String, String>>
 
 /// `--scale-server KIND N ROUNDS`.
 pub fn server_main(args: &[String]) -> ExitCode {
+    // This bench reads the allocation counts.
+    let _counting = crate::Counting::start();
     let result = parse_args(args, 3).and_then(|a| serve(&a[0], a[1].parse()?, a[2].parse()?));
     let report = |k: &str, v: &str| println!("scale-result {k} {v}");
     match result {

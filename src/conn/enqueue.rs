@@ -24,7 +24,7 @@ use crate::time;
 
 /// Stages or queues `msg` on channel `idx`, waiting up to `timeout` for room.
 pub(crate) fn send(s: &Shared, idx: usize, msg: Bytes, timeout: Duration) -> Result<(), SendError> {
-    let mut until = None;
+    let mut until: Option<Instant> = None;
     loop {
         let mut stage = s.stage.lock.lock();
         if !s.is_running() {
@@ -42,7 +42,12 @@ pub(crate) fn send(s: &Shared, idx: usize, msg: Bytes, timeout: Duration) -> Res
             Route::Queue => {
                 s.add_pending();
                 drop(stage);
-                return queue(s, idx, msg, timeout);
+                // What is left of the timeout, if the sender waited for the stage first.
+                let left = match until {
+                    Some(until) => until.saturating_duration_since(Instant::now()),
+                    None => timeout,
+                };
+                return queue(s, idx, msg, left);
             }
             Route::Wait => {
                 // The clock is read only when a sender has to wait.
@@ -50,7 +55,7 @@ pub(crate) fn send(s: &Shared, idx: usize, msg: Bytes, timeout: Duration) -> Res
                 if Instant::now() >= until {
                     return Err(SendError::Timeout(msg));
                 }
-                s.stage.taken.wait_until(&mut stage, until);
+                s.stage.signal.taken.wait_until(&mut stage, until);
             }
         }
     }
@@ -58,6 +63,11 @@ pub(crate) fn send(s: &Shared, idx: usize, msg: Bytes, timeout: Duration) -> Res
 
 /// Stages or queues `msg` on channel `idx` if there is room now.
 pub(crate) fn try_send(s: &Shared, idx: usize, msg: Bytes) -> Result<(), TrySendError> {
+    // Certain refusals without the lock: a full queue means messages are pending, so the
+    // message could not be staged either; and the stage's hint.
+    if s.channels[idx].tx.is_full() || s.stage.signal.hint.refuses(idx, s.pending()) {
+        return Err(TrySendError::Full(msg));
+    }
     let mut stage = s.stage.lock.lock();
     if !s.is_running() {
         return Err(TrySendError::Closed(msg));
@@ -121,9 +131,10 @@ fn route(s: &Shared, stage: &Stage, idx: usize, msg: &Bytes) -> Route {
 fn push(s: &Shared, stage: &mut Stage, idx: usize, msg: &Bytes) -> bool {
     let first = stage.is_empty();
     stage.push(idx, s.channels[idx].id, msg, &s.config.codec);
-    if first {
-        s.stage.staged.set(true);
-    }
+    s.stage
+        .signal
+        .hint
+        .set(stage.hint(s.config.max_packet_msg_payload_size));
     first
 }
 

@@ -151,11 +151,11 @@ fn take_stage(shared: &Shared, outbox: &mut Outbox) -> bool {
     let mut stage = shared.stage.lock.lock();
     let empty = outbox.absorb(&mut stage);
     if empty {
-        shared.stage.staged.set(false);
+        shared.stage.signal.hint.set(0);
     }
     drop(stage);
     if empty {
-        shared.stage.taken.notify_all();
+        shared.stage.signal.taken.notify_all();
     }
     empty
 }

@@ -26,7 +26,7 @@ use super::config::MConnConfig;
 use super::flowrate::RateMeter;
 use super::outbox::Outbox;
 use super::ping_stats::PingStats;
-use super::stage::{Aligned, Stage, StageCell};
+use super::stage::{Stage, StageCell};
 use crate::error::{ChannelId, Error};
 use crate::latch::Latch;
 use crate::threads;
@@ -76,12 +76,10 @@ pub(crate) struct Shared {
     recv_busy: AtomicBool,
     /// The peer pinged us and the pong is not written yet.
     pong_wanted: AtomicBool,
-    /// Messages pending (see `pending`), on a cache line of its own: every send reads it,
-    /// while the send thread reads the fields around it on every round.
+    /// Messages pending (see `pending`) and whether the send thread waits for a wake-up
+    /// (or is about to), on a cache line of their own: every send reads both, and
+    /// neither changes while a stream of staged messages flows.
     sending: Padded,
-    /// Whether the send thread waits for a wake-up (or is about to): written by it twice
-    /// per wait, on a line of its own so that those writes do not take the senders' line.
-    waiting: Aligned<AtomicBool>,
     wake_tx: Sender<()>,
     /// What callers encoded for the send thread to take (see `stage.rs`).
     pub stage: StageCell,
@@ -137,8 +135,8 @@ impl Shared {
             pong_wanted: AtomicBool::new(false),
             sending: Padded {
                 pending: AtomicUsize::new(0),
+                waiting: AtomicBool::new(false),
             },
-            waiting: Aligned(AtomicBool::new(false)),
             wake_tx: p.wake_tx,
             stage: StageCell::new(p.stage),
             outbox: Mutex::new(p.outbox),
@@ -187,7 +185,7 @@ impl Shared {
     #[inline]
     pub fn wake_queued(&self) {
         fence(SeqCst);
-        if self.waiting.0.load(Relaxed) {
+        if self.sending.waiting.load(Relaxed) {
             self.wake();
         }
     }
@@ -195,13 +193,13 @@ impl Shared {
     /// The send thread is about to wait: from now on a queued message wakes it. It must
     /// look at the queues once more after this ([`has_queued`](Self::has_queued)).
     pub fn wait_begin(&self) {
-        self.waiting.0.store(true, Relaxed);
+        self.sending.waiting.store(true, Relaxed);
         fence(SeqCst);
     }
 
     /// The send thread runs again.
     pub fn wait_end(&self) {
-        self.waiting.0.store(false, Relaxed);
+        self.sending.waiting.store(false, Relaxed);
     }
 
     /// Whether the send thread waits (or is about to), a hint for the direct path: a busy
@@ -209,7 +207,7 @@ impl Shared {
     /// message would take its cache line from the send thread every time.
     #[inline]
     pub fn send_waiting(&self) -> bool {
-        self.waiting.0.load(Relaxed)
+        self.sending.waiting.load(Relaxed)
     }
 
     /// Whether anything is staged, or any channel's queue holds a message.
@@ -220,7 +218,7 @@ impl Shared {
     /// Whether callers staged packets the send thread has not taken yet.
     #[inline]
     pub fn staged(&self) -> bool {
-        self.stage.staged.get()
+        self.stage.signal.hint.staged()
     }
 
     /// Messages queued (or being pushed to a queue: counted under the stage's lock,
@@ -365,9 +363,9 @@ impl Shared {
     }
 }
 
-/// The pending count, alone on its cache line (128 bytes: two lines, for adjacent-line
-/// prefetch): every send reads it, the queued ones write it.
-#[repr(align(128))]
+/// The pending count and the waiting flag, alone on their cache line.
+#[repr(align(64))]
 struct Padded {
     pending: AtomicUsize,
+    waiting: AtomicBool,
 }

@@ -24,7 +24,7 @@
 //!   larger than one packet always go through the queue, so a large message's packets
 //!   interleave with other channels' as the scheduler picks.
 
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use parking_lot::{Condvar, Mutex};
 
@@ -115,6 +115,18 @@ impl Stage {
         self.payload += msg.len() as u64;
     }
 
+    /// What [`Hint`] says of this stage, for messages of up to `max_payload` bytes.
+    #[inline]
+    pub fn hint(&self, max_payload: usize) -> usize {
+        match self.channel {
+            None => 0,
+            Some(c) if self.buf.len() + max_payload + PACKET_OVERHEAD > self.limit => {
+                (c + 1) | Hint::FULL
+            }
+            Some(c) => c + 1,
+        }
+    }
+
     /// Whether nothing is staged.
     #[inline]
     pub fn is_empty(&self) -> bool {
@@ -166,19 +178,25 @@ impl Stage {
 
 /// The stage behind its lock; the signal that the send thread took it (senders wait for
 /// that when the stage is full); and whether it holds anything (read without the lock
-/// by the send thread as it lingers). Each on lines of its own: the send thread's reads
-/// of the flag and the signal's state must not take the lock's line from a sender, who
-/// takes the lock for every message.
+/// by the send thread as it lingers). The lock on a cache line of its own, the other
+/// two on another: the send thread's reads of the flag and the signal's state must not
+/// take the lock's line from a sender, who takes the lock for every message.
 pub(crate) struct StageCell {
     pub lock: Aligned<Mutex<Stage>>,
-    pub taken: Aligned<Condvar>,
-    /// Set under `lock` when the stage becomes non-empty, cleared when it is taken.
-    pub staged: Aligned<Flag>,
+    /// Notified when the stage is taken, and whether it holds anything.
+    pub signal: Aligned<Signal>,
 }
 
-/// A value alone on its cache lines (128 bytes: two lines, for adjacent-line prefetch).
-#[repr(align(128))]
+/// A value alone on its cache line.
+#[repr(align(64))]
 pub(crate) struct Aligned<T>(pub T);
+
+/// What senders and the send thread tell each other about the stage outside its lock.
+pub(crate) struct Signal {
+    pub taken: Condvar,
+    /// [`Stage::hint`], stored under the lock whenever it changes.
+    pub hint: Hint,
+}
 
 impl<T> std::ops::Deref for Aligned<T> {
     type Target = T;
@@ -188,18 +206,43 @@ impl<T> std::ops::Deref for Aligned<T> {
     }
 }
 
-/// A flag read without a lock.
-pub(crate) struct Flag(AtomicBool);
+/// The stage's state for readers without the lock: 0 when empty, else its channel's
+/// index + 1, with [`Hint::FULL`] when a full packet would not fit any more. The send
+/// thread reads it as it lingers; a `try_send` that could only be refused reads it
+/// instead of taking the lock, so that a caller spinning on `try_send` does not keep
+/// the other senders (and the send thread) from the lock.
+pub(crate) struct Hint(AtomicUsize);
 
-impl Flag {
+impl Hint {
+    /// Set with the channel when a full packet would not fit.
+    pub const FULL: usize = 1 << (usize::BITS - 1);
+
     #[inline]
-    pub fn get(&self) -> bool {
+    pub fn get(&self) -> usize {
         self.0.load(Relaxed)
     }
 
+    /// Stores `v` if it differs (a store only when the stage changes state).
     #[inline]
-    pub fn set(&self, v: bool) {
-        self.0.store(v, Relaxed);
+    pub fn set(&self, v: usize) {
+        if self.0.load(Relaxed) != v {
+            self.0.store(v, Relaxed);
+        }
+    }
+
+    /// Whether anything is staged.
+    #[inline]
+    pub fn staged(&self) -> bool {
+        self.get() != 0
+    }
+
+    /// Whether a `try_send` on channel `idx` would be refused for certain, given the
+    /// messages pending: the stage holds that channel's packets and is full, or others
+    /// are queued (the sender would have to wait for the stage to be taken).
+    #[inline]
+    pub fn refuses(&self, idx: usize, pending: usize) -> bool {
+        let h = self.get();
+        h & !Self::FULL == idx + 1 && (h & Self::FULL != 0 || pending > 0)
     }
 }
 
@@ -208,8 +251,10 @@ impl StageCell {
     pub fn new(stage: Stage) -> Self {
         StageCell {
             lock: Aligned(Mutex::new(stage)),
-            taken: Aligned(Condvar::new()),
-            staged: Aligned(Flag(AtomicBool::new(false))),
+            signal: Aligned(Signal {
+                taken: Condvar::new(),
+                hint: Hint(AtomicUsize::new(0)),
+            }),
         }
     }
 
@@ -218,9 +263,9 @@ impl StageCell {
     pub fn close(&self) {
         let mut stage = self.lock.lock();
         stage.close();
-        self.staged.set(false);
+        self.signal.hint.set(0);
         drop(stage);
-        self.taken.notify_all();
+        self.signal.taken.notify_all();
     }
 }
 

@@ -16,7 +16,7 @@ use std::io::{self, Read};
 use bytes::Bytes;
 
 /// Smallest read buffer (an idle connection's).
-pub const MIN_READ_BLOCK: usize = 4 * 1024;
+pub const MIN_READ_BLOCK: usize = 2 * 1024;
 /// Largest read buffer (a busy connection's).
 pub const MAX_READ_BLOCK: usize = 256 * 1024;
 

@@ -4,6 +4,7 @@
 //!
 //! It never blocks on the send thread: a ping only sets a flag and wakes it.
 
+use std::cell::Cell;
 use std::io::{self, Read};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -116,26 +117,39 @@ fn recv_loop(
 }
 
 /// Acts on every event the buffered bytes complete; returns when more bytes are needed.
+/// One unwind guard for the whole batch of events, not one per message: a panic is
+/// told apart by whether it came from inside `on_receive`.
 fn deliver(shared: &Shared, inbox: &mut Inbox, on_receive: &mut OnReceive) -> Result<(), Error> {
-    while let Some(event) = inbox.next_event()? {
-        match event {
-            Event::Ping => {
-                trace!("<- ping");
-                shared.want_pong();
-            }
-            Event::Pong => {
-                trace!("<- pong");
-                shared.pong_received(Instant::now());
-            }
-            Event::Message(channel, msg) => {
-                trace!("<- msg on {channel:#04x}, {} bytes", msg.len());
-                if shared.state() == ConnState::Stopping {
-                    return Ok(());
+    let in_callback = Cell::new(false);
+    threads::catch(|| {
+        while let Some(event) = inbox.next_event()? {
+            match event {
+                Event::Ping => {
+                    trace!("<- ping");
+                    shared.want_pong();
                 }
-                threads::catch(|| on_receive(channel, msg))
-                    .map_err(|p| Error::Panicked(format!("on_receive panicked: {p}")))?;
+                Event::Pong => {
+                    trace!("<- pong");
+                    shared.pong_received(Instant::now());
+                }
+                Event::Message(channel, msg) => {
+                    trace!("<- msg on {channel:#04x}, {} bytes", msg.len());
+                    if shared.state() == ConnState::Stopping {
+                        return Ok(());
+                    }
+                    in_callback.set(true);
+                    on_receive(channel, msg);
+                    in_callback.set(false);
+                }
             }
         }
-    }
-    Ok(())
+        Ok(())
+    })
+    .unwrap_or_else(|p| {
+        Err(Error::Panicked(if in_callback.get() {
+            format!("on_receive panicked: {p}")
+        } else {
+            format!("the mconn-recv thread panicked: {p}")
+        }))
+    })
 }

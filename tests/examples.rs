@@ -221,3 +221,20 @@ fn two_cometbft_examples_join_each_other_by_node_id() {
     assert_eq!(rest.last().map(String::as_str), Some("stopped"));
     assert!(out.trim_end().ends_with("stopped"), "{out}");
 }
+
+/// The profiling driver gets every message through and reports the rate.
+#[test]
+fn cpu_per_message_counts_every_message() {
+    let _w = watchdog("cpu_per_message", Duration::from_secs(120));
+    let out = Command::new(support::example_bin("cpu_per_message"))
+        .args(["20000", "100"])
+        .output()
+        .expect("run the example");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    // Printed only once the receiver counted the 20 000th message.
+    assert!(
+        stdout.starts_with("20000 messages of 100 B in ") && stdout.contains("M msg/s"),
+        "{stdout}"
+    );
+}

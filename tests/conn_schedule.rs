@@ -44,22 +44,7 @@ fn saturated_channels_share_bytes_by_priority() {
     // The scheduler balances cumulative bytes, so if one producer got going first, the
     // other is repaid with a burst of its own before the channels interleave. Steady state
     // begins at the second switch between channels; count 32 MiB from there.
-    let mut counted = [0u64; 3];
-    let mut last = 0u8;
-    let mut switches = 0;
-    while counted[1] + counted[2] < 32 << 20 {
-        let (ch, m) = b
-            .received
-            .recv_timeout(Duration::from_secs(10))
-            .expect("traffic");
-        if ch != last {
-            switches += 1;
-            last = ch;
-        }
-        if switches > 2 {
-            counted[ch as usize] += m.len() as u64;
-        }
-    }
+    let counted = bytes_by_channel(&b.received, 32 << 20, |_, switches| switches > 2);
     stop.store(true, Ordering::Relaxed);
     a.conn.stop();
     for s in senders {

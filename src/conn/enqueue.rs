@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{SendTimeoutError, TrySendError as CbTrySendError};
+use parking_lot::MutexGuard;
 
 use super::shared::Shared;
 use super::stage::{Route, Stage};
@@ -32,11 +33,7 @@ pub(crate) fn send(s: &Shared, idx: usize, msg: Bytes, timeout: Duration) -> Res
         }
         match route(s, &stage, idx, &msg) {
             Route::Stage => {
-                let first = push(s, &mut stage, idx, &msg);
-                drop(stage);
-                if first {
-                    s.wake_queued();
-                }
+                stage_and_wake(s, stage, idx, &msg);
                 return Ok(());
             }
             Route::Queue => {
@@ -68,17 +65,13 @@ pub(crate) fn try_send(s: &Shared, idx: usize, msg: Bytes) -> Result<(), TrySend
     if s.channels[idx].tx.is_full() || s.stage.signal.hint.refuses(idx, s.pending()) {
         return Err(TrySendError::Full(msg));
     }
-    let mut stage = s.stage.lock.lock();
+    let stage = s.stage.lock.lock();
     if !s.is_running() {
         return Err(TrySendError::Closed(msg));
     }
     match route(s, &stage, idx, &msg) {
         Route::Stage => {
-            let first = push(s, &mut stage, idx, &msg);
-            drop(stage);
-            if first {
-                s.wake_queued();
-            }
+            stage_and_wake(s, stage, idx, &msg);
             Ok(())
         }
         Route::Wait => Err(TrySendError::Full(msg)),
@@ -124,18 +117,21 @@ fn route(s: &Shared, stage: &Stage, idx: usize, msg: &Bytes) -> Route {
     )
 }
 
-/// Stages `msg`; returns whether it is the first packet since the send thread last
-/// took the stage. Only that one may need to wake the send thread: until the stage is
-/// taken, the thread's last look before it waits sees it non-empty.
+/// Stages `msg`, releases the lock, and wakes the send thread if this is the first
+/// packet since it last took the stage: until it takes the stage, its last look before
+/// it waits sees it non-empty, so later packets need not wake it.
 #[inline]
-fn push(s: &Shared, stage: &mut Stage, idx: usize, msg: &Bytes) -> bool {
+fn stage_and_wake(s: &Shared, mut stage: MutexGuard<'_, Stage>, idx: usize, msg: &Bytes) {
     let first = stage.is_empty();
     stage.push(idx, s.channels[idx].id, msg, &s.config.codec);
     s.stage
         .signal
         .hint
         .set(stage.hint(s.config.max_packet_msg_payload_size));
-    first
+    drop(stage);
+    if first {
+        s.wake_queued();
+    }
 }
 
 /// Queues `msg` (already counted in `pending`), waiting up to `timeout` for room.

@@ -199,3 +199,31 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&d).expect("temp dir");
     d
 }
+
+/// Bytes received on channels 0x01 and 0x02 (as `[_, ch1, ch2]`) from `received`, counted
+/// once `steady(bytes_seen, switches)` says steady state has begun (`switches`: changes
+/// of channel between consecutive messages so far), until `total` bytes are counted.
+/// The scheduler balances cumulative bytes, so the start of a contest between channels
+/// is a transient that a share measurement must skip.
+pub fn bytes_by_channel(
+    received: &Receiver<(ChannelId, Bytes)>,
+    total: u64,
+    mut steady: impl FnMut(u64, u32) -> bool,
+) -> [u64; 3] {
+    let mut counted = [0u64; 3];
+    let (mut last, mut switches, mut seen) = (0u8, 0u32, 0u64);
+    while counted[1] + counted[2] < total {
+        let (ch, m) = received
+            .recv_timeout(Duration::from_secs(10))
+            .expect("traffic");
+        if ch != last {
+            switches += 1;
+            last = ch;
+        }
+        seen += m.len() as u64;
+        if steady(seen, switches) {
+            counted[usize::from(ch).min(2)] += m.len() as u64;
+        }
+    }
+    counted
+}

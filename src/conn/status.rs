@@ -50,7 +50,9 @@ pub struct ChannelStatus {
     pub priority: u32,
     /// Its send queue's capacity.
     pub send_queue_capacity: usize,
-    /// Messages waiting in its send queue (not counting one being sent).
+    /// Messages waiting in its send queue (not counting one being sent, nor those its
+    /// callers encoded into the send thread's next batch, which are counted as sent once
+    /// the send thread takes them).
     pub send_queue_size: usize,
     /// Wire bytes sent recently (decays ×0.8 every 2 s); what the scheduler compares.
     pub recently_sent: u64,

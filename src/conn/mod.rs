@@ -262,11 +262,6 @@ impl MConnection {
         if !s.is_running() {
             return Err(SendError::Closed(msg));
         }
-        // The direct path only for a send thread that waits with nothing staged: a
-        // stream finds it busy, and pays two loads for the check.
-        if !s.send_waiting() || s.staged() {
-            return enqueue::send(s, idx, msg, timeout);
-        }
         match send::direct(s, idx, msg, timeout) {
             Ok(result) => result,
             Err(msg) => enqueue::send(s, idx, msg, timeout),

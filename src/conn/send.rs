@@ -233,8 +233,24 @@ fn write_batch(
 /// neither `flush_throttle` nor `send_rate` asks for the send thread's timing), for at
 /// most `timeout` (what is left then goes to the send thread). `Err(msg)` means "use
 /// the queue".
-#[inline(never)]
+#[inline]
 pub(crate) fn direct(
+    shared: &Shared,
+    idx: usize,
+    msg: Bytes,
+    timeout: Duration,
+) -> Result<Result<(), SendError>, Bytes> {
+    // A busy send thread holds the outbox lock (and batches this message with the rest);
+    // staged packets go first. Two loads, inlined: a stream pays no call for them.
+    if !shared.send_waiting() || shared.staged() {
+        return Err(msg);
+    }
+    direct_write(shared, idx, msg, timeout)
+}
+
+/// [`direct`] once the send thread was seen waiting with nothing staged.
+#[inline(never)]
+fn direct_write(
     shared: &Shared,
     idx: usize,
     msg: Bytes,
@@ -245,11 +261,6 @@ pub(crate) fn direct(
     let cfg = &shared.config;
     let throttled = !cfg.flush_throttle.is_zero() || cfg.send_rate.is_some();
     if throttled || timeout < cfg.send_timeout.min(TCP_WRITE_TIMEOUT) {
-        return Err(msg);
-    }
-    // A busy send thread holds the outbox lock (and batches this message with the rest);
-    // staged packets go first (and a stream keeps the stage busy).
-    if !shared.send_waiting() || shared.staged() {
         return Err(msg);
     }
     let Some(mut outbox) = shared.outbox.try_lock() else {

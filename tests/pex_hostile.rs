@@ -201,6 +201,10 @@ fn concurrent_exchanges_and_book_use_stay_consistent() {
                             {
                                 break
                             }
+                            // Valid traffic must never cost the connection: say why.
+                            Ok(Event::Removed(_, why)) => {
+                                panic!("attacker {s} lost the victim in round {round}: {why}")
+                            }
                             Ok(_) => {}
                             Err(_) => {
                                 assert!(asked < 12, "no answer to {asked} requests");

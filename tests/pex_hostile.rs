@@ -186,10 +186,19 @@ fn concurrent_exchanges_and_book_use_stay_consistent() {
                             )))
                         })
                         .collect();
-                    peer.send(PEX_CHANNEL, PexMessage::Addrs(addrs).encode())
-                        .expect("send");
-                    peer.send(PEX_CHANNEL, PexMessage::Request.encode())
-                        .expect("send");
+                    // Valid traffic must never cost the connection: if a send finds it
+                    // closed, say why it was removed.
+                    let send = |msg: Vec<u8>| {
+                        if let Err(e) = peer.send(PEX_CHANNEL, msg) {
+                            let why = raw.events.try_iter().find_map(|e| match e {
+                                Event::Removed(_, why) => Some(why),
+                                _ => None,
+                            });
+                            panic!("attacker {s}, round {round}: {e:?}; removed: {why:?}");
+                        }
+                    };
+                    send(PexMessage::Addrs(addrs).encode());
+                    send(PexMessage::Request.encode());
                     // The answer (the victim may also ask us for addresses: skip those).
                     // Answers go out with try_send: on a loaded machine one may find the
                     // queue full and be dropped, and a peer then asks again, as we do.
@@ -208,8 +217,7 @@ fn concurrent_exchanges_and_book_use_stay_consistent() {
                             Ok(_) => {}
                             Err(_) => {
                                 assert!(asked < 12, "no answer to {asked} requests");
-                                peer.send(PEX_CHANNEL, PexMessage::Request.encode())
-                                    .expect("send");
+                                send(PexMessage::Request.encode());
                                 asked += 1;
                             }
                         }

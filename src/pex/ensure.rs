@@ -63,6 +63,12 @@ impl PexReactor {
 
     /// One round; see the module docs.
     fn ensure_peers(self: &Arc<Self>, switch: &SwitchView, weak: &WeakSwitch, rng: &mut Rng) {
+        // The book first, then the peers: `add_peer` files a new peer's address under
+        // the book's lock after the switch lists the peer, so every address the book
+        // learnt from a connection is seen here with its peer. (The other order let a
+        // peer admitted between the two look unconnected, and we dialled it again: the
+        // second connection replaced the first.)
+        let mut book = self.book.lock();
         let peers = switch.peers();
         // What we dialled, and what an inbound peer says it listens on if that is on the
         // IP it came from: a claim about another host's address must not stop us from
@@ -79,7 +85,6 @@ impl PexReactor {
             })
             .collect();
         let outbound = peers.iter().filter(|p| p.is_outbound()).count();
-        let mut book = self.book.lock();
         if let Ok(ours) = switch
             .node_info()
             .listen_addr

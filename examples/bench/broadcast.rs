@@ -159,6 +159,10 @@ struct MconnSide {
     switch: Switch,
     readers: Vec<JoinHandle<()>>,
     next: u64,
+    /// Built with the `metrics` feature, the switch's collector is registered, as a node
+    /// that is scraped has it, so the bench measures that build as users run it.
+    #[cfg(feature = "metrics")]
+    registry: mconn::prometheus_client::registry::Registry,
 }
 
 impl MconnSide {
@@ -168,6 +172,10 @@ impl MconnSide {
             .max_inbound_peers(PEERS + 8);
         let switch = Switch::new(cfg, peer::switch_info())?;
         switch.add_reactor("sink", Arc::new(Sink))?;
+        #[cfg(feature = "metrics")]
+        let mut registry = mconn::prometheus_client::registry::Registry::with_prefix("cometbft");
+        #[cfg(feature = "metrics")]
+        switch.register_metrics(&mut registry);
         let addr = switch.listen("127.0.0.1:0")?;
         let mut readers = Vec::new();
         for i in 0..PEERS {
@@ -191,6 +199,8 @@ impl MconnSide {
             switch,
             readers,
             next: 0,
+            #[cfg(feature = "metrics")]
+            registry,
         })
     }
 
@@ -213,6 +223,22 @@ impl MconnSide {
     }
 
     fn stop(self) {
+        // A scrape, which must see the broadcasts' bytes (the collector is read here).
+        #[cfg(feature = "metrics")]
+        {
+            let mut text = String::new();
+            mconn::prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)
+                .map_err(|e| eprintln!("  broadcast: scrape failed: {e}"))
+                .ok();
+            let sent = text
+                .lines()
+                .filter(|l| l.starts_with("cometbft_p2p_peer_send_bytes_total"))
+                .count();
+            eprintln!(
+                "  broadcast: metrics scrape of {} bytes, {sent} peer_send_bytes series",
+                text.len()
+            );
+        }
         self.switch.stop();
         for r in self.readers {
             let _ = r.join();

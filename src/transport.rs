@@ -23,6 +23,9 @@ pub struct Transport {
     pub(crate) writer: Box<dyn Write + Send>,
     pub(crate) closer: Closer,
     pub(crate) peer_addr: Option<SocketAddr>,
+    /// The writer takes several slices in one call (a socket's `writev`), so large
+    /// payloads need not be copied into the send batch first.
+    pub(crate) vectored: bool,
 }
 
 impl fmt::Debug for Transport {
@@ -50,6 +53,7 @@ impl Transport {
             writer: Box::new(writer),
             closer: Box::new(closer),
             peer_addr: None,
+            vectored: false,
         }
     }
 
@@ -64,6 +68,7 @@ impl Transport {
             let _ = closer.shutdown(Shutdown::Both);
         });
         t.peer_addr = peer_addr;
+        t.vectored = true;
         Ok(t)
     }
 
@@ -92,6 +97,9 @@ impl Read for Shared {
 impl Write for Shared {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         (&*self.0).write(buf)
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        (&*self.0).write_vectored(bufs)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())

@@ -8,9 +8,16 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use crossbeam_channel::Receiver;
 
+use super::batch::Batch;
 use super::codec::Codec;
 use super::schedule::Schedulable;
+use super::wire::encode_msg_header;
 use crate::error::{ChannelId, Error};
+
+/// The smallest message whose chunks go into a batch by reference, when they may (see
+/// `batch.rs`): below it, copying a chunk costs less than the reference count and the
+/// extra slice.
+pub(crate) const BY_REF_MIN: usize = 16 * 1024;
 
 /// Counters of one channel, shared between the I/O threads and `status()`.
 #[derive(Debug, Default)]
@@ -116,14 +123,17 @@ impl SendChannel {
     }
 
     /// Appends this channel's next packet to `out`: the next chunk of the current message,
-    /// or the first chunk of the next queued one. Returns the packet's wire size, or
-    /// `None` if the channel has nothing to send.
+    /// or the first chunk of the next queued one. With `by_ref` (a go-wire codec and a
+    /// writer that takes several slices at once), a chunk of a message of at least
+    /// [`BY_REF_MIN`] bytes is held by reference rather than copied. Returns the
+    /// packet's wire size, or `None` if the channel has nothing to send.
     #[inline]
     pub fn write_packet(
         &mut self,
-        out: &mut Vec<u8>,
+        out: &mut Batch,
         codec: &Codec,
         max_payload: usize,
+        by_ref: bool,
     ) -> Option<usize> {
         if self.current.is_none() {
             self.current = Some(self.queue.try_recv().ok()?);
@@ -133,7 +143,13 @@ impl SendChannel {
         let end = msg.len().min(self.offset + max_payload);
         let eof = end == msg.len();
         let before = out.len();
-        codec.encode_msg_fast(out, self.id, eof, &msg[self.offset..end]);
+        if by_ref && msg.len() >= BY_REF_MIN {
+            // The go-wire packet is its header, then the payload.
+            encode_msg_header(out.buf(), self.id, eof, end - self.offset);
+            out.push_ref(msg.slice(self.offset..end));
+        } else {
+            codec.encode_msg_fast(out.buf(), self.id, eof, &msg[self.offset..end]);
+        }
         let n = out.len() - before;
         self.offset = end;
         self.recently_sent = self.recently_sent.saturating_add(n as u64);
@@ -263,10 +279,40 @@ mod tests {
         (tx, SendChannel::new(1, 1, rx, Arc::default()))
     }
 
+    /// The stream `b` holds.
+    fn stream(b: &mut Batch) -> Vec<u8> {
+        let mut v = Vec::new();
+        while b.unwritten() > 0 {
+            b.write_once(&mut v, usize::MAX).unwrap();
+        }
+        v
+    }
+
+    fn drain_as(ch: &mut SendChannel, by_ref: bool) -> Vec<u8> {
+        let mut out = Batch::default();
+        while ch
+            .write_packet(&mut out, &Codec::default(), 1024, by_ref)
+            .is_some()
+        {}
+        stream(&mut out)
+    }
+
     fn drain(ch: &mut SendChannel) -> Vec<u8> {
-        let mut out = Vec::new();
-        while ch.write_packet(&mut out, &Codec::default(), 1024).is_some() {}
-        out
+        drain_as(ch, false)
+    }
+
+    #[test]
+    fn payloads_by_reference_make_the_same_stream() {
+        let big: Vec<u8> = (0..BY_REF_MIN * 3 + 5).map(|i| i as u8).collect();
+        let mut streams = Vec::new();
+        for by_ref in [false, true] {
+            let (tx, mut ch) = chan(4);
+            for m in [&big[..], b"small", &big[..BY_REF_MIN]] {
+                tx.send(Bytes::copy_from_slice(m)).unwrap();
+            }
+            streams.push(drain_as(&mut ch, by_ref));
+        }
+        assert_eq!(streams[0], streams[1]);
     }
 
     #[test]
@@ -290,14 +336,15 @@ mod tests {
         tx.send(Bytes::new()).unwrap();
         tx.send(Bytes::from_static(b"x")).unwrap();
         assert!(ch.pending());
-        let mut out = Vec::new();
-        assert_eq!(ch.write_packet(&mut out, &Codec::default(), 1024), Some(4));
-        assert_eq!(out, [0x03, 0x01, 0x01, 0x00]);
+        let mut out = Batch::default();
+        let codec = Codec::default();
+        assert_eq!(ch.write_packet(&mut out, &codec, 1024, true), Some(4));
+        assert_eq!(stream(&mut out), [0x03, 0x01, 0x01, 0x00]);
         assert!(ch.pending(), "the next message is still there");
-        assert_eq!(ch.write_packet(&mut out, &Codec::default(), 1024), Some(6));
+        assert_eq!(ch.write_packet(&mut out, &codec, 1024, true), Some(6));
         assert!(ch.is_idle());
         assert_eq!(ch.counters.send.msgs_sent.load(Relaxed), 2);
-        assert_eq!(ch.write_packet(&mut out, &Codec::default(), 1024), None);
+        assert_eq!(ch.write_packet(&mut out, &codec, 1024, true), None);
     }
 
     #[test]

@@ -83,6 +83,12 @@ impl Codec {
         }
     }
 
+    /// Whether the codec is [`GoWire`].
+    #[inline]
+    pub(crate) fn is_go_wire(&self) -> bool {
+        self.go_wire
+    }
+
     /// [`PacketCodec::encode_msg`], inlined for [`GoWire`].
     #[inline]
     pub(crate) fn encode_msg_fast(

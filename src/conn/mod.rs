@@ -6,6 +6,7 @@ pub mod codec;
 pub(crate) mod config;
 pub mod wire;
 
+mod batch;
 mod channel;
 mod enqueue;
 mod flowrate;
@@ -165,6 +166,7 @@ impl MConnection {
             writer,
             closer,
             peer_addr,
+            vectored,
         } = transport;
         // Boxed: moved by value into the recv thread, its channel index (512 bytes) was
         // copied into several frames of a thread with a small stack, and the bench
@@ -178,6 +180,7 @@ impl MConnection {
                 codec: config.codec.clone(),
                 max_payload: config.max_packet_msg_payload_size,
                 batch,
+                vectored,
             },
             now,
         );

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::batch::Batch;
 use super::channel::SendChannel;
 use super::codec::Codec;
 use super::schedule::{self, Decay, Schedulable};
@@ -35,13 +36,15 @@ pub(crate) enum Written {
 /// The send state: channels, the batch being written, and the writer.
 pub(crate) struct Outbox {
     channels: Vec<SendChannel>,
-    buf: Vec<u8>,
-    written: usize,
+    batch: Batch,
     writer: Box<dyn Write + Send>,
     codec: Codec,
     decay: Decay,
     max_payload: usize,
-    batch: usize,
+    /// The batch is filled up to this many bytes.
+    limit: usize,
+    /// Large messages' chunks go into the batch by reference (see `batch.rs`).
+    by_ref: bool,
     /// The writer accepted everything but its `flush` stalled: it still holds bytes.
     flush_pending: bool,
     /// The writer was released (the send thread exited); nothing may be written.
@@ -62,19 +65,22 @@ pub(crate) struct OutboxParts {
     pub codec: Codec,
     pub max_payload: usize,
     pub batch: usize,
+    /// The writer takes several slices at once (`writev`): see `batch.rs`.
+    pub vectored: bool,
 }
 
 impl Outbox {
     pub fn new(p: OutboxParts, now: Instant) -> Self {
         Outbox {
             channels: p.channels,
-            buf: Vec::new(),
-            written: 0,
+            batch: Batch::default(),
             writer: p.writer,
+            // A reference needs the payload to be the packet's tail, as go-wire's is.
+            by_ref: p.vectored && p.codec.is_go_wire(),
             codec: p.codec,
             decay: Decay::new(now),
             max_payload: p.max_payload,
-            batch: p.batch,
+            limit: p.batch,
             // The transport may hold bytes from before (an encrypted handshake's stalled
             // write): the first round flushes them.
             flush_pending: true,
@@ -102,22 +108,22 @@ impl Outbox {
 
     /// Appends a ping to the batch.
     pub fn push_ping(&mut self) {
-        self.codec.encode_ping(&mut self.buf);
+        self.codec.encode_ping(self.batch.buf());
     }
 
     /// Appends a pong to the batch.
     pub fn push_pong(&mut self) {
-        self.codec.encode_pong(&mut self.buf);
+        self.codec.encode_pong(self.batch.buf());
     }
 
     /// Batch bytes not yet handed to the writer.
     pub fn unwritten(&self) -> usize {
-        self.buf.len() - self.written
+        self.batch.unwritten()
     }
 
     /// Whether anything is left to write or to flush.
     pub fn has_output(&self) -> bool {
-        self.written < self.buf.len() || self.flush_pending
+        self.batch.unwritten() > 0 || self.flush_pending
     }
 
     /// Fills the batch with packets in scheduler order until it holds `send_buffer_size`
@@ -127,13 +133,13 @@ impl Outbox {
         if steps > 0 {
             self.channels.iter_mut().for_each(|c| c.decay(steps));
         }
-        while self.buf.len() < self.batch {
+        while self.batch.len() < self.limit {
             let Some(i) = schedule::pick(&self.channels) else {
                 return false;
             };
             let ch = &mut self.channels[i];
             if ch
-                .write_packet(&mut self.buf, &self.codec, self.max_payload)
+                .write_packet(&mut self.batch, &self.codec, self.max_payload, self.by_ref)
                 .is_some()
                 && !ch.in_hand()
             {
@@ -142,7 +148,7 @@ impl Outbox {
             // A channel that streams small messages finishes one per packet: take its next
             // one now, while its queue slot is fresh (see `SendChannel::refill`). Only
             // with room left, so a full batch never holds a message out of its queue.
-            if self.buf.len() < self.batch {
+            if self.batch.len() < self.limit {
                 ch.refill();
             }
         }
@@ -152,12 +158,14 @@ impl Outbox {
     /// Takes what callers staged into the batch, if the batch has room, and counts it
     /// for its channel (see `stage.rs`). Returns whether the stage is empty now.
     pub fn absorb(&mut self, stage: &mut Stage) -> bool {
-        if self.closed || self.buf.len() >= self.batch {
+        if self.closed || self.batch.len() >= self.limit {
             return stage.is_empty();
         }
-        let before = self.buf.len();
-        if let Some(t) = stage.take_into(&mut self.buf) {
-            let wire = self.buf.len() - before;
+        let before = self.batch.len();
+        // (An empty buffer is swapped for the stage's: references at its start stay
+        // before the staged bytes, as they came first.)
+        if let Some(t) = stage.take_into(self.batch.buf()) {
+            let wire = self.batch.len() - before;
             self.channels[t.channel].count_staged(t.msgs, t.payload, wire);
         }
         true
@@ -183,14 +191,17 @@ impl Outbox {
                 "connection closed",
             ));
         }
-        let stop_at = self.buf.len().min(self.written.saturating_add(limit));
-        while self.written < stop_at {
-            match self.writer.write(&self.buf[self.written..stop_at]) {
+        let stop_at = self
+            .batch
+            .len()
+            .min(self.batch.written().saturating_add(limit));
+        while self.batch.written() < stop_at {
+            match self.batch.write_once(&mut *self.writer, stop_at) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
-                    self.written += n;
                     on_written(n);
-                    if self.written < stop_at && until.is_some_and(|t| Instant::now() >= t) {
+                    if self.batch.written() < stop_at && until.is_some_and(|t| Instant::now() >= t)
+                    {
                         return Ok(Written::Partial);
                     }
                 }
@@ -199,11 +210,10 @@ impl Outbox {
                 Err(e) => return Err(e),
             }
         }
-        if self.written < self.buf.len() {
+        if self.batch.unwritten() > 0 {
             return Ok(Written::Partial);
         }
-        self.buf.clear();
-        self.written = 0;
+        self.batch.clear();
         // A transport that buffers (an encrypting one, say) may stall in flush too.
         match self.writer.flush() {
             Ok(()) => {
@@ -221,14 +231,14 @@ impl Outbox {
     /// Gives back a large batch buffer once everything is written (an idle connection
     /// should not hold a busy one's buffer).
     pub fn trim(&mut self) {
-        if self.buf.is_empty() && self.buf.capacity() > IDLE_BUFFER {
-            self.buf = Vec::new();
+        if self.batch.len() == 0 && self.batch.capacity() > IDLE_BUFFER {
+            self.batch.release();
         }
     }
 
     /// Whether the batch buffer is larger than an idle connection should keep.
     pub fn oversized(&self) -> bool {
-        self.buf.capacity() > IDLE_BUFFER
+        self.batch.capacity() > IDLE_BUFFER
     }
 
     /// Releases the writer and the queues (the send thread is exiting): senders blocked
@@ -237,8 +247,7 @@ impl Outbox {
         self.closed = true;
         self.channels = Vec::new();
         self.writer = Box::new(io::sink());
-        self.buf = Vec::new();
-        self.written = 0;
+        self.batch.release();
         self.flush_pending = false;
     }
 }

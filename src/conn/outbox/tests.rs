@@ -24,12 +24,26 @@ impl Write for Sink {
         self.out.lock().unwrap().extend_from_slice(&buf[..n]);
         Ok(n)
     }
+    /// As a socket's `writev`: up to `chunk` bytes, across the slices.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let all: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+        self.write(&all)
+    }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
 
 fn outbox(prios: &[u32], sink: &Sink, batch: usize) -> (Outbox, Vec<Sender<Bytes>>) {
+    outbox_with(prios, sink, batch, 4)
+}
+
+fn outbox_with(
+    prios: &[u32],
+    sink: &Sink,
+    batch: usize,
+    max_payload: usize,
+) -> (Outbox, Vec<Sender<Bytes>>) {
     let mut txs = Vec::new();
     let mut chans = Vec::new();
     for (i, &p) in prios.iter().enumerate() {
@@ -41,8 +55,9 @@ fn outbox(prios: &[u32], sink: &Sink, batch: usize) -> (Outbox, Vec<Sender<Bytes
         channels: chans,
         writer: Box::new(sink.clone()),
         codec: Codec::default(),
-        max_payload: 4,
+        max_payload,
         batch,
+        vectored: true,
     };
     (Outbox::new(parts, Instant::now()), txs)
 }
@@ -220,4 +235,43 @@ fn a_finished_message_brings_the_next_in_hand_only_while_the_batch_has_room() {
     let out = sink.out.lock().unwrap().clone();
     let data: Vec<u8> = packets(&out).into_iter().flat_map(|p| p.2).collect();
     assert_eq!(data, b"abc", "in order, once each");
+}
+
+#[test]
+fn a_large_message_by_reference_keeps_its_place_among_pings_and_staged_bytes() {
+    // 40 KiB: its chunks are held by reference (the sink takes slices, go-wire codec).
+    let big: Vec<u8> = (0..40 * 1024).map(|i| (i * 7) as u8).collect();
+    let sink = Sink {
+        chunk: Some(1000),
+        ..Sink::default()
+    };
+    let (mut ob, tx) = outbox_with(&[1, 1], &sink, 1 << 20, 1024);
+    tx[0].send(Bytes::from(big.clone())).unwrap();
+    ob.fill(Instant::now());
+    ob.push_ping();
+    let mut stage = Stage::new(1 << 20);
+    stage.push(1, 1, b"staged", &Codec::default());
+    assert!(ob.absorb(&mut stage));
+    // A partial round, a stall, then the rest.
+    assert_eq!(ob.write_some(5000, None, |_| {}).unwrap(), Written::Partial);
+    *sink.stall.lock().unwrap() = true;
+    assert_eq!(
+        ob.write_some(usize::MAX, None, |_| {}).unwrap(),
+        Written::Stalled
+    );
+    *sink.stall.lock().unwrap() = false;
+    assert_eq!(
+        ob.write_some(usize::MAX, None, |_| {}).unwrap(),
+        Written::All
+    );
+    let out = sink.out.lock().unwrap().clone();
+    // The message's 40 packets, then the ping (0x01), then the staged packet.
+    let staged_at = out.len() - (3 + 2 + 6);
+    assert_eq!(out[staged_at - 1], 0x01, "the ping follows the message");
+    let data: Vec<u8> = packets(&out[..staged_at - 1])
+        .into_iter()
+        .flat_map(|p| p.2)
+        .collect();
+    assert_eq!(data, big);
+    assert_eq!(packets(&out[staged_at..]), [(1, true, b"staged".to_vec())]);
 }

@@ -121,3 +121,141 @@ fn clear_keeps_the_buffer_and_release_gives_it_back() {
     b.release();
     assert_eq!((b.len(), b.capacity()), (0, 0));
 }
+
+// ---------------------------------------------------------------------------------------
+// Hostile review (cb03726): partial writes that end exactly at a slice boundary, inside
+// a header, at a `stop_at` limit on a boundary, with more than `MAX_SLICES` pending.
+
+/// Takes whole slices only: the first `k` of each call (cycled from `ks`), plus `extra`
+/// bytes of the next one, as a socket whose buffer fills exactly at a boundary does.
+struct Boundary {
+    out: Vec<u8>,
+    ks: Vec<(usize, usize)>,
+    call: usize,
+    max_slices: usize,
+}
+
+impl Write for Boundary {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(buf)])
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.max_slices = self.max_slices.max(bufs.len());
+        assert!(
+            bufs.len() <= MAX_SLICES,
+            "{} slices in one call",
+            bufs.len()
+        );
+        assert!(
+            bufs.iter().all(|b| !b.is_empty()),
+            "an empty slice was handed over"
+        );
+        let (k, extra) = self.ks[self.call % self.ks.len()];
+        self.call += 1;
+        let k = k.max(1);
+        let mut n = 0;
+        for (i, b) in bufs.iter().enumerate() {
+            if i < k {
+                self.out.extend_from_slice(b);
+                n += b.len();
+            } else {
+                let e = extra.min(b.len());
+                self.out.extend_from_slice(&b[..e]);
+                n += e;
+                break;
+            }
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A batch like the send thread's: 3-to-5-byte headers each followed by a reference
+/// (`refs` of them, of `ref_len(i)` bytes), some inline packets, pings between.
+fn packets_batch(refs: usize, ref_len: impl Fn(usize) -> usize) -> (Batch, Vec<u8>) {
+    let mut parts = Vec::new();
+    for i in 0..refs {
+        let len = ref_len(i);
+        let mut h = vec![0x03, 1, (i % 2) as u8];
+        h.extend(std::iter::repeat_n(0x80 | (i as u8), i % 3));
+        parts.push((false, h));
+        parts.push((true, (0..len).map(|j| (i * 131 + j) as u8).collect()));
+        if i % 7 == 3 {
+            // A ping and an inline packet: buffer bytes between two references.
+            parts.push((false, vec![0x01, 0x03, 2, 1, 1, 0xAB]));
+        }
+    }
+    build(&parts)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn hostile_writes_ending_on_slice_boundaries_with_thousands_of_slices(
+        refs in prop_oneof![1..10usize, 500..1500usize],
+        ref_len in prop_oneof![Just(1usize), 1..5usize, Just(1024)],
+        ks in prop::collection::vec((0..2000usize, prop_oneof![Just(0usize), 1..4usize]), 1..6),
+        stops in prop::collection::vec(prop_oneof![1..10usize, 10..100_000usize], 1..10),
+    ) {
+        let (mut b, want) = packets_batch(refs, |i| if ref_len == 1024 { 1024 } else { ref_len + i % 3 });
+        let mut w = Boundary { out: Vec::new(), ks, call: 0, max_slices: 0 };
+        let mut stop = 0;
+        let mut round = 0;
+        while b.written() < b.len() {
+            stop = (stop + stops[round % stops.len()]).min(b.len());
+            round += 1;
+            while b.written() < stop {
+                let before = b.written();
+                let n = b.write_once(&mut w, stop).unwrap();
+                prop_assert!(n > 0, "a write took nothing at {} of {}", before, b.len());
+                prop_assert_eq!(b.written(), before + n);
+                prop_assert!(b.written() <= stop, "wrote past stop_at {}", stop);
+                prop_assert!(w.out.len() == b.written() && w.out[before..] == want[before..b.written()], "the stream differs in {}..{}", before, b.written());
+            }
+        }
+        prop_assert_eq!(b.unwritten(), 0);
+        prop_assert!(w.out == want);
+        prop_assert!(w.max_slices <= MAX_SLICES);
+    }
+}
+
+#[test]
+fn hostile_every_cut_of_a_small_batch() {
+    // Every pair of cuts (first write ends at `a`, stop_at at `s`) of a batch with
+    // back-to-back and empty references, a reference first and one last.
+    let parts: Vec<(bool, Vec<u8>)> = vec![
+        (true, vec![1, 2, 3]),
+        (false, vec![4, 5]),
+        (true, vec![]),
+        (true, vec![6]),
+        (true, vec![7, 8]),
+        (false, vec![9]),
+        (true, vec![10, 11, 12, 13]),
+        (false, vec![]),
+        (true, vec![14]),
+    ];
+    let (_, want) = build(&parts);
+    for s in 0..=want.len() {
+        for a in 0..=s {
+            let (mut b, _) = build(&parts);
+            let mut w = capped(a.max(1));
+            if a > 0 {
+                assert_eq!(b.write_once(&mut w, s).unwrap(), a.min(s));
+            }
+            // The rest up to s, a byte at a time, then to the end in one write.
+            w.cap = 1;
+            while b.written() < s {
+                b.write_once(&mut w, s).unwrap();
+            }
+            assert_eq!(&w.out[..], &want[..s], "cut {a} stop {s}");
+            w.cap = usize::MAX / 2;
+            while b.unwritten() > 0 {
+                b.write_once(&mut w, usize::MAX).unwrap();
+            }
+            assert_eq!(w.out, want, "cut {a} stop {s}");
+        }
+    }
+}

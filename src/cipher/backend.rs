@@ -9,25 +9,28 @@
 //! compilers, and older ones build the portable core alone.)
 //! [`Backend::detect`] picks the widest one the CPU runs (`is_x86_feature_detected!`,
 //! which std caches), and the frame cipher uses it with [`Backend::lanes`] blocks per
-//! batch.
+//! batch. The same AVX2 token also runs Poly1305 four blocks at a time
+//! ([`WidePoly`], `poly1305_wide`).
 //!
 //! # Why `unsafe`, and why it is sound
 //!
 //! Calling a `#[target_feature]` function is `unsafe`: on a CPU without the feature it
 //! would execute instructions the CPU does not have. Each such call below is one
-//! `unsafe` block (two in all), reached only through a [`Backend`] variant that holds a
-//! token (`Avx2`, `Avx512`). A token has a private field, so it is constructed only in
-//! this file, in [`Backend::detect`] and [`Backend::all`], right after
+//! `unsafe` block (three in all), reached only through a [`Backend`] variant or a
+//! [`WidePoly`] that holds a token (`Avx2`, `Avx512`). A token has a private field, so it
+//! is constructed only in this file, in [`Backend::detect`], [`Backend::all`] and
+//! [`Backend::wide_poly1305`], right after
 //! `is_x86_feature_detected!` has said the CPU has the feature its function is compiled
 //! with. The functions themselves are safe Rust (no pointers; intrinsics are safe inside
-//! them, and bytes become vectors through `bytemuck`'s checked casts): the CPU feature
+//! them, bytes become vectors through `bytemuck`'s checked casts, and Poly1305's lanes
+//! are plain arrays the compiler vectorises): the CPU feature
 //! is the only obligation. The crate root is `#![deny(unsafe_code)]` (`forbid` would
 //! not let this module's `allow` through), and `tests/layout.rs` checks that no other
 //! file has `unsafe` and that every block here has its `// SAFETY:` comment.
 
 use super::salsa20_core;
 #[cfg(all(target_arch = "x86_64", mconn_simd))]
-use super::{salsa20_avx2, salsa20_avx512};
+use super::{poly1305_wide, salsa20_avx2, salsa20_avx512};
 
 /// The CPU has AVX2: a token only `Backend::detect` and `Backend::all` make, after checking.
 #[cfg(all(target_arch = "x86_64", mconn_simd))]
@@ -38,6 +41,49 @@ pub(crate) struct Avx2(());
 #[cfg(all(target_arch = "x86_64", mconn_simd))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Avx512(());
+
+/// Poly1305 four blocks at a time (`poly1305_wide`) under one key: the AVX2 token and
+/// the powers of `r`. Made only by [`Backend::wide_poly1305`].
+#[cfg(all(target_arch = "x86_64", mconn_simd))]
+pub(crate) struct WidePoly(Avx2, poly1305_wide::Powers);
+
+/// Poly1305 four blocks at a time: never made in a build without the AVX2 code.
+#[cfg(not(all(target_arch = "x86_64", mconn_simd)))]
+pub(crate) enum WidePoly {}
+
+impl WidePoly {
+    /// Bytes of whole groups below which the one-lane code is as fast (the four lanes'
+    /// last step and the changes of limbs cost about two groups).
+    pub(crate) const MIN: usize = 128;
+    /// Bytes per group: [`absorb`](Self::absorb) takes multiples of it.
+    pub(crate) const GROUP: usize = 64;
+
+    /// Adds `data` (whole 64-byte groups) to the poly1305-donna-64 accumulator `h`.
+    #[inline]
+    pub(crate) fn absorb(&self, h: &mut [u64; 3], data: &[u8]) {
+        #[cfg(all(target_arch = "x86_64", mconn_simd))]
+        {
+            let WidePoly(Avx2(()), powers) = self;
+            // SAFETY: an `Avx2` token exists only where `is_x86_feature_detected!` said
+            // this CPU has AVX2 (`Backend::detect`, `Backend::all`,
+            // `Backend::wide_poly1305`), the one feature `absorb` is compiled with.
+            unsafe { poly1305_wide::absorb(h, powers, data) }
+        }
+        #[cfg(not(all(target_arch = "x86_64", mconn_simd)))]
+        {
+            let _ = (h, data);
+            match *self {}
+        }
+    }
+
+    /// Wipes the powers of `r`.
+    pub(crate) fn wipe(&mut self) {
+        #[cfg(all(target_arch = "x86_64", mconn_simd))]
+        self.1.wipe();
+        #[cfg(not(all(target_arch = "x86_64", mconn_simd)))]
+        match *self {}
+    }
+}
 
 /// A build of the Salsa20 core and how many blocks it computes per batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +139,21 @@ impl Backend {
             Backend::Avx2(_) => 8,
             #[cfg(all(target_arch = "x86_64", mconn_simd))]
             Backend::Avx512(_) => 16,
+        }
+    }
+
+    /// Poly1305 four blocks at a time under the key whose `r` (and `r^2`) are given in
+    /// poly1305-donna-64 limbs, if this build and CPU have AVX2; `None` otherwise (and
+    /// for the portable build, which the tests force).
+    pub(crate) fn wide_poly1305(self, r: [u64; 3], r2: [u64; 3]) -> Option<WidePoly> {
+        let _ = (r, r2);
+        match self {
+            #[cfg(all(target_arch = "x86_64", mconn_simd))]
+            Backend::Avx2(token) => Some(WidePoly(token, poly1305_wide::Powers::new(r, r2))),
+            #[cfg(all(target_arch = "x86_64", mconn_simd))]
+            Backend::Avx512(_) => is_x86_feature_detected!("avx2")
+                .then(|| WidePoly(Avx2(()), poly1305_wide::Powers::new(r, r2))),
+            Backend::Portable => None,
         }
     }
 

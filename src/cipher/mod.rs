@@ -15,12 +15,18 @@
 //!   intrinsics.
 //! * [`xsalsa20`]: the XSalsa20 keystream over buffers of any length.
 //! * [`poly1305_donna`]: Poly1305 in `u128` arithmetic (poly1305-donna-64).
+//! * `poly1305_limbs`: the 44/44/42-bit limb arithmetic both Poly1305 paths use.
+//! * `poly1305_wide`: Poly1305 four blocks at a time in AVX2 lanes, for the long
+//!   stretches of a frame.
 //! * [`secretbox`]: seal and open in place, tag apart.
 
 mod aead_impl;
 #[allow(unsafe_code)] // the one exception: see the module's docs
 pub(crate) mod backend;
 pub(crate) mod poly1305_donna;
+mod poly1305_limbs;
+#[cfg(all(target_arch = "x86_64", mconn_simd))]
+pub(crate) mod poly1305_wide;
 #[cfg(all(target_arch = "x86_64", mconn_simd))]
 mod salsa20_avx2;
 #[cfg(all(target_arch = "x86_64", mconn_simd))]

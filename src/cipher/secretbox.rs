@@ -131,10 +131,14 @@ pub(crate) fn start<const N: usize>(
     stream.fill_batch();
     let mut mac_key = [0u8; 32];
     stream.apply_keystream(&mut mac_key);
-    let mac = Poly1305::new(&mac_key);
+    let mac = Poly1305::with_backend(&mac_key, backend);
     mac_key.zeroize();
     (stream, mac)
 }
+
+/// Messages up to this size are sealed in two passes (keystream, then Poly1305); longer
+/// ones a keystream batch at a time, each batch authenticated while it is in L1.
+const IN_ONE_PASS: usize = 4096;
 
 /// [`SecretBox::seal_in_place`] computing `N` keystream blocks at a time, in one pass:
 /// each batch of keystream is XORed in and the whole 64-byte groups encrypted so far go
@@ -147,6 +151,12 @@ pub(crate) fn seal_in_place<const N: usize>(
     buf: &mut [u8],
 ) -> Tag {
     let (mut stream, mut mac) = start::<N>(backend, subkey, nonce);
+    if buf.len() <= IN_ONE_PASS {
+        // Small enough to stay in L1 between the passes, and one long stretch suits
+        // the four-lane Poly1305 better than a batch's worth at a time.
+        stream.apply_keystream(buf);
+        return mac.finish(buf);
+    }
     let whole = buf.len() - buf.len() % 16;
     let mut encrypted = 0;
     let mut authenticated = 0;

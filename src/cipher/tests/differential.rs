@@ -111,11 +111,19 @@ proptest! {
         let key: [u8; 32] = key.try_into().expect("32 bytes");
         let want = poly1305::Poly1305::new(&key.into()).compute_unpadded(&data);
         prop_assert_eq!(&Poly1305::new(&key).finish(&data)[..], &want[..]);
-        // Whole blocks first, then the rest, as seal feeds them.
-        let at = cut.index(data.len() + 1) / 16 * 16;
-        let mut mac = Poly1305::new(&key);
-        mac.update_blocks(&data[..at]);
-        prop_assert_eq!(&mac.finish(&data[at..])[..], &want[..]);
+        for backend in Backend::all() {
+            prop_assert_eq!(
+                &Poly1305::with_backend(&key, backend).finish(&data)[..],
+                &want[..],
+                "{:?}",
+                backend
+            );
+            // Whole blocks first, then the rest, as seal feeds them.
+            let at = cut.index(data.len() + 1) / 16 * 16;
+            let mut mac = Poly1305::with_backend(&key, backend);
+            mac.update_blocks(&data[..at]);
+            prop_assert_eq!(&mac.finish(&data[at..])[..], &want[..], "{:?}", backend);
+        }
     }
 
     #[test]
@@ -294,15 +302,16 @@ fn poly1305_rfc8439_vector() {
 #[test]
 fn poly1305_full_reduction_edges() {
     for fill in [0x00u8, 0x01, 0xfe, 0xff] {
-        for len in [0usize, 1, 15, 16, 17, 32, 64, 1026] {
+        for len in [
+            0usize, 1, 15, 16, 17, 32, 64, 127, 128, 129, 192, 1026, 4096,
+        ] {
             let key = [fill; 32];
             let data = vec![0xffu8; len];
             let want = poly1305::Poly1305::new(&key.into()).compute_unpadded(&data);
-            assert_eq!(
-                &Poly1305::new(&key).finish(&data)[..],
-                &want[..],
-                "{fill} {len}"
-            );
+            for backend in Backend::all() {
+                let tag = Poly1305::with_backend(&key, backend).finish(&data);
+                assert_eq!(&tag[..], &want[..], "{fill} {len} {backend:?}");
+            }
         }
     }
 }

@@ -208,25 +208,17 @@ fn to26(a: [u64; 3]) -> [u64; 5] {
 /// Five 26-bit limbs (each below 2^32) to donna limbs, the same number mod 2^130 - 5.
 #[inline(always)]
 fn from26(l: [u64; 5]) -> [u64; 3] {
-    let [mut l0, mut l1, mut l2, mut l3, mut l4] = l;
-    let mut c = l0 >> 26;
-    l0 &= M26;
-    l1 += c;
-    c = l1 >> 26;
-    l1 &= M26;
-    l2 += c;
-    c = l2 >> 26;
-    l2 &= M26;
-    l3 += c;
-    c = l3 >> 26;
-    l3 &= M26;
-    l4 += c;
-    c = l4 >> 26;
-    l4 &= M26;
-    l0 += c * 5;
-    c = l0 >> 26;
-    l0 &= M26;
-    l1 += c; // l1 < 2^26 + 2^8: its top bit, if set, carries on below
+    let mut l = l;
+    for k in 0..4 {
+        l[k + 1] += l[k] >> 26;
+        l[k] &= M26;
+    }
+    l[0] += (l[4] >> 26) * 5;
+    l[4] &= M26;
+    l[1] += l[0] >> 26;
+    l[0] &= M26;
+    // l1 < 2^26 + 2^8: its top bit, if set, carries on below.
+    let [l0, l1, l2, l3, l4] = l;
     let t = l0 + ((l1 & 0x3_ffff) << 26);
     let d0 = t & M44;
     let t = (t >> 44) + (l1 >> 18) + (l2 << 8) + ((l3 & 0x3ff) << 34);

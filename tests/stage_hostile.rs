@@ -255,33 +255,34 @@ fn edge_len(rng: &mut Rng, max: usize) -> usize {
     }
 }
 
+/// Sender thread `t`'s part of a stress: `per` messages of edge lengths around `max`,
+/// stamped for the [`Checker`], each sent by a flavour the seeded generator picks.
+/// Threads 0 and 1 share channel 1 always; the others roam over channels 1 to 3.
+fn mixed_sends(conn: &MConnection, t: u8, seed: u64, per: u32, max: usize) {
+    let mut rng = Rng(seed);
+    let mut seq = [0u32; 4];
+    for _ in 0..per {
+        let ch = if t < 2 { 0x01 } else { 1 + rng.below(3) as u8 };
+        let len = edge_len(&mut rng, max);
+        let msg = stamped(t, ch, seq[ch as usize], len);
+        if len > 0 {
+            seq[ch as usize] += 1;
+        }
+        send_mixed(conn, rng.next(), ch, msg).expect("send");
+    }
+}
+
 /// Several threads, some sharing a channel, edge sizes, every send flavour; everything
 /// arrives exactly once, in order per thread and channel, intact.
 fn order_stress(a: &TestConn, b: &TestConn, threads: u8, per_thread: u32, max: usize, what: &str) {
-    let chans = [0x01u8, 0x02, 0x03];
     let barrier = Arc::new(Barrier::new(threads as usize));
     let senders: Vec<_> = (0..threads)
         .map(|t| {
-            let conn = a.conn.clone();
-            let barrier = barrier.clone();
+            let (conn, barrier) = (a.conn.clone(), barrier.clone());
+            let seed = u64::from(t) * 104_729 + 17;
             std::thread::spawn(move || {
-                let mut rng = Rng(u64::from(t) * 104_729 + 17);
-                let mut seq = [0u32; 4];
                 barrier.wait();
-                for _ in 0..per_thread {
-                    // Threads 0 and 1 share channel 1 always; the others roam.
-                    let ch = if t < 2 {
-                        0x01
-                    } else {
-                        chans[rng.below(3) as usize]
-                    };
-                    let len = edge_len(&mut rng, max);
-                    let msg = stamped(t, ch, seq[ch as usize], len);
-                    if len > 0 {
-                        seq[ch as usize] += 1;
-                    }
-                    send_mixed(&conn, rng.next(), ch, msg).expect("send");
-                }
+                mixed_sends(&conn, t, seed, per_thread, max);
             })
         })
         .collect();
@@ -785,19 +786,7 @@ fn echo_from_inside_on_receive_keeps_order_and_loses_nothing() {
     let senders: Vec<_> = (0..threads)
         .map(|t| {
             let conn = a.conn.clone();
-            std::thread::spawn(move || {
-                let mut rng = Rng(u64::from(t) + 77);
-                let mut seq = [0u32; 4];
-                for _ in 0..per {
-                    let ch = if t < 2 { 0x01 } else { 1 + rng.below(3) as u8 };
-                    let len = edge_len(&mut rng, 1024);
-                    let msg = stamped(t, ch, seq[ch as usize], len);
-                    if len > 0 {
-                        seq[ch as usize] += 1;
-                    }
-                    send_mixed(&conn, rng.next(), ch, msg).expect("send");
-                }
-            })
+            std::thread::spawn(move || mixed_sends(&conn, t, u64::from(t) + 77, per, 1024))
         })
         .collect();
     let mut checker = Checker::default();

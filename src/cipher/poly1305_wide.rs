@@ -18,8 +18,11 @@
 //! AVX2, which `super::backend` checks at run time. Byte-identical to the `poly1305`
 //! crate (`tests/differential.rs`, every backend).
 //!
-//! Limb bounds: message and accumulator limbs stay below 2^27 before a product, the
-//! `5 r` limbs below 2^30, so each of the five column sums stays below 2^60.
+//! Limb bounds: message limbs are below 2^26; after [`carry`] limb 1 may reach
+//! 2^26 + 2^9, so with a message limb added an accumulator limb stays below
+//! 2^27 + 2^9 (not 2^27: runs of 0xff reach 0x8000016, `tests::wide_hostile`). The
+//! powers' limbs are at most 2^26 and the `5 r` limbs below 2^29, so every operand of
+//! `m32` is below 2^32 and each of the five column sums stays below 2^60.
 
 use zeroize::Zeroize;
 

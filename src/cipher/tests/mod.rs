@@ -1,5 +1,7 @@
 //! The cipher against the RustCrypto crates the frame path uses today (`differential`)
-//! and against the frames recorded from Go v0.12.1 (`recorded_frames`).
+//! and against the frames recorded from Go v0.12.1 (`recorded_frames`); and a hostile
+//! review's attacks on the four-lane Poly1305 and the two-pass seal (`wide_hostile`).
 
 mod differential;
 mod recorded_frames;
+mod wide_hostile;

@@ -32,7 +32,8 @@ use super::salsa20_core;
 #[cfg(all(target_arch = "x86_64", mconn_simd))]
 use super::{poly1305_wide, salsa20_avx2, salsa20_avx512};
 
-/// The CPU has AVX2: a token only `Backend::detect` and `Backend::all` make, after checking.
+/// The CPU has AVX2: a token only `Backend::detect`, `Backend::all` and
+/// `Backend::wide_poly1305` make, after checking.
 #[cfg(all(target_arch = "x86_64", mconn_simd))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Avx2(());

@@ -16,15 +16,15 @@ use crate::cipher::salsa20_core::{hsalsa20, salsa20_input, xor_blocks};
 use crate::cipher::xsalsa20::XSalsa20;
 use crate::cipher::{AuthError, SecretBox};
 
-/// Lengths 0..3000, with the SecretConnection's 1026 and the batch edges (4, 8 and 16
-/// blocks, less the 32 bytes of the Poly1305 key) often.
+/// Lengths 0..3000, with the SecretConnection's 1026, the batch edges (4, 8 and 16
+/// blocks, less the 32 bytes of the Poly1305 key) and the two-pass seal's 4096 edge often.
 fn length() -> impl Strategy<Value = usize> {
     prop_oneof![
         4 => 0usize..3000,
         1 => Just(1026usize),
         1 => prop::sample::select(vec![
             1, 31, 32, 33, 63, 64, 65, 223, 224, 225, 256, 479, 480, 481, 512, 991, 992, 993,
-            1024, 1025, 2016, 2048,
+            1024, 1025, 2016, 2048, 4095, 4096, 4097, 8192,
         ]),
     ]
 }

@@ -38,7 +38,6 @@ type Lanes = [[u64; 4]; 5];
 pub(crate) const GROUP: usize = 64;
 
 /// The powers of `r` the four lanes multiply by, in 26-bit limbs.
-#[derive(Clone)]
 pub(crate) struct Powers {
     /// `r^4` in every lane, and `5 r^4`.
     step: (Lanes, Lanes),

@@ -25,8 +25,11 @@ pub(crate) const MAX_FRAMES_PER_WRITE: usize = 64;
 pub(crate) struct SendState<F: FrameFormat> {
     cipher: F,
     nonce: F::Nonce,
-    /// Sealed frames; `out[written..]` is not yet written.
+    /// Sealed frames in `out[..sealed]`; `out[written..sealed]` is not yet written.
+    /// `out` keeps its length between calls (what lies past `sealed` is stale and never
+    /// sent), so sealing does not zero 64 KiB first only to overwrite it.
     out: Vec<u8>,
+    sealed: usize,
     written: usize,
 }
 
@@ -37,22 +40,23 @@ impl<F: FrameFormat> SendState<F> {
             cipher,
             nonce,
             out: Vec::new(),
+            sealed: 0,
             written: 0,
         }
     }
 
     /// Whether sealed bytes are waiting to be written.
     pub fn has_pending(&self) -> bool {
-        self.written < self.out.len()
+        self.written < self.sealed
     }
 
     /// Offers all pending ciphertext to `w` in one write. `Ok` if it took it all;
     /// `WouldBlock` if it took less (the socket is full: call again); other errors as
     /// they are. What is left stays pending.
     fn drain_once<W: Write + ?Sized>(&mut self, w: &mut W) -> io::Result<()> {
-        let offered = self.out.len() - self.written;
+        let offered = self.sealed - self.written;
         let n = loop {
-            match w.write(&self.out[self.written..]) {
+            match w.write(&self.out[self.written..self.sealed]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -66,7 +70,7 @@ impl<F: FrameFormat> SendState<F> {
                 "socket full: sealed bytes left to write",
             ));
         }
-        self.out.clear();
+        self.sealed = 0;
         self.written = 0;
         Ok(())
     }
@@ -77,12 +81,16 @@ impl<F: FrameFormat> SendState<F> {
         debug_assert!(!self.has_pending());
         let want = buf.len().min(MAX_FRAMES_PER_WRITE * DATA_MAX_SIZE);
         let frames = (want + DATA_MAX_SIZE - 1) / DATA_MAX_SIZE;
-        self.out.clear();
+        self.sealed = 0;
         self.written = 0;
-        self.out.resize(frames * F::SEALED_FRAME_SIZE, 0);
+        let room = frames * F::SEALED_FRAME_SIZE;
+        if self.out.len() < room {
+            self.out.resize(room, 0);
+        }
         let mut take = 0;
         let chunks = buf[..want].chunks(DATA_MAX_SIZE);
-        for (chunk, out) in chunks.zip(self.out.chunks_exact_mut(F::SEALED_FRAME_SIZE)) {
+        // Every byte of each frame is written: its tag, length, chunk and zero padding.
+        for (chunk, out) in chunks.zip(self.out[..room].chunks_exact_mut(F::SEALED_FRAME_SIZE)) {
             // Advance first: a nonce is never used twice, even if sealing failed.
             let nonce = self.nonce;
             let sealed = self
@@ -91,7 +99,6 @@ impl<F: FrameFormat> SendState<F> {
                 .and_then(|()| seal(&self.cipher, &nonce, chunk, out));
             if let Err(e) = sealed {
                 if take == 0 {
-                    self.out.clear();
                     return Err(Error::Secret(e).into());
                 }
                 // Send what was sealed; the next call reports the error.
@@ -99,8 +106,7 @@ impl<F: FrameFormat> SendState<F> {
             }
             take += chunk.len();
         }
-        self.out
-            .truncate((take + DATA_MAX_SIZE - 1) / DATA_MAX_SIZE * F::SEALED_FRAME_SIZE);
+        self.sealed = (take + DATA_MAX_SIZE - 1) / DATA_MAX_SIZE * F::SEALED_FRAME_SIZE;
         Ok(take)
     }
 

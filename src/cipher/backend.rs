@@ -16,10 +16,10 @@
 //!
 //! Calling a `#[target_feature]` function is `unsafe`: on a CPU without the feature it
 //! would execute instructions the CPU does not have. Each such call below is one
-//! `unsafe` block (three in all), reached only through a [`Backend`] variant or a
+//! `unsafe` block (four in all), reached only through a [`Backend`] variant or a
 //! [`WidePoly`] that holds a token (`Avx2`, `Avx512`). A token has a private field, so it
 //! is constructed only in this file, in [`Backend::detect`], [`Backend::all`] and
-//! [`Backend::wide_poly1305`], right after
+//! `Backend::avx2`, right after
 //! `is_x86_feature_detected!` has said the CPU has the feature its function is compiled
 //! with. The functions themselves are safe Rust (no pointers; intrinsics are safe inside
 //! them, bytes become vectors through `bytemuck`'s checked casts, and Poly1305's lanes
@@ -33,7 +33,7 @@ use super::salsa20_core;
 use super::{poly1305_wide, salsa20_avx2, salsa20_avx512};
 
 /// The CPU has AVX2: a token only `Backend::detect`, `Backend::all` and
-/// `Backend::wide_poly1305` make, after checking.
+/// `Backend::avx2` make, after checking.
 #[cfg(all(target_arch = "x86_64", mconn_simd))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Avx2(());
@@ -66,8 +66,8 @@ impl WidePoly {
         {
             let WidePoly(Avx2(()), powers) = self;
             // SAFETY: an `Avx2` token exists only where `is_x86_feature_detected!` said
-            // this CPU has AVX2 (`Backend::detect`, `Backend::all`,
-            // `Backend::wide_poly1305`), the one feature `absorb` is compiled with.
+            // this CPU has AVX2 (`Backend::detect`, `Backend::all`, `Backend::avx2`),
+            // the one feature `absorb` is compiled with.
             unsafe { poly1305_wide::absorb(h, powers, data) }
         }
         #[cfg(not(all(target_arch = "x86_64", mconn_simd)))]
@@ -143,19 +143,58 @@ impl Backend {
         }
     }
 
+    /// The AVX2 token, if this build and CPU have AVX2: the `Avx2` build's own, or for
+    /// the `Avx512` build (whose CPU has AVX2 in practice) after checking.
+    #[cfg(all(target_arch = "x86_64", mconn_simd))]
+    fn avx2(self) -> Option<Avx2> {
+        match self {
+            Backend::Avx2(token) => Some(token),
+            Backend::Avx512(_) => is_x86_feature_detected!("avx2").then_some(Avx2(())),
+            Backend::Portable => None,
+        }
+    }
+
     /// Poly1305 four blocks at a time under the key whose `r` (and `r^2`) are given in
     /// poly1305-donna-64 limbs, if this build and CPU have AVX2; `None` otherwise (and
     /// for the portable build, which the tests force).
     pub(crate) fn wide_poly1305(self, r: [u64; 3], r2: [u64; 3]) -> Option<WidePoly> {
         let _ = (r, r2);
-        match self {
-            #[cfg(all(target_arch = "x86_64", mconn_simd))]
-            Backend::Avx2(token) => Some(WidePoly(token, poly1305_wide::Powers::new(r, r2))),
-            #[cfg(all(target_arch = "x86_64", mconn_simd))]
-            Backend::Avx512(_) => is_x86_feature_detected!("avx2")
-                .then(|| WidePoly(Avx2(()), poly1305_wide::Powers::new(r, r2))),
-            Backend::Portable => None,
+        #[cfg(all(target_arch = "x86_64", mconn_simd))]
+        if let Some(token) = self.avx2() {
+            return Some(WidePoly(token, poly1305_wide::Powers::new(r, r2)));
         }
+        None
+    }
+
+    /// Blocks per batch that suit [`xor_lanes`](Self::xor_lanes) in this build: 8 where
+    /// the CPU has AVX2, else 4.
+    pub(crate) fn lane_batch(self) -> usize {
+        #[cfg(all(target_arch = "x86_64", mconn_simd))]
+        if self.avx2().is_some() {
+            return salsa20_avx2::LANES;
+        }
+        4
+    }
+
+    /// XORs `N` keystream blocks into `data` (`N * 64` bytes; panics otherwise), each
+    /// from its own nonce and counter (`salsa20_core::xor_lanes`): with AVX2 when `N` is
+    /// its [`lane_batch`](Self::lane_batch), with the portable build otherwise.
+    #[inline]
+    pub(crate) fn xor_lanes<const N: usize>(
+        self,
+        input: &[u32; 16],
+        lanes: &[[u32; 4]; N],
+        data: &mut [u8],
+    ) {
+        #[cfg(all(target_arch = "x86_64", mconn_simd))]
+        if let (Some(Avx2(())), Ok(eight)) = (self.avx2(), lanes.as_slice().try_into()) {
+            // SAFETY: an `Avx2` token exists only where `is_x86_feature_detected!` said
+            // this CPU has AVX2 (`Backend::detect`, `Backend::all`, `Backend::avx2`),
+            // the one feature `xor_lanes8` is compiled with.
+            unsafe { salsa20_avx2::xor_lanes8(input, eight, data) };
+            return;
+        }
+        salsa20_core::xor_lanes::<N>(input, lanes, data);
     }
 
     /// XORs the keystream blocks `counter .. counter + N` of `input` into `data`

@@ -39,4 +39,4 @@ pub(crate) mod xsalsa20;
 mod tests;
 
 #[allow(unused_imports)] // AuthError and Tag: the tests' and the example's names
-pub(crate) use secretbox::{AuthError, SecretBox, Tag};
+pub(crate) use secretbox::{AuthError, SecretBox, Tag, GROUP};

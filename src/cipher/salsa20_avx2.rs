@@ -68,7 +68,6 @@ fn double_round(x: &mut [__m256i; 16]) {
 /// Panics if `data` has another length (a bug in the caller).
 #[target_feature(enable = "avx2")]
 pub(crate) fn xor_blocks8(input: &[u32; 16], counter: u64, data: &mut [u8]) {
-    assert_eq!(data.len(), LANES * BLOCK_SIZE, "xor_blocks8 takes 8 blocks");
     let word = |w: usize| _mm256_set1_epi32(input[w] as i32);
     let mut init: [__m256i; 16] = core::array::from_fn(word);
     // Block j's counter is counter + j, carried into the high word where the low wraps
@@ -80,6 +79,32 @@ pub(crate) fn xor_blocks8(input: &[u32; 16], counter: u64, data: &mut [u8]) {
     init[8] = low;
     // `wrapped` is -1 where the low word wrapped: subtracting it adds the carry.
     init[9] = _mm256_sub_epi32(_mm256_set1_epi32((counter >> 32) as u32 as i32), wrapped);
+    xor_init(init, data);
+}
+
+/// XORs eight keystream blocks into `data` (512 bytes), each from its own nonce and
+/// counter: block `j` is the block of `input` with words 6..10 (the 8-byte nonce, then
+/// the counter) replaced by `lanes[j]` (`salsa20_core::xor_lanes`, eight at a time).
+///
+/// Panics if `data` has another length (a bug in the caller).
+#[target_feature(enable = "avx2")]
+pub(crate) fn xor_lanes8(input: &[u32; 16], lanes: &[[u32; 4]; LANES], data: &mut [u8]) {
+    let word = |w: usize| _mm256_set1_epi32(input[w] as i32);
+    let mut init: [__m256i; 16] = core::array::from_fn(word);
+    for (w, init) in init[6..10].iter_mut().enumerate() {
+        let column: [u32; LANES] = core::array::from_fn(|j| lanes[j][w]);
+        *init = must_cast(column);
+    }
+    xor_init(init, data);
+}
+
+/// The twenty rounds from `init` (word `w` of the eight states in `init[w]`), the
+/// feed-forward, and the eight keystream blocks XORed into `data` (512 bytes) in byte
+/// order.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn xor_init(init: [__m256i; 16], data: &mut [u8]) {
+    assert_eq!(data.len(), LANES * BLOCK_SIZE, "xor_blocks8 takes 8 blocks");
     let mut x = init;
     for _ in 0..10 {
         double_round(&mut x);

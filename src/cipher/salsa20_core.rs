@@ -141,19 +141,29 @@ pub(crate) fn hsalsa20(key: &[u8; 32], nonce16: &[u8; 16]) -> [u8; 32] {
 ///
 /// Panics if `data` has another length (a bug in the caller).
 pub(crate) fn xor_blocks<const N: usize>(input: &[u32; 16], counter: u64, data: &mut [u8]) {
+    let lanes: [[u32; 4]; N] = core::array::from_fn(|j| {
+        let c = counter.wrapping_add(j as u64);
+        [input[6], input[7], c as u32, (c >> 32) as u32]
+    });
+    xor_lanes::<N>(input, &lanes, data);
+}
+
+/// XORs `N` keystream blocks into `data` (`N * 64` bytes), each from its own nonce and
+/// counter: block `j` is the block of `input` with words 6..10 (the 8-byte nonce, then
+/// the counter) replaced by `lanes[j]`. So one batch can end several messages.
+///
+/// Panics if `data` has another length (a bug in the caller).
+pub(crate) fn xor_lanes<const N: usize>(input: &[u32; 16], lanes: &[[u32; 4]; N], data: &mut [u8]) {
     assert_eq!(data.len(), N * BLOCK_SIZE, "xor_blocks takes whole batches");
     let mut init: Lanes<N> = [[0; N]; 16];
     for (lane, &word) in init.iter_mut().zip(input) {
         *lane = [word; N];
     }
-    let (mut low, mut high) = ([0u32; N], [0u32; N]);
-    for (j, (low, high)) in low.iter_mut().zip(&mut high).enumerate() {
-        let c = counter.wrapping_add(j as u64);
-        *low = c as u32;
-        *high = (c >> 32) as u32;
+    for (j, words) in lanes.iter().enumerate() {
+        for (w, &word) in words.iter().enumerate() {
+            init[6 + w][j] = word;
+        }
     }
-    init[8] = low;
-    init[9] = high;
     // The loop LLVM vectorises: block j's state is lane j of every word.
     let mut keystream: Lanes<N> = [[0; N]; 16];
     for j in 0..N {

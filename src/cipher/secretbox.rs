@@ -15,6 +15,10 @@ use super::backend::Backend;
 use super::poly1305_donna::Poly1305;
 use super::xsalsa20::{subkey, XSalsa20};
 
+mod many;
+
+pub(crate) use self::many::GROUP;
+
 /// Size of the Poly1305 tag.
 pub(crate) const TAG_SIZE: usize = 16;
 

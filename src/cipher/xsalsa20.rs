@@ -138,7 +138,7 @@ pub(crate) fn subkey(key: &[u8; 32], nonce: &[u8; 24]) -> [u8; 32] {
 
 /// `data[i] ^= keystream[i]`, for slices of the same length.
 #[inline(always)]
-fn xor(data: &mut [u8], keystream: &[u8]) {
+pub(crate) fn xor(data: &mut [u8], keystream: &[u8]) {
     for (d, k) in data.iter_mut().zip(keystream) {
         *d ^= k;
     }

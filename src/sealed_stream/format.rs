@@ -4,6 +4,7 @@
 use aead::consts::U16;
 use aead::AeadInPlace;
 
+use super::frame::{decrypt, seal_padded};
 use crate::error::SecretError;
 
 /// Most data bytes in one frame, in both families.
@@ -20,7 +21,7 @@ pub(crate) const TAG_SIZE: usize = 16;
 /// ([`PLAIN_FRAME_SIZE`](Self::PLAIN_FRAME_SIZE) bytes), sealed with no associated
 /// data into [`SEALED_FRAME_SIZE`](Self::SEALED_FRAME_SIZE) bytes: the encrypted frame
 /// and its 16-byte tag, in the order [`TAG_FIRST`](Self::TAG_FIRST) says.
-pub(crate) trait FrameFormat: Send + 'static {
+pub(crate) trait FrameFormat: Sized + Send + 'static {
     /// The AEAD that seals each frame.
     type Aead: AeadInPlace<TagSize = U16> + Send + 'static;
     /// One direction's nonce: the frame counter.
@@ -51,7 +52,44 @@ pub(crate) trait FrameFormat: Send + 'static {
 
     /// The error for a declared (or offered) data length over 1024.
     fn length_error(len: u64) -> SecretError;
+
+    /// Seals in place the frames `slots` (whole `SEALED_FRAME_SIZE` slots whose bodies
+    /// hold their padded plaintext), the first under `*nonce`, advancing `nonce` once per
+    /// frame (before sealing it, so a nonce is never used twice). Returns how many
+    /// frames were sealed and, if that is not all, why not. One frame at a time here; a
+    /// family may seal several at once.
+    fn seal_frames(&self, nonce: &mut Self::Nonce, slots: &mut [u8]) -> Sealed {
+        for (k, slot) in slots.chunks_exact_mut(Self::SEALED_FRAME_SIZE).enumerate() {
+            let this = *nonce;
+            if let Err(e) = nonce
+                .advance()
+                .and_then(|()| seal_padded(self, &this, slot))
+            {
+                return (k, Some(e));
+            }
+        }
+        (slots.len() / Self::SEALED_FRAME_SIZE, None)
+    }
+
+    /// Authenticates and decrypts in place the sealed frames `slots` (whole
+    /// `SEALED_FRAME_SIZE` slots), the first under `*nonce`, advancing `nonce` once per
+    /// frame, in order: stops at the first that does not open, leaving it and those
+    /// after it as they were. Returns how many frames were opened and, if that is not
+    /// all, why not. Declared lengths are not checked (`frame::chunk` does).
+    fn open_frames(&self, nonce: &mut Self::Nonce, slots: &mut [u8]) -> Sealed {
+        for (k, slot) in slots.chunks_exact_mut(Self::SEALED_FRAME_SIZE).enumerate() {
+            let this = *nonce;
+            if let Err(e) = nonce.advance().and_then(|()| decrypt(self, &this, slot)) {
+                return (k, Some(e));
+            }
+        }
+        (slots.len() / Self::SEALED_FRAME_SIZE, None)
+    }
 }
+
+/// How many frames [`FrameFormat::seal_frames`] or [`FrameFormat::open_frames`] did,
+/// and why it stopped short, if it did.
+pub(crate) type Sealed = (usize, Option<SecretError>);
 
 /// A frame counter.
 pub(crate) trait FrameNonce: Copy + Send + 'static {

@@ -35,7 +35,7 @@ fn body_start<F: FrameFormat>() -> usize {
 }
 
 /// A sealed frame's tag and encrypted body, apart.
-fn tag_and_body<F: FrameFormat>(sealed: &mut [u8]) -> (&mut [u8], &mut [u8]) {
+pub(crate) fn tag_and_body<F: FrameFormat>(sealed: &mut [u8]) -> (&mut [u8], &mut [u8]) {
     if F::TAG_FIRST {
         sealed.split_at_mut(TAG_SIZE)
     } else {
@@ -48,6 +48,8 @@ fn tag_and_body<F: FrameFormat>(sealed: &mut [u8]) -> (&mut [u8], &mut [u8]) {
 /// under `nonce`.
 ///
 /// Errors: `F::length_error` if `chunk` is longer than 1024 bytes.
+// The tests' oracle for the frames the engine seals in place (`FrameFormat::seal_frames`).
+#[cfg(test)]
 pub(crate) fn seal<F: FrameFormat>(
     cipher: &F,
     nonce: &F::Nonce,
@@ -55,8 +57,19 @@ pub(crate) fn seal<F: FrameFormat>(
     out: &mut [u8],
 ) -> Result<(), SecretError> {
     debug_assert_eq!(out.len(), F::SEALED_FRAME_SIZE);
-    let (tag_out, body) = tag_and_body::<F>(out);
-    pad_into::<F>(chunk, body)?;
+    pad_into::<F>(chunk, tag_and_body::<F>(out).1)?;
+    seal_padded(cipher, nonce, out)
+}
+
+/// Seals in place the frame `slot` (exactly `F::SEALED_FRAME_SIZE` bytes) whose body
+/// already holds its padded plaintext ([`pad_into`]), under `nonce`.
+pub(crate) fn seal_padded<F: FrameFormat>(
+    cipher: &F,
+    nonce: &F::Nonce,
+    slot: &mut [u8],
+) -> Result<(), SecretError> {
+    debug_assert_eq!(slot.len(), F::SEALED_FRAME_SIZE);
+    let (tag_out, body) = tag_and_body::<F>(slot);
     let tag = cipher
         .aead()
         .encrypt_in_place_detached(&F::aead_nonce(nonce), b"", body)
@@ -73,22 +86,46 @@ pub(crate) fn seal<F: FrameFormat>(
 /// Errors: [`SecretError::FrameAuthFailed`] if the frame was altered or sealed with
 /// another key or nonce (the frame is left as it was); `F::length_error` if it decrypts
 /// but declares more than 1024 data bytes.
+// The tests' oracle for the frames the engine opens in place (`FrameFormat::open_frames`).
+#[cfg(test)]
 pub(crate) fn open<F: FrameFormat>(
     cipher: &F,
     nonce: &F::Nonce,
     sealed: &mut [u8],
 ) -> Result<Range<usize>, SecretError> {
+    decrypt(cipher, nonce, sealed)?;
+    chunk::<F>(sealed)
+}
+
+/// Authenticates and decrypts the sealed frame `sealed` in place under `nonce`, its
+/// declared length not yet checked ([`chunk`] does).
+///
+/// Errors: [`SecretError::FrameAuthFailed`] if the frame was altered or sealed with
+/// another key or nonce (the frame is left as it was).
+pub(crate) fn decrypt<F: FrameFormat>(
+    cipher: &F,
+    nonce: &F::Nonce,
+    sealed: &mut [u8],
+) -> Result<(), SecretError> {
     debug_assert_eq!(sealed.len(), F::SEALED_FRAME_SIZE);
     let (tag, body) = tag_and_body::<F>(sealed);
     let tag = Tag::<F::Aead>::clone_from_slice(tag);
     cipher
         .aead()
         .decrypt_in_place_detached(&F::aead_nonce(nonce), b"", body, &tag)
-        .map_err(|_| SecretError::FrameAuthFailed)?;
-    let len = F::read_len(&body[..F::LEN_SIZE]);
+        .map_err(|_| SecretError::FrameAuthFailed)
+}
+
+/// Where the chunk of a decrypted frame (`F::SEALED_FRAME_SIZE` bytes, as [`decrypt`]
+/// left it) is.
+///
+/// Errors: `F::length_error` if it declares more than 1024 data bytes.
+pub(crate) fn chunk<F: FrameFormat>(opened: &[u8]) -> Result<Range<usize>, SecretError> {
+    let start = body_start::<F>();
+    let len = F::read_len(&opened[start..start + F::LEN_SIZE]);
     if len > DATA_MAX_SIZE as u64 {
         return Err(F::length_error(len));
     }
-    let start = body_start::<F>() + F::LEN_SIZE;
+    let start = start + F::LEN_SIZE;
     Ok(start..start + len as usize)
 }

@@ -11,8 +11,8 @@
 use std::io::{self, Read};
 use std::ops::Range;
 
-use super::format::{FrameFormat, FrameNonce};
-use super::frame::open;
+use super::format::FrameFormat;
+use super::frame::chunk;
 use crate::error::{Error, SecretError};
 
 /// Size of the read-ahead buffer, in frames.
@@ -25,9 +25,12 @@ pub(crate) struct RecvState<F: FrameFormat> {
     buf: Box<[u8]>,
     /// Ciphertext read but not yet opened.
     sealed: Range<usize>,
-    /// Plaintext of the last opened frame not yet handed out.
+    /// Whole frames opened (all that were buffered, at once) but not yet handed out,
+    /// their declared lengths not yet checked.
+    opened: Range<usize>,
+    /// Plaintext of the frame being handed out.
     plain: Range<usize>,
-    /// A frame failed to open: the stream is unusable from here on.
+    /// A frame failed to open: the stream is unusable after the frames before it.
     failed: Option<SecretError>,
 }
 
@@ -39,23 +42,42 @@ impl<F: FrameFormat> RecvState<F> {
             nonce,
             buf: Box::new([]),
             sealed: 0..0,
+            opened: 0..0,
             plain: 0..0,
             failed: None,
         }
     }
 
-    /// Opens the next buffered frame, if a whole one is buffered.
-    fn open_next(&mut self) -> Result<bool, SecretError> {
-        if self.sealed.len() < F::SEALED_FRAME_SIZE {
-            return Ok(false);
+    /// Opens every whole buffered frame (the cipher may do several at once). Returns
+    /// whether that moved anything (frames opened, or one failed); a frame that fails to open is kept as `failed`, to be
+    /// reported once the frames before it are handed out.
+    fn open_buffered(&mut self) -> bool {
+        let whole = self.sealed.len() / F::SEALED_FRAME_SIZE * F::SEALED_FRAME_SIZE;
+        if whole == 0 {
+            return false;
         }
-        let frame = self.sealed.start..self.sealed.start + F::SEALED_FRAME_SIZE;
-        let nonce = self.nonce;
-        self.nonce.advance()?;
-        let chunk = open(&self.cipher, &nonce, &mut self.buf[frame.clone()])?;
-        self.sealed.start = frame.end;
-        self.plain = frame.start + chunk.start..frame.start + chunk.end;
-        Ok(true)
+        let slots = self.sealed.start..self.sealed.start + whole;
+        let (frames, failed) = self
+            .cipher
+            .open_frames(&mut self.nonce, &mut self.buf[slots]);
+        self.opened = self.sealed.start..self.sealed.start + frames * F::SEALED_FRAME_SIZE;
+        self.sealed.start = self.opened.end;
+        self.failed = failed;
+        frames > 0 || self.failed.is_some()
+    }
+
+    /// Moves to the next opened frame's chunk; a declared length over 1024 fails the
+    /// stream there.
+    fn next_opened(&mut self) {
+        let frame = self.opened.start..self.opened.start + F::SEALED_FRAME_SIZE;
+        self.opened.start = frame.end;
+        match chunk::<F>(&self.buf[frame.clone()]) {
+            Ok(chunk) => self.plain = frame.start + chunk.start..frame.start + chunk.end,
+            Err(e) => {
+                self.opened = 0..0;
+                self.failed = Some(e);
+            }
+        }
     }
 
     /// Reads decrypted bytes into `out`. Blocks (in `r.read`) only when nothing is
@@ -63,7 +85,8 @@ impl<F: FrameFormat> RecvState<F> {
     ///
     /// Errors: `r`'s errors as they are (a stall keeps any partial frame for the next
     /// call); `UnexpectedEof` if the stream ends inside a frame; a frame that fails to
-    /// open is `Error::Secret` carried in an `io::Error`, now and on every later call.
+    /// open is `Error::Secret` carried in an `io::Error`, now and on every later call,
+    /// once the frames before it are handed out.
     pub fn read<R: Read + ?Sized>(&mut self, r: &mut R, out: &mut [u8]) -> io::Result<usize> {
         if out.is_empty() {
             return Ok(0);
@@ -81,19 +104,18 @@ impl<F: FrameFormat> RecvState<F> {
                 }
                 continue;
             }
+            if !self.opened.is_empty() {
+                self.next_opened();
+                continue;
+            }
             if let Some(e) = &self.failed {
                 if n > 0 {
                     return Ok(n);
                 }
                 return Err(Error::Secret(e.clone()).into());
             }
-            match self.open_next() {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(e) => {
-                    self.failed = Some(e);
-                    continue;
-                }
+            if self.open_buffered() {
+                continue;
             }
             if n > 0 {
                 return Ok(n);

@@ -13,8 +13,8 @@
 
 use std::io::{self, Write};
 
-use super::format::{FrameFormat, FrameNonce, DATA_MAX_SIZE};
-use super::frame::seal;
+use super::format::{FrameFormat, DATA_MAX_SIZE};
+use super::frame::{pad_into, tag_and_body};
 use crate::error::Error;
 use crate::transport::is_stall;
 
@@ -87,27 +87,22 @@ impl<F: FrameFormat> SendState<F> {
         if self.out.len() < room {
             self.out.resize(room, 0);
         }
-        let mut take = 0;
-        let chunks = buf[..want].chunks(DATA_MAX_SIZE);
-        // Every byte of each frame is written: its tag, length, chunk and zero padding.
-        for (chunk, out) in chunks.zip(self.out[..room].chunks_exact_mut(F::SEALED_FRAME_SIZE)) {
-            // Advance first: a nonce is never used twice, even if sealing failed.
-            let nonce = self.nonce;
-            let sealed = self
-                .nonce
-                .advance()
-                .and_then(|()| seal(&self.cipher, &nonce, chunk, out));
-            if let Err(e) = sealed {
-                if take == 0 {
-                    return Err(Error::Secret(e).into());
-                }
-                // Send what was sealed; the next call reports the error.
-                break;
-            }
-            take += chunk.len();
+        // Every byte of each frame is written: its length, chunk and zero padding here,
+        // its tag when it is sealed.
+        let slots = self.out[..room].chunks_exact_mut(F::SEALED_FRAME_SIZE);
+        for (chunk, slot) in buf[..want].chunks(DATA_MAX_SIZE).zip(slots) {
+            pad_into::<F>(chunk, tag_and_body::<F>(slot).1).map_err(Error::Secret)?;
         }
-        self.sealed = (take + DATA_MAX_SIZE - 1) / DATA_MAX_SIZE * F::SEALED_FRAME_SIZE;
-        Ok(take)
+        let frames = match self
+            .cipher
+            .seal_frames(&mut self.nonce, &mut self.out[..room])
+        {
+            (0, Some(e)) => return Err(Error::Secret(e).into()),
+            // Send what was sealed; if that is not all, the next call reports why.
+            (frames, _) => frames,
+        };
+        self.sealed = frames * F::SEALED_FRAME_SIZE;
+        Ok(want.min(frames * DATA_MAX_SIZE))
     }
 
     /// Seals up to [`MAX_FRAMES_PER_WRITE`] frames of `buf` (each non-empty call makes

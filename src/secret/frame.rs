@@ -5,12 +5,12 @@
 
 use std::fmt;
 
-use super::nonce::Nonce;
-use crate::cipher::SecretBox;
+use super::nonce::{Nonce, NONCE_SIZE};
+use crate::cipher::{SecretBox, GROUP};
 use crate::error::SecretError;
 #[cfg(test)]
 use crate::sealed_stream::frame::{open, pad_into, seal};
-use crate::sealed_stream::FrameFormat;
+use crate::sealed_stream::{FrameFormat, Sealed, TAG_SIZE};
 
 /// Bytes of the big-endian length in front of each frame's data.
 pub(crate) const DATA_LEN_SIZE: usize = 2;
@@ -105,6 +105,89 @@ impl FrameFormat for FrameCipher {
 
     fn length_error(len: u64) -> SecretError {
         SecretError::FrameLength(u16::try_from(len).unwrap_or(u16::MAX))
+    }
+
+    /// Up to [`GROUP`] frames at a time ([`SecretBox::seal_many`]: their last keystream
+    /// blocks share batches), the same bytes as one at a time.
+    fn seal_frames(&self, nonce: &mut Nonce, slots: &mut [u8]) -> Sealed {
+        let mut done = 0;
+        for slots in slots.chunks_mut(GROUP * Self::SEALED_FRAME_SIZE) {
+            let mut group = Group::new(nonce, slots);
+            let n = group.len;
+            let mut tags = [[0u8; TAG_SIZE]; GROUP];
+            self.aead
+                .seal_many(&group.nonces[..n], &mut group.bodies[..n], &mut tags[..n]);
+            for (out, tag) in group.tags.iter_mut().zip(&tags[..n]) {
+                out.copy_from_slice(tag);
+            }
+            done += n;
+            if group.failed.is_some() {
+                return (done, group.failed);
+            }
+        }
+        (done, None)
+    }
+
+    /// Up to [`GROUP`] frames at a time ([`SecretBox::open_many`]), in order, as one at
+    /// a time.
+    fn open_frames(&self, nonce: &mut Nonce, slots: &mut [u8]) -> Sealed {
+        let mut done = 0;
+        for slots in slots.chunks_mut(GROUP * Self::SEALED_FRAME_SIZE) {
+            let mut group = Group::new(nonce, slots);
+            let n = group.len;
+            let mut tags = [[0u8; TAG_SIZE]; GROUP];
+            for (tag, given) in tags.iter_mut().zip(&group.tags[..n]) {
+                tag.copy_from_slice(given);
+            }
+            let opened =
+                self.aead
+                    .open_many(&group.nonces[..n], &mut group.bodies[..n], &tags[..n]);
+            if let Err((i, _)) = opened {
+                return (done + i, Some(SecretError::FrameAuthFailed));
+            }
+            done += n;
+            if group.failed.is_some() {
+                return (done, group.failed);
+            }
+        }
+        (done, None)
+    }
+}
+
+/// Up to [`GROUP`] frame slots, split into tags and bodies, with their nonces: the
+/// counter's next ones, advanced once per frame. `failed` is why there are fewer
+/// frames than slots (the counter ran out).
+struct Group<'a> {
+    nonces: [[u8; NONCE_SIZE]; GROUP],
+    tags: [&'a mut [u8]; GROUP],
+    bodies: [&'a mut [u8]; GROUP],
+    len: usize,
+    failed: Option<SecretError>,
+}
+
+impl<'a> Group<'a> {
+    fn new(nonce: &mut Nonce, slots: &'a mut [u8]) -> Self {
+        let mut group = Group {
+            nonces: [[0; NONCE_SIZE]; GROUP],
+            tags: Default::default(),
+            bodies: Default::default(),
+            len: 0,
+            failed: None,
+        };
+        for slot in slots.chunks_exact_mut(FrameCipher::SEALED_FRAME_SIZE) {
+            let this = *nonce;
+            // Advance first: a nonce is never used twice.
+            if let Err(e) = nonce.advance() {
+                group.failed = Some(e);
+                break;
+            }
+            let (tag, body) = slot.split_at_mut(TAG_SIZE);
+            group.nonces[group.len] = *this.as_bytes();
+            group.tags[group.len] = tag;
+            group.bodies[group.len] = body;
+            group.len += 1;
+        }
+        group
     }
 }
 

@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use super::hostile_peer::{connected, read_err};
+use super::hostile_peer::{connected, read_err, secret_err};
 use super::support::{watchdog, Rng, Scripted};
 use super::vector_file::load;
 use crate::node_key::NodeKey;
@@ -132,6 +132,60 @@ fn a_stream_cut_inside_a_frame_is_unexpected_eof() {
                 assert_ne!(cut % SEALED_FRAME_SIZE, 0, "cut {cut}");
                 assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
             }
+        }
+    }
+}
+
+/// Everything read until the connection fails, and the error.
+fn read_until_error(conn: &mut SecretConnection<std::net::TcpStream>) -> (Vec<u8>, SecretError) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 700];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => panic!("clean end, after {} bytes", got.len()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => return (got, secret_err(e)),
+        }
+    }
+}
+
+/// Frames arriving together are opened together (several at a time): one that fails,
+/// anywhere among them, still ends the stream exactly after the frames before it.
+#[test]
+fn a_bad_frame_among_many_ends_the_stream_exactly_after_those_before_it() {
+    let _w = watchdog("a_bad_frame_among_many", LIMIT);
+    for bad in [0, 1, 7, 8, 9, 15, 16, 19] {
+        for kind in ["altered", "too long"] {
+            let (mut conn, mut p) = connected();
+            let mut wire = Vec::new();
+            let mut want = Vec::new();
+            for k in 0..20u8 {
+                let chunk: Vec<u8> = (0..1000).map(|i| (i as u8) ^ k).collect();
+                let mut f = if k != bad || kind == "altered" {
+                    p.seal(&chunk)
+                } else {
+                    let mut padded = [0u8; 1026];
+                    padded[..2].copy_from_slice(&1025u16.to_be_bytes());
+                    p.seal_raw(&padded)
+                };
+                if k == bad && kind == "altered" {
+                    f[600] ^= 0x04;
+                }
+                if k < bad {
+                    want.extend_from_slice(&chunk);
+                }
+                wire.extend_from_slice(&f);
+            }
+            p.sock.write_all(&wire).unwrap();
+            let (got, err) = read_until_error(&mut conn);
+            assert!(got == want, "frame {bad} {kind}: read {} bytes", got.len());
+            let expected = match kind {
+                "altered" => SecretError::FrameAuthFailed,
+                _ => SecretError::FrameLength(1025),
+            };
+            assert_eq!(err, expected, "frame {bad} {kind}");
+            // The failure sticks.
+            assert_eq!(read_err(&mut conn), expected, "frame {bad} {kind}");
         }
     }
 }

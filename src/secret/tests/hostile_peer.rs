@@ -150,7 +150,7 @@ pub(super) fn connected_with(script: Script) -> (SecretConnection<TcpStream>, Ma
     (conn, p)
 }
 
-fn secret_err(e: std::io::Error) -> SecretError {
+pub(super) fn secret_err(e: std::io::Error) -> SecretError {
     match Error::from(e) {
         Error::Secret(s) => s,
         other => panic!("expected a secret connection error, got {other:?}"),

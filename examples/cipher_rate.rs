@@ -27,8 +27,9 @@ mod cipher;
 
 use cipher::backend::Backend;
 use cipher::poly1305_donna;
-use cipher::secretbox::{SecretBox, Tag, GROUP};
+use cipher::secretbox::{SecretBox, Tag};
 use cipher::xsalsa20::XSalsa20;
+use cipher::GROUP;
 
 /// Plaintext bytes of one frame.
 const FRAME: usize = 1026;

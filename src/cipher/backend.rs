@@ -16,7 +16,7 @@
 //!
 //! Calling a `#[target_feature]` function is `unsafe`: on a CPU without the feature it
 //! would execute instructions the CPU does not have. Each such call below is one
-//! `unsafe` block (four in all), reached only through a [`Backend`] variant or a
+//! `unsafe` block (five in all), reached only through a [`Backend`] variant or a
 //! [`WidePoly`] that holds a token (`Avx2`, `Avx512`). A token has a private field, so it
 //! is constructed only in this file, in [`Backend::detect`], [`Backend::all`] and
 //! `Backend::avx2`, right after
@@ -27,6 +27,8 @@
 //! is the only obligation. The crate root is `#![deny(unsafe_code)]` (`forbid` would
 //! not let this module's `allow` through), and `tests/layout.rs` checks that no other
 //! file has `unsafe` and that every block here has its `// SAFETY:` comment.
+
+use zeroize::Zeroize;
 
 use super::salsa20_core;
 #[cfg(all(target_arch = "x86_64", mconn_simd))]
@@ -164,6 +166,34 @@ impl Backend {
             return Some(WidePoly(token, poly1305_wide::Powers::new(r, r2)));
         }
         None
+    }
+
+    /// The first `N` keystream blocks of `input` (counter 0) as secretbox uses them:
+    /// bytes 0..32 into `key`, the rest XORed into `data` (`N * 64 - 32` bytes; panics
+    /// otherwise). Without a copy through a scratch batch where this build has its own
+    /// (AVX2, 8 blocks).
+    #[inline]
+    pub(crate) fn key_and_xor<const N: usize>(
+        self,
+        input: &[u32; 16],
+        key: &mut [u8; 32],
+        data: &mut [u8],
+    ) {
+        #[cfg(all(target_arch = "x86_64", mconn_simd))]
+        if let (Backend::Avx2(_), salsa20_avx2::LANES) = (self, N) {
+            // SAFETY: an `Avx2` token exists only where `is_x86_feature_detected!` said
+            // this CPU has AVX2 (`Backend::detect`, `Backend::all`), the one feature
+            // `key_and_xor8` is compiled with.
+            unsafe { salsa20_avx2::key_and_xor8(input, key, data) };
+            return;
+        }
+        let mut scratch = [0u8; 16 * salsa20_core::BLOCK_SIZE];
+        let scratch = &mut scratch[..N * salsa20_core::BLOCK_SIZE];
+        scratch[32..].copy_from_slice(data);
+        self.xor_blocks::<N>(input, 0, scratch);
+        key.copy_from_slice(&scratch[..32]);
+        data.copy_from_slice(&scratch[32..]);
+        scratch[..32].zeroize();
     }
 
     /// Blocks per batch that suit [`xor_lanes`](Self::xor_lanes) in this build: 8 where

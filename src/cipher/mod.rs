@@ -38,5 +38,6 @@ pub(crate) mod xsalsa20;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use secretbox::many::GROUP;
 #[allow(unused_imports)] // AuthError and Tag: the tests' and the example's names
-pub(crate) use secretbox::{AuthError, SecretBox, Tag, GROUP};
+pub(crate) use secretbox::{AuthError, SecretBox, Tag};

@@ -68,6 +68,23 @@ fn double_round(x: &mut [__m256i; 16]) {
 /// Panics if `data` has another length (a bug in the caller).
 #[target_feature(enable = "avx2")]
 pub(crate) fn xor_blocks8(input: &[u32; 16], counter: u64, data: &mut [u8]) {
+    xor_init::<false>(counter_init(input, counter), &mut [0; 32], data);
+}
+
+/// The first eight keystream blocks of `input` (counter 0) as secretbox uses them:
+/// bytes 0..32 into `key` (the Poly1305 key), bytes 32..512 XORed into `data`, which
+/// must be 480 bytes. So the start of a message needs no copy through a scratch batch.
+///
+/// Panics if `data` has another length (a bug in the caller).
+#[target_feature(enable = "avx2")]
+pub(crate) fn key_and_xor8(input: &[u32; 16], key: &mut [u8; 32], data: &mut [u8]) {
+    xor_init::<true>(counter_init(input, 0), key, data);
+}
+
+/// The eight states of blocks `counter .. counter + 8` of `input`.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn counter_init(input: &[u32; 16], counter: u64) -> [__m256i; 16] {
     let word = |w: usize| _mm256_set1_epi32(input[w] as i32);
     let mut init: [__m256i; 16] = core::array::from_fn(word);
     // Block j's counter is counter + j, carried into the high word where the low wraps
@@ -79,7 +96,7 @@ pub(crate) fn xor_blocks8(input: &[u32; 16], counter: u64, data: &mut [u8]) {
     init[8] = low;
     // `wrapped` is -1 where the low word wrapped: subtracting it adds the carry.
     init[9] = _mm256_sub_epi32(_mm256_set1_epi32((counter >> 32) as u32 as i32), wrapped);
-    xor_init(init, data);
+    init
 }
 
 /// XORs eight keystream blocks into `data` (512 bytes), each from its own nonce and
@@ -95,16 +112,18 @@ pub(crate) fn xor_lanes8(input: &[u32; 16], lanes: &[[u32; 4]; LANES], data: &mu
         let column: [u32; LANES] = core::array::from_fn(|j| lanes[j][w]);
         *init = must_cast(column);
     }
-    xor_init(init, data);
+    xor_init::<false>(init, &mut [0; 32], data);
 }
 
 /// The twenty rounds from `init` (word `w` of the eight states in `init[w]`), the
 /// feed-forward, and the eight keystream blocks XORed into `data` (512 bytes) in byte
-/// order.
+/// order; or, if `KEY`, the first 32 keystream bytes into `key` and the other 480
+/// XORed into `data` (480 bytes).
 #[target_feature(enable = "avx2")]
 #[inline]
-fn xor_init(init: [__m256i; 16], data: &mut [u8]) {
-    assert_eq!(data.len(), LANES * BLOCK_SIZE, "xor_blocks8 takes 8 blocks");
+fn xor_init<const KEY: bool>(init: [__m256i; 16], key: &mut [u8; 32], data: &mut [u8]) {
+    let skip = if KEY { 32 } else { 0 };
+    assert_eq!(data.len(), LANES * BLOCK_SIZE - skip, "8 blocks");
     let mut x = init;
     for _ in 0..10 {
         double_round(&mut x);
@@ -137,7 +156,15 @@ fn xor_init(init: [__m256i; 16], data: &mut [u8]) {
             (4 + b, _mm256_permute2x128_si256::<0x31>(u[2], u[3])),
         ];
         for (i, (block, keystream)) in out.into_iter().enumerate() {
-            let half = &mut halves[2 * block + i % 2];
+            let at = 2 * block + i % 2;
+            let half = match (KEY, at) {
+                (true, 0) => {
+                    *key = must_cast(keystream);
+                    continue;
+                }
+                (true, _) => &mut halves[at - 1],
+                (false, _) => &mut halves[at],
+            };
             let d: __m256i = must_cast(*half);
             *half = must_cast(_mm256_xor_si256(d, keystream));
         }

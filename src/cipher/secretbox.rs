@@ -15,9 +15,7 @@ use super::backend::Backend;
 use super::poly1305_donna::Poly1305;
 use super::xsalsa20::{subkey, XSalsa20};
 
-mod many;
-
-pub(crate) use self::many::GROUP;
+pub(crate) mod many;
 
 /// Size of the Poly1305 tag.
 pub(crate) const TAG_SIZE: usize = 16;

@@ -4,7 +4,6 @@
 use aead::consts::U16;
 use aead::AeadInPlace;
 
-use super::frame::{decrypt, seal_padded};
 use crate::error::SecretError;
 
 /// Most data bytes in one frame, in both families.
@@ -38,9 +37,11 @@ pub(crate) trait FrameFormat: Sized + Send + 'static {
     const SEALED_FRAME_SIZE: usize = Self::PLAIN_FRAME_SIZE + TAG_SIZE;
 
     /// The keyed AEAD.
+    #[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // one frame at a time: CometBFT's family
     fn aead(&self) -> &Self::Aead;
 
     /// The AEAD's nonce for the frame counter `nonce`.
+    #[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // one frame at a time: CometBFT's family
     fn aead_nonce(nonce: &Self::Nonce) -> aead::Nonce<Self::Aead>;
 
     /// Writes `len` (at most 1024, checked by the caller) into the
@@ -56,35 +57,17 @@ pub(crate) trait FrameFormat: Sized + Send + 'static {
     /// Seals in place the frames `slots` (whole `SEALED_FRAME_SIZE` slots whose bodies
     /// hold their padded plaintext), the first under `*nonce`, advancing `nonce` once per
     /// frame (before sealing it, so a nonce is never used twice). Returns how many
-    /// frames were sealed and, if that is not all, why not. One frame at a time here; a
-    /// family may seal several at once.
-    fn seal_frames(&self, nonce: &mut Self::Nonce, slots: &mut [u8]) -> Sealed {
-        for (k, slot) in slots.chunks_exact_mut(Self::SEALED_FRAME_SIZE).enumerate() {
-            let this = *nonce;
-            if let Err(e) = nonce
-                .advance()
-                .and_then(|()| seal_padded(self, &this, slot))
-            {
-                return (k, Some(e));
-            }
-        }
-        (slots.len() / Self::SEALED_FRAME_SIZE, None)
-    }
+    /// frames were sealed and, if that is not all, why not. `frame::seal_each` seals one
+    /// frame at a time; a family may seal several at once.
+    fn seal_frames(&self, nonce: &mut Self::Nonce, slots: &mut [u8]) -> Sealed;
 
     /// Authenticates and decrypts in place the sealed frames `slots` (whole
     /// `SEALED_FRAME_SIZE` slots), the first under `*nonce`, advancing `nonce` once per
     /// frame, in order: stops at the first that does not open, leaving it and those
     /// after it as they were. Returns how many frames were opened and, if that is not
     /// all, why not. Declared lengths are not checked (`frame::chunk` does).
-    fn open_frames(&self, nonce: &mut Self::Nonce, slots: &mut [u8]) -> Sealed {
-        for (k, slot) in slots.chunks_exact_mut(Self::SEALED_FRAME_SIZE).enumerate() {
-            let this = *nonce;
-            if let Err(e) = nonce.advance().and_then(|()| decrypt(self, &this, slot)) {
-                return (k, Some(e));
-            }
-        }
-        (slots.len() / Self::SEALED_FRAME_SIZE, None)
-    }
+    /// `frame::open_each` opens one frame at a time; a family may open several at once.
+    fn open_frames(&self, nonce: &mut Self::Nonce, slots: &mut [u8]) -> Sealed;
 }
 
 /// How many frames [`FrameFormat::seal_frames`] or [`FrameFormat::open_frames`] did,
@@ -97,5 +80,6 @@ pub(crate) trait FrameNonce: Copy + Send + 'static {
     ///
     /// Errors: [`SecretError::NonceExhausted`] if the counter would wrap; the nonce is
     /// then unchanged.
+    #[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // one frame at a time: CometBFT's family
     fn advance(&mut self) -> Result<(), SecretError>;
 }

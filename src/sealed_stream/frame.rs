@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use aead::{AeadInPlace, Tag};
 
-use super::format::{FrameFormat, DATA_MAX_SIZE, TAG_SIZE};
+use super::format::{FrameFormat, FrameNonce, Sealed, DATA_MAX_SIZE, TAG_SIZE};
 use crate::error::SecretError;
 
 /// Writes the padded plaintext of `chunk` into `out` (`F::PLAIN_FRAME_SIZE` bytes): its
@@ -63,6 +63,7 @@ pub(crate) fn seal<F: FrameFormat>(
 
 /// Seals in place the frame `slot` (exactly `F::SEALED_FRAME_SIZE` bytes) whose body
 /// already holds its padded plaintext ([`pad_into`]), under `nonce`.
+#[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // one frame at a time: CometBFT's family
 pub(crate) fn seal_padded<F: FrameFormat>(
     cipher: &F,
     nonce: &F::Nonce,
@@ -77,6 +78,41 @@ pub(crate) fn seal_padded<F: FrameFormat>(
         .map_err(|_| SecretError::FrameAuthFailed)?;
     tag_out.copy_from_slice(&tag);
     Ok(())
+}
+
+/// [`FrameFormat::seal_frames`] one frame at a time.
+#[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // one frame at a time: CometBFT's family
+pub(crate) fn seal_each<F: FrameFormat>(
+    cipher: &F,
+    nonce: &mut F::Nonce,
+    slots: &mut [u8],
+) -> Sealed {
+    for (k, slot) in slots.chunks_exact_mut(F::SEALED_FRAME_SIZE).enumerate() {
+        let this = *nonce;
+        if let Err(e) = nonce
+            .advance()
+            .and_then(|()| seal_padded(cipher, &this, slot))
+        {
+            return (k, Some(e));
+        }
+    }
+    (slots.len() / F::SEALED_FRAME_SIZE, None)
+}
+
+/// [`FrameFormat::open_frames`] one frame at a time.
+#[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // one frame at a time: CometBFT's family
+pub(crate) fn open_each<F: FrameFormat>(
+    cipher: &F,
+    nonce: &mut F::Nonce,
+    slots: &mut [u8],
+) -> Sealed {
+    for (k, slot) in slots.chunks_exact_mut(F::SEALED_FRAME_SIZE).enumerate() {
+        let this = *nonce;
+        if let Err(e) = nonce.advance().and_then(|()| decrypt(cipher, &this, slot)) {
+            return (k, Some(e));
+        }
+    }
+    (slots.len() / F::SEALED_FRAME_SIZE, None)
 }
 
 /// Opens the sealed frame `sealed` (exactly `F::SEALED_FRAME_SIZE` bytes) in place
@@ -102,6 +138,7 @@ pub(crate) fn open<F: FrameFormat>(
 ///
 /// Errors: [`SecretError::FrameAuthFailed`] if the frame was altered or sealed with
 /// another key or nonce (the frame is left as it was).
+#[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // one frame at a time: CometBFT's family
 pub(crate) fn decrypt<F: FrameFormat>(
     cipher: &F,
     nonce: &F::Nonce,

@@ -30,7 +30,7 @@ mod transport;
 
 pub(crate) use self::api::sealed_connection_api;
 pub(crate) use self::connection::SealedConnection;
-pub(crate) use self::format::{FrameFormat, FrameNonce, Sealed, TAG_SIZE};
+pub(crate) use self::format::{FrameFormat, FrameNonce, Sealed};
 pub(crate) use self::recv::RecvState;
 pub(crate) use self::send::SendState;
 // Named outside only by v0.12's public halves (`SecretReader`, `SecretWriter`).

@@ -6,11 +6,12 @@
 use std::fmt;
 
 use super::nonce::{Nonce, NONCE_SIZE};
+use crate::cipher::secretbox::TAG_SIZE;
 use crate::cipher::{SecretBox, GROUP};
 use crate::error::SecretError;
 #[cfg(test)]
 use crate::sealed_stream::frame::{open, pad_into, seal};
-use crate::sealed_stream::{FrameFormat, Sealed, TAG_SIZE};
+use crate::sealed_stream::{FrameFormat, Sealed};
 
 /// Bytes of the big-endian length in front of each frame's data.
 pub(crate) const DATA_LEN_SIZE: usize = 2;

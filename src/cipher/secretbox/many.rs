@@ -207,18 +207,12 @@ impl SecretBox {
         let batch = N * BLOCK_SIZE;
         let mut subkey = self.subkey(&nonces[0]);
         let mut keys = [[0u8; KEY_BYTES]; GROUP];
-        let mut first = [0u8; WIDEST * BLOCK_SIZE];
         let mut tails = Tails::new();
         for (i, buf) in bufs.iter_mut().enumerate() {
             let mut input = input(&subkey, &nonces[i]);
             // The first batch: the Poly1305 key, then the message's start.
-            let first = &mut first[..batch];
-            first[..KEY_BYTES].fill(0);
-            first[KEY_BYTES..].copy_from_slice(&buf[..batch - KEY_BYTES]);
-            self.backend.xor_blocks::<N>(&input, 0, first);
-            keys[i].copy_from_slice(&first[..KEY_BYTES]);
-            first[..KEY_BYTES].zeroize();
-            buf[..batch - KEY_BYTES].copy_from_slice(&first[KEY_BYTES..]);
+            let start = &mut buf[..batch - KEY_BYTES];
+            self.backend.key_and_xor::<N>(&input, &mut keys[i], start);
             self.middle::<N>(&input, i, buf, &mut tails);
             input.zeroize();
         }

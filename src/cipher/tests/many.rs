@@ -1,6 +1,7 @@
 //! Sealing and opening several messages at once (`SecretBox::seal_many`, `open_many`)
 //! against `crypto_secretbox` one message at a time, in every build this CPU runs; and
-//! the per-lane keystream core (`Backend::xor_lanes`) against the one-block function.
+//! the per-lane keystream core (`Backend::xor_lanes`) and the first batch split into key
+//! and data (`Backend::key_and_xor`) against the one-block function.
 
 use crypto_secretbox::aead::{AeadInPlace, KeyInit};
 use crypto_secretbox::XSalsa20Poly1305;
@@ -8,7 +9,7 @@ use proptest::prelude::*;
 
 use crate::cipher::backend::Backend;
 use crate::cipher::salsa20_core::{block, salsa20_input};
-use crate::cipher::secretbox::GROUP;
+use crate::cipher::GROUP;
 use crate::cipher::{AuthError, SecretBox, Tag};
 
 /// Lengths around the batched path's edges (one batch less the 32 key bytes for 4, 8
@@ -157,6 +158,39 @@ proptest! {
             );
             prop_assert_eq!(&sealed[..forged], &plain[..forged], "{:?}", sb);
             prop_assert_eq!(&sealed[forged..], &given[forged..], "{:?}", sb);
+        }
+    }
+
+    /// A batch's first 32 keystream bytes go to the key and the rest into the data, in
+    /// every build at every width.
+    #[test]
+    fn key_and_xor_is_the_first_batch_split(
+        key in any::<[u8; 32]>(),
+        nonce in any::<[u8; 8]>(),
+        data in any::<[[u8; 32]; 32]>(),
+    ) {
+        let input = salsa20_input(&key, &nonce);
+        let data = data.concat();
+        for backend in Backend::all() {
+            for lanes in [4usize, 8, 16] {
+                let len = lanes * 64;
+                let mut want = vec![0u8; 32];
+                want.extend_from_slice(&data[..len - 32]);
+                for (b, out) in want.chunks_exact_mut(64).enumerate() {
+                    for (o, k) in out.iter_mut().zip(block(&input, b as u64)) {
+                        *o ^= k;
+                    }
+                }
+                let mut mac_key = [0u8; 32];
+                let mut ours = data[..len - 32].to_vec();
+                match lanes {
+                    4 => backend.key_and_xor::<4>(&input, &mut mac_key, &mut ours),
+                    8 => backend.key_and_xor::<8>(&input, &mut mac_key, &mut ours),
+                    _ => backend.key_and_xor::<16>(&input, &mut mac_key, &mut ours),
+                }
+                prop_assert_eq!(&mac_key[..], &want[..32], "{:?}, {} lanes", backend, lanes);
+                prop_assert_eq!(&ours[..], &want[32..], "{:?}, {} lanes", backend, lanes);
+            }
         }
     }
 

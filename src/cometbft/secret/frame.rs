@@ -9,7 +9,8 @@ use chacha20poly1305::ChaCha20Poly1305;
 
 use super::nonce::Nonce;
 use crate::error::SecretError;
-use crate::sealed_stream::FrameFormat;
+use crate::sealed_stream::frame::{open_each, seal_each};
+use crate::sealed_stream::{FrameFormat, Sealed};
 
 /// Bytes of the little-endian length in front of each frame's data.
 pub(crate) const DATA_LEN_SIZE: usize = 4;
@@ -58,6 +59,14 @@ impl FrameFormat for ChaChaCipher {
 
     fn length_error(len: u64) -> SecretError {
         SecretError::FrameTooLong(u32::try_from(len).unwrap_or(u32::MAX))
+    }
+
+    fn seal_frames(&self, nonce: &mut Nonce, slots: &mut [u8]) -> Sealed {
+        seal_each(self, nonce, slots)
+    }
+
+    fn open_frames(&self, nonce: &mut Nonce, slots: &mut [u8]) -> Sealed {
+        open_each(self, nonce, slots)
     }
 }
 

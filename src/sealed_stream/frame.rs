@@ -13,15 +13,29 @@ use crate::error::SecretError;
 /// length, the chunk, zero bytes.
 ///
 /// Errors: `F::length_error` if `chunk` is longer than 1024 bytes.
+// The tests' (the engine gathers a chunk from several slices: `pad_with`).
+#[cfg(test)]
 pub(crate) fn pad_into<F: FrameFormat>(chunk: &[u8], out: &mut [u8]) -> Result<(), SecretError> {
+    pad_with::<F>(chunk.len(), out, |data| data.copy_from_slice(chunk))
+}
+
+/// [`pad_into`] for a chunk of `len` bytes that `fill` writes (its argument is `len`
+/// bytes long): from several slices, say.
+///
+/// Errors: `F::length_error` if `len` is over 1024 (`fill` is not called).
+pub(crate) fn pad_with<F: FrameFormat>(
+    len: usize,
+    out: &mut [u8],
+    fill: impl FnOnce(&mut [u8]),
+) -> Result<(), SecretError> {
     debug_assert_eq!(out.len(), F::PLAIN_FRAME_SIZE);
-    if chunk.len() > DATA_MAX_SIZE {
-        return Err(F::length_error(chunk.len() as u64));
+    if len > DATA_MAX_SIZE {
+        return Err(F::length_error(len as u64));
     }
     let (head, rest) = out.split_at_mut(F::LEN_SIZE);
-    F::write_len(chunk.len(), head);
-    rest[..chunk.len()].copy_from_slice(chunk);
-    rest[chunk.len()..].fill(0);
+    F::write_len(len, head);
+    fill(&mut rest[..len]);
+    rest[len..].fill(0);
     Ok(())
 }
 

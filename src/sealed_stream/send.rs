@@ -11,10 +11,10 @@
 //! passed), so one call blocks for at most about one socket write timeout, which is what
 //! lets a caller of `MConnection::send` keep its own timeout.
 
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 
 use super::format::{FrameFormat, DATA_MAX_SIZE};
-use super::frame::{pad_into, tag_and_body};
+use super::frame::{pad_with, tag_and_body};
 use crate::error::Error;
 use crate::transport::is_stall;
 
@@ -75,11 +75,12 @@ impl<F: FrameFormat> SendState<F> {
         Ok(())
     }
 
-    /// Seals up to [`MAX_FRAMES_PER_WRITE`] frames of `buf` into the (empty) pending
-    /// buffer. Returns how many bytes of `buf` were sealed.
-    fn seal(&mut self, buf: &[u8]) -> io::Result<usize> {
+    /// Seals up to [`MAX_FRAMES_PER_WRITE`] frames of the bytes of `bufs`, in order, into
+    /// the (empty) pending buffer. Returns how many bytes were sealed.
+    fn seal(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         debug_assert!(!self.has_pending());
-        let want = buf.len().min(MAX_FRAMES_PER_WRITE * DATA_MAX_SIZE);
+        let total = bufs.iter().fold(0usize, |n, b| n.saturating_add(b.len()));
+        let want = total.min(MAX_FRAMES_PER_WRITE * DATA_MAX_SIZE);
         let frames = (want + DATA_MAX_SIZE - 1) / DATA_MAX_SIZE;
         self.sealed = 0;
         self.written = 0;
@@ -87,11 +88,14 @@ impl<F: FrameFormat> SendState<F> {
         if self.out.len() < room {
             self.out.resize(room, 0);
         }
-        // Every byte of each frame is written: its length, chunk and zero padding here,
-        // its tag when it is sealed.
+        // Every byte of each frame is written: its length, chunk and zero padding here
+        // (the chunk gathered from the slices), its tag when it is sealed.
+        let mut from = Gather { bufs, at: 0 };
         let slots = self.out[..room].chunks_exact_mut(F::SEALED_FRAME_SIZE);
-        for (chunk, slot) in buf[..want].chunks(DATA_MAX_SIZE).zip(slots) {
-            pad_into::<F>(chunk, tag_and_body::<F>(slot).1).map_err(Error::Secret)?;
+        for (k, slot) in slots.enumerate() {
+            let len = (want - k * DATA_MAX_SIZE).min(DATA_MAX_SIZE);
+            let body = tag_and_body::<F>(slot).1;
+            pad_with::<F>(len, body, |data| from.copy_to(data)).map_err(Error::Secret)?;
         }
         let frames = match self
             .cipher
@@ -115,14 +119,24 @@ impl<F: FrameFormat> SendState<F> {
     /// nothing of `buf` is taken; if it does, `buf`'s frames are sealed and left for the
     /// next call.
     pub fn write<W: Write + ?Sized>(&mut self, w: &mut W, buf: &[u8]) -> io::Result<usize> {
-        if buf.is_empty() {
+        self.write_vectored(w, &[IoSlice::new(buf)])
+    }
+
+    /// [`write`](Self::write) of the bytes of `bufs`, in order: the frames are cut from
+    /// the slices as from one buffer, each chunk copied once, into its frame.
+    pub fn write_vectored<W: Write + ?Sized>(
+        &mut self,
+        w: &mut W,
+        bufs: &[IoSlice<'_>],
+    ) -> io::Result<usize> {
+        if bufs.iter().all(|b| b.is_empty()) {
             return Ok(0);
         }
         let had_pending = self.has_pending();
         if had_pending {
             self.drain_once(w)?;
         }
-        let take = self.seal(buf)?;
+        let take = self.seal(bufs)?;
         if !had_pending {
             match self.drain_once(w) {
                 Err(e) if !is_stall(&e) => return Err(e),
@@ -141,5 +155,33 @@ impl<F: FrameFormat> SendState<F> {
             self.drain_once(w)?;
         }
         w.flush()
+    }
+}
+
+/// The bytes of several slices read in order, as one buffer.
+struct Gather<'a, 'b> {
+    bufs: &'a [IoSlice<'b>],
+    /// Bytes of `bufs[0]` already read.
+    at: usize,
+}
+
+impl Gather<'_, '_> {
+    /// Copies the next `out.len()` bytes into `out` (the caller knows they are there).
+    fn copy_to(&mut self, mut out: &mut [u8]) {
+        while !out.is_empty() {
+            let Some((first, rest)) = self.bufs.split_first() else {
+                debug_assert!(false, "fewer bytes than asked for");
+                return;
+            };
+            let n = (first.len() - self.at).min(out.len());
+            let (head, tail) = out.split_at_mut(n);
+            head.copy_from_slice(&first[self.at..self.at + n]);
+            out = tail;
+            self.at += n;
+            if self.at == first.len() {
+                self.bufs = rest;
+                self.at = 0;
+            }
+        }
     }
 }

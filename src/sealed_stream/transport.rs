@@ -52,6 +52,9 @@ impl<F: FrameFormat> Write for SealedWriter<F> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.state.write(&mut self.socket, buf)
     }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.state.write_vectored(&mut self.socket, bufs)
+    }
     fn flush(&mut self) -> io::Result<()> {
         self.state.flush(&mut self.socket)
     }
@@ -81,10 +84,14 @@ impl<F: FrameFormat> SealedConnection<TcpStream, F> {
             }
         }
         let (reader, writer) = self.split()?;
-        Ok(Transport::new(reader, writer, move || {
+        let mut transport = Transport::new(reader, writer, move || {
             let _ = closer.shutdown(Shutdown::Both);
         })
-        .with_peer_addr(peer_addr))
+        .with_peer_addr(peer_addr);
+        // The writer seals straight from the slices of a vectored write, so a large
+        // message's chunks need not be copied into the send batch first.
+        transport.vectored = true;
+        Ok(transport)
     }
 
     /// Splits the connection into a reading and a writing half, for two threads. Each

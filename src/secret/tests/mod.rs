@@ -1,6 +1,7 @@
 //! Tests of the SecretConnection that need its crypto steps, which are not public API:
 //! the bytes recorded from Go v0.12.1 (`vectors`, `replay`) and hostile peers
-//! (`hostile_frames`, `hostile_handshake`, over the hand-made peer of `hostile_peer`).
+//! (`hostile_frames`, `hostile_handshake`, over the hand-made peer of `hostile_peer`);
+//! and vectored writes against plain ones (`vectored`).
 
 mod hostile_frames;
 mod hostile_handshake;
@@ -8,4 +9,5 @@ mod hostile_peer;
 mod replay;
 mod support;
 mod vector_file;
+mod vectored;
 mod vectors;

@@ -92,11 +92,21 @@ impl Tails {
         let mut base = input(subkey, &nonces[0]);
         let mut keystream = [0u8; 8 * BLOCK_SIZE];
         for jobs in self.jobs[..self.len].chunks(M) {
-            // Lanes past the last job repeat the first (computed, not used).
+            // Lanes past the last job repeat the first (computed, not used). Words 6 and
+            // 7 straight from the nonce: a whole Salsa20 input per lane would leave
+            // copies of the subkey on the stack, unwiped.
             let lanes: [[u32; 4]; M] = core::array::from_fn(|j| {
                 let (i, b) = jobs.get(j).copied().unwrap_or(jobs[0]);
-                let words = input(subkey, &nonces[i]);
-                [words[6], words[7], b as u32, (b >> 32) as u32]
+                let word = |at: usize| {
+                    let bytes = [
+                        nonces[i][at],
+                        nonces[i][at + 1],
+                        nonces[i][at + 2],
+                        nonces[i][at + 3],
+                    ];
+                    u32::from_le_bytes(bytes)
+                };
+                [word(16), word(20), b as u32, (b >> 32) as u32]
             });
             let keystream = &mut keystream[..M * BLOCK_SIZE];
             keystream.fill(0);

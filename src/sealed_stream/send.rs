@@ -97,15 +97,16 @@ impl<F: FrameFormat> SendState<F> {
             let body = tag_and_body::<F>(slot).1;
             pad_with::<F>(len, body, |data| from.copy_to(data)).map_err(Error::Secret)?;
         }
-        let frames = match self
+        let (frames, failed) = self
             .cipher
-            .seal_frames(&mut self.nonce, &mut self.out[..room])
-        {
-            (0, Some(e)) => return Err(Error::Secret(e).into()),
-            // Send what was sealed; if that is not all, the next call reports why.
-            (frames, _) => frames,
-        };
+            .seal_frames(&mut self.nonce, &mut self.out[..room]);
         self.sealed = frames * F::SEALED_FRAME_SIZE;
+        // Frames left unsealed (the nonce ran out) keep no plaintext behind.
+        self.out[self.sealed..room].fill(0);
+        if let (0, Some(e)) = (frames, failed) {
+            return Err(Error::Secret(e).into());
+        }
+        // Send what was sealed; if that is not all, the next call reports why.
         Ok(want.min(frames * DATA_MAX_SIZE))
     }
 

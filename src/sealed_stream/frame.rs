@@ -101,16 +101,7 @@ pub(crate) fn seal_each<F: FrameFormat>(
     nonce: &mut F::Nonce,
     slots: &mut [u8],
 ) -> Sealed {
-    for (k, slot) in slots.chunks_exact_mut(F::SEALED_FRAME_SIZE).enumerate() {
-        let this = *nonce;
-        if let Err(e) = nonce
-            .advance()
-            .and_then(|()| seal_padded(cipher, &this, slot))
-        {
-            return (k, Some(e));
-        }
-    }
-    (slots.len() / F::SEALED_FRAME_SIZE, None)
+    each::<F>(nonce, slots, |this, slot| seal_padded(cipher, this, slot))
 }
 
 /// [`FrameFormat::open_frames`] one frame at a time.
@@ -120,9 +111,20 @@ pub(crate) fn open_each<F: FrameFormat>(
     nonce: &mut F::Nonce,
     slots: &mut [u8],
 ) -> Sealed {
+    each::<F>(nonce, slots, |this, slot| decrypt(cipher, this, slot))
+}
+
+/// `step` on each frame slot in turn under its nonce, the counter advanced first (so a
+/// nonce is never used twice), until one fails.
+#[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // one frame at a time: CometBFT's family
+fn each<F: FrameFormat>(
+    nonce: &mut F::Nonce,
+    slots: &mut [u8],
+    mut step: impl FnMut(&F::Nonce, &mut [u8]) -> Result<(), SecretError>,
+) -> Sealed {
     for (k, slot) in slots.chunks_exact_mut(F::SEALED_FRAME_SIZE).enumerate() {
         let this = *nonce;
-        if let Err(e) = nonce.advance().and_then(|()| decrypt(cipher, &this, slot)) {
+        if let Err(e) = nonce.advance().and_then(|()| step(&this, slot)) {
             return (k, Some(e));
         }
     }

@@ -111,9 +111,7 @@ impl FrameFormat for FrameCipher {
     /// Up to [`GROUP`] frames at a time ([`SecretBox::seal_many`]: their last keystream
     /// blocks share batches), the same bytes as one at a time.
     fn seal_frames(&self, nonce: &mut Nonce, slots: &mut [u8]) -> Sealed {
-        let mut done = 0;
-        for slots in slots.chunks_mut(GROUP * Self::SEALED_FRAME_SIZE) {
-            let mut group = Group::new(nonce, slots);
+        in_groups(nonce, slots, |group| {
             let n = group.len;
             let mut tags = [[0u8; TAG_SIZE]; GROUP];
             self.aead
@@ -121,38 +119,45 @@ impl FrameFormat for FrameCipher {
             for (out, tag) in group.tags.iter_mut().zip(&tags[..n]) {
                 out.copy_from_slice(tag);
             }
-            done += n;
-            if group.failed.is_some() {
-                return (done, group.failed);
-            }
-        }
-        (done, None)
+            Ok(())
+        })
     }
 
     /// Up to [`GROUP`] frames at a time ([`SecretBox::open_many`]), in order, as one at
     /// a time.
     fn open_frames(&self, nonce: &mut Nonce, slots: &mut [u8]) -> Sealed {
-        let mut done = 0;
-        for slots in slots.chunks_mut(GROUP * Self::SEALED_FRAME_SIZE) {
-            let mut group = Group::new(nonce, slots);
+        in_groups(nonce, slots, |group| {
             let n = group.len;
             let mut tags = [[0u8; TAG_SIZE]; GROUP];
             for (tag, given) in tags.iter_mut().zip(&group.tags[..n]) {
                 tag.copy_from_slice(given);
             }
-            let opened =
-                self.aead
-                    .open_many(&group.nonces[..n], &mut group.bodies[..n], &tags[..n]);
-            if let Err((i, _)) = opened {
-                return (done + i, Some(SecretError::FrameAuthFailed));
-            }
-            done += n;
-            if group.failed.is_some() {
-                return (done, group.failed);
-            }
-        }
-        (done, None)
+            self.aead
+                .open_many(&group.nonces[..n], &mut group.bodies[..n], &tags[..n])
+                .map_err(|(i, _)| (i, SecretError::FrameAuthFailed))
+        })
     }
+}
+
+/// `step` on each [`Group`] of `slots` in turn, until one fails (at the frame it says)
+/// or the counter runs out. Returns the frames done and why it stopped short, if it did.
+fn in_groups(
+    nonce: &mut Nonce,
+    slots: &mut [u8],
+    mut step: impl FnMut(&mut Group<'_>) -> Result<(), (usize, SecretError)>,
+) -> Sealed {
+    let mut done = 0;
+    for slots in slots.chunks_mut(GROUP * FrameCipher::SEALED_FRAME_SIZE) {
+        let mut group = Group::new(nonce, slots);
+        if let Err((i, e)) = step(&mut group) {
+            return (done + i, Some(e));
+        }
+        done += group.len;
+        if group.failed.is_some() {
+            return (done, group.failed);
+        }
+    }
+    (done, None)
 }
 
 /// Up to [`GROUP`] frame slots, split into tags and bodies, with their nonces: the

@@ -37,11 +37,11 @@ pub(crate) trait FrameFormat: Sized + Send + 'static {
     const SEALED_FRAME_SIZE: usize = Self::PLAIN_FRAME_SIZE + TAG_SIZE;
 
     /// The keyed AEAD.
-    #[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // one frame at a time: CometBFT's family
+    #[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // CometBFT's, frame by frame
     fn aead(&self) -> &Self::Aead;
 
     /// The AEAD's nonce for the frame counter `nonce`.
-    #[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // one frame at a time: CometBFT's family
+    #[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // CometBFT's, frame by frame
     fn aead_nonce(nonce: &Self::Nonce) -> aead::Nonce<Self::Aead>;
 
     /// Writes `len` (at most 1024, checked by the caller) into the
@@ -80,6 +80,6 @@ pub(crate) trait FrameNonce: Copy + Send + 'static {
     ///
     /// Errors: [`SecretError::NonceExhausted`] if the counter would wrap; the nonce is
     /// then unchanged.
-    #[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // one frame at a time: CometBFT's family
+    #[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // CometBFT's, frame by frame
     fn advance(&mut self) -> Result<(), SecretError>;
 }

@@ -77,7 +77,7 @@ pub(crate) fn seal<F: FrameFormat>(
 
 /// Seals in place the frame `slot` (exactly `F::SEALED_FRAME_SIZE` bytes) whose body
 /// already holds its padded plaintext ([`pad_into`]), under `nonce`.
-#[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // one frame at a time: CometBFT's family
+#[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // CometBFT's, frame by frame
 pub(crate) fn seal_padded<F: FrameFormat>(
     cipher: &F,
     nonce: &F::Nonce,
@@ -95,7 +95,7 @@ pub(crate) fn seal_padded<F: FrameFormat>(
 }
 
 /// [`FrameFormat::seal_frames`] one frame at a time.
-#[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // one frame at a time: CometBFT's family
+#[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // CometBFT's, frame by frame
 pub(crate) fn seal_each<F: FrameFormat>(
     cipher: &F,
     nonce: &mut F::Nonce,
@@ -105,7 +105,7 @@ pub(crate) fn seal_each<F: FrameFormat>(
 }
 
 /// [`FrameFormat::open_frames`] one frame at a time.
-#[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // one frame at a time: CometBFT's family
+#[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // CometBFT's, frame by frame
 pub(crate) fn open_each<F: FrameFormat>(
     cipher: &F,
     nonce: &mut F::Nonce,
@@ -116,7 +116,7 @@ pub(crate) fn open_each<F: FrameFormat>(
 
 /// `step` on each frame slot in turn under its nonce, the counter advanced first (so a
 /// nonce is never used twice), until one fails.
-#[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // one frame at a time: CometBFT's family
+#[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // CometBFT's, frame by frame
 fn each<F: FrameFormat>(
     nonce: &mut F::Nonce,
     slots: &mut [u8],
@@ -154,7 +154,7 @@ pub(crate) fn open<F: FrameFormat>(
 ///
 /// Errors: [`SecretError::FrameAuthFailed`] if the frame was altered or sealed with
 /// another key or nonce (the frame is left as it was).
-#[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // one frame at a time: CometBFT's family
+#[cfg_attr(not(feature = "cometbft"), allow(dead_code))] // CometBFT's, frame by frame
 pub(crate) fn decrypt<F: FrameFormat>(
     cipher: &F,
     nonce: &F::Nonce,

@@ -49,8 +49,8 @@ impl<F: FrameFormat> RecvState<F> {
     }
 
     /// Opens every whole buffered frame (the cipher may do several at once). Returns
-    /// whether that moved anything (frames opened, or one failed); a frame that fails to open is kept as `failed`, to be
-    /// reported once the frames before it are handed out.
+    /// whether that moved anything (frames opened, or one failed); a frame that fails to
+    /// open is kept as `failed`, to be reported once the frames before it are handed out.
     fn open_buffered(&mut self) -> bool {
         let whole = self.sealed.len() / F::SEALED_FRAME_SIZE * F::SEALED_FRAME_SIZE;
         if whole == 0 {

@@ -23,7 +23,8 @@ proptest! {
         cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..40),
         seed in any::<u8>(),
     ) {
-        let data: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(seed) ^ (i >> 9) as u8).collect();
+        let byte = |i: usize| (i as u8).wrapping_mul(seed) ^ (i >> 9) as u8;
+        let data: Vec<u8> = (0..len).map(byte).collect();
         // Slices at the cuts, empty ones included (equal cuts).
         let mut at: Vec<usize> = cuts.iter().map(|c| c.index(len + 1)).collect();
         at.push(0);

@@ -58,7 +58,7 @@ pub use crate::transport::Transport;
 /// connection is idle (nothing queued, nothing unwritten), which saves a thread hop for a
 /// lone message. Otherwise a message of one packet is usually encoded by the caller
 /// straight into the send thread's next batch (the *stage*: at most `send_buffer_size`
-/// bytes, one channel at a time, and only while no channel has messages queued, so the
+/// bytes and never more than 128 KiB, one channel at a time, and only while no channel has messages queued, so the
 /// scheduler's priorities still decide between busy channels and each channel keeps its
 /// order); any other message waits in its channel's bounded queue.
 ///
@@ -238,7 +238,8 @@ impl MConnection {
     /// Queues `msg` on channel `ch`, waiting up to `send_timeout` for room in the queue.
     /// A message of one packet (up to `max_packet_msg_payload_size` bytes) is usually
     /// encoded at once into the send thread's next batch instead, needing no queue slot
-    /// (up to `send_buffer_size` bytes of such messages wait there; see the crate docs).
+    /// (up to `send_buffer_size` bytes of such messages, at most 128 KiB, wait there; see
+    /// the type's docs).
     /// On an idle connection the message may instead be written directly from this thread
     /// (a write stalled by a full socket is handed to the send thread after at most 250 ms).
     ///

@@ -44,6 +44,20 @@ fn a_full_stage_makes_its_channel_wait() {
 }
 
 #[test]
+fn a_batch_larger_than_the_stage_limit_stages_only_max_stage_bytes() {
+    let mut stage = Stage::new(usize::MAX);
+    let mut bytes = 0;
+    while stage.route(0, 1000, MAX, 0) == Route::Stage {
+        staged(&mut stage, 0, &[7; 1000]);
+        bytes += 1000;
+        assert!(bytes <= MAX_STAGE, "staged {bytes} bytes");
+    }
+    assert_eq!(stage.route(0, 1000, MAX, 0), Route::Wait);
+    assert!(bytes > MAX_STAGE - 4096, "waited early, at {bytes} bytes");
+    assert_ne!(stage.hint(MAX) & Hint::FULL, 0, "the hint says full too");
+}
+
+#[test]
 fn taking_swaps_into_an_empty_batch_and_appends_to_a_busy_one() {
     let mut stage = Stage::new(64 * 1024);
     staged(&mut stage, 3, b"one");

@@ -9,16 +9,19 @@
 //! to the first reference, that reference's bytes, the buffer on to the next, and so on.
 
 use std::io::{self, IoSlice, Write};
+use std::ops::Range;
 
 use bytes::Bytes;
 
 /// Most slices handed to one vectored write (Linux's `IOV_MAX` is 1024).
 const MAX_SLICES: usize = 1024;
 
-/// A payload held by reference, written after `at` bytes of the buffer.
+/// A payload held by reference, written after `at` bytes of the buffer: bytes `range`
+/// of `owners[owner]`.
 struct Ref {
     at: usize,
-    bytes: Bytes,
+    owner: usize,
+    range: Range<usize>,
 }
 
 /// Encoded packets, some payloads by reference, and how much of them is written.
@@ -26,6 +29,10 @@ struct Ref {
 pub(crate) struct Batch {
     buf: Vec<u8>,
     refs: Vec<Ref>,
+    /// The messages the references are slices of, each once (a message's chunks follow
+    /// each other, so one reference count per message and batch, not per chunk: the
+    /// count's updates were 3 % of a 1 MiB stream's send thread).
+    owners: Vec<Bytes>,
     /// Bytes held by reference, in all.
     ref_len: usize,
     /// Bytes of the stream handed to the writer.
@@ -60,13 +67,30 @@ impl Batch {
         &mut self.buf
     }
 
-    /// Appends `bytes` to the stream by reference.
-    pub fn push_ref(&mut self, bytes: Bytes) {
-        self.ref_len += bytes.len();
+    /// Appends bytes `range` of `msg` to the stream by reference.
+    pub fn push_ref(&mut self, msg: &Bytes, range: Range<usize>) {
+        let _ = &msg[range.clone()]; // in bounds, or panic here rather than in a write
+                                     // The last owner is this message if it is the same slice of the same memory
+                                     // (which the owner keeps alive, so no other message can be there).
+        let same = self
+            .owners
+            .last()
+            .is_some_and(|o| o.as_ptr() == msg.as_ptr() && o.len() == msg.len());
+        if !same {
+            self.owners.push(msg.clone());
+        }
+        self.ref_len += range.len();
         self.refs.push(Ref {
             at: self.buf.len(),
-            bytes,
+            owner: self.owners.len() - 1,
+            range,
         });
+    }
+
+    /// The bytes reference `r` stands for.
+    #[inline]
+    fn bytes_of(&self, r: &Ref) -> &[u8] {
+        &self.owners[r.owner][r.range.clone()]
     }
 
     /// The buffer's capacity (what an idle connection keeps).
@@ -78,6 +102,7 @@ impl Batch {
     pub fn clear(&mut self) {
         self.buf.clear();
         self.refs.clear();
+        self.owners.clear();
         self.ref_len = 0;
         self.written = 0;
         self.done = 0;
@@ -127,8 +152,8 @@ impl Batch {
             }
             take(out, pos, &self.buf[at..r.at]);
             pos += r.at - at;
-            take(out, pos, &r.bytes);
-            pos += r.bytes.len();
+            take(out, pos, self.bytes_of(r));
+            pos += r.range.len();
             at = r.at;
         }
         take(out, pos, &self.buf[at..]);
@@ -139,11 +164,11 @@ impl Batch {
         self.written += n;
         while let Some(r) = self.refs.get(self.done) {
             // The stream position where reference `done` ends.
-            let end = r.at + self.done_len + r.bytes.len();
+            let end = r.at + self.done_len + r.range.len();
             if end > self.written {
                 break;
             }
-            self.done_len += r.bytes.len();
+            self.done_len += r.range.len();
             self.done += 1;
         }
     }

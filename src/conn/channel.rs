@@ -146,7 +146,7 @@ impl SendChannel {
         if by_ref && msg.len() >= BY_REF_MIN {
             // The go-wire packet is its header, then the payload.
             encode_msg_header(out.buf(), self.id, eof, end - self.offset);
-            out.push_ref(msg.slice(self.offset..end));
+            out.push_ref(msg, self.offset..end);
         } else {
             codec.encode_msg_fast(out.buf(), self.id, eof, &msg[self.offset..end]);
         }

@@ -42,7 +42,7 @@ fn build(parts: &[(bool, Vec<u8>)]) -> (Batch, Vec<u8>) {
     for (by_ref, bytes) in parts {
         want.extend_from_slice(bytes);
         if *by_ref {
-            b.push_ref(Bytes::from(bytes.clone()));
+            b.push_ref(&Bytes::from(bytes.clone()), 0..bytes.len());
         } else {
             b.buf().extend_from_slice(bytes);
         }
@@ -120,6 +120,46 @@ fn clear_keeps_the_buffer_and_release_gives_it_back() {
     b.buf().push(7);
     b.release();
     assert_eq!((b.len(), b.capacity()), (0, 0));
+}
+
+#[test]
+fn a_messages_chunks_share_one_reference_and_write_in_place() {
+    let one = Bytes::from((0..=255u8).collect::<Vec<u8>>());
+    let two = Bytes::from(vec![9u8; 10]);
+    let mut b = Batch::default();
+    let mut want = Vec::new();
+    for (msg, range) in [
+        (&one, 0..100),
+        (&one, 100..200),
+        (&two, 0..10),
+        (&one, 200..256),
+    ] {
+        b.buf().extend_from_slice(b"hd");
+        want.extend_from_slice(b"hd");
+        b.push_ref(msg, range.clone());
+        want.extend_from_slice(&msg[range]);
+    }
+    // `one`'s first two chunks follow each other: one reference; then `two`, then `one`
+    // again (another message came between).
+    assert_eq!(b.owners.len(), 3);
+    let mut w = capped(7);
+    while b.unwritten() > 0 {
+        b.write_once(&mut w, usize::MAX).unwrap();
+    }
+    assert_eq!(w.out, want);
+    // A slice of the same memory with another length is another owner.
+    let mut c = Batch::default();
+    c.push_ref(&one, 0..10);
+    c.push_ref(&one.slice(0..10), 0..10);
+    assert_eq!(c.owners.len(), 2);
+    b.clear();
+    assert!(b.owners.is_empty(), "clear lets go of the messages");
+}
+
+#[test]
+#[should_panic]
+fn a_range_outside_its_message_panics_when_pushed_not_when_written() {
+    Batch::default().push_ref(&Bytes::from_static(b"abc"), 1..4);
 }
 
 // ---------------------------------------------------------------------------------------

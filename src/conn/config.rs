@@ -129,8 +129,9 @@ pub struct MConnConfig {
     pub io_thread_stack_size: usize,
     /// Most bytes the send thread gathers from the channels before one write (default
     /// 512 KiB; measured here, 64 KiB writes held 1 MiB messages to ~0.6 × raw TCP and
-    /// 512 KiB writes reach ~0.9 ×). The buffer grows only as needed and is given back
-    /// when the connection goes idle.
+    /// 512 KiB writes reach ~0.9 ×). One-packet messages that callers encode themselves
+    /// (the stage, see [`MConnection`](crate::MConnection)) fill at most 128 KiB of it.
+    /// The buffer grows only as needed and is given back when the connection goes idle.
     pub send_buffer_size: usize,
     /// How packets look on the wire (default [`GoWire`](crate::protocol::GoWire), Tendermint
     /// v0.12's go-wire packets). Both peers must use the same.

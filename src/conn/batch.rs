@@ -69,9 +69,10 @@ impl Batch {
 
     /// Appends bytes `range` of `msg` to the stream by reference.
     pub fn push_ref(&mut self, msg: &Bytes, range: Range<usize>) {
-        let _ = &msg[range.clone()]; // in bounds, or panic here rather than in a write
-                                     // The last owner is this message if it is the same slice of the same memory
-                                     // (which the owner keeps alive, so no other message can be there).
+        // In bounds, or a panic here rather than in a write.
+        let _ = &msg[range.clone()];
+        // The last owner is this message if it is the same slice of the same memory
+        // (which the owner keeps alive, so no other message can be there).
         let same = self
             .owners
             .last()

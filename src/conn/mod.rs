@@ -58,9 +58,10 @@ pub use crate::transport::Transport;
 /// connection is idle (nothing queued, nothing unwritten), which saves a thread hop for a
 /// lone message. Otherwise a message of one packet is usually encoded by the caller
 /// straight into the send thread's next batch (the *stage*: at most `send_buffer_size`
-/// bytes and never more than 128 KiB, one channel at a time, and only while no channel has messages queued, so the
-/// scheduler's priorities still decide between busy channels and each channel keeps its
-/// order); any other message waits in its channel's bounded queue.
+/// bytes and never more than 128 KiB, one channel at a time, and only while no channel
+/// has messages queued, so the scheduler's priorities still decide between busy
+/// channels and each channel keeps its order); any other message waits in its
+/// channel's bounded queue.
 ///
 /// # Handles
 ///

@@ -244,15 +244,29 @@ fn try_send_refuses_and_send_times_out_once_room_bounded_in_bytes_is_used() {
 #[test]
 fn stop_releases_a_sender_waiting_for_the_stage() {
     let _w = watchdog("stage_stop_releases", LIMIT);
+    stop_releases_a_waiting_sender(
+        MConnConfig::default()
+            .send_buffer_size(4096)
+            .send_timeout(Duration::from_secs(3600)),
+    );
+}
+
+/// The default batch (the stage stops at its 128 KiB cap) and a timeout of
+/// `Duration::MAX`: the waiting sender's deadline saturates, and stop still releases it.
+#[test]
+fn stop_releases_a_sender_waiting_forever_for_a_capped_stage() {
+    let _w = watchdog("stage_stop_releases_forever", LIMIT);
+    stop_releases_a_waiting_sender(MConnConfig::default().send_timeout(Duration::MAX));
+}
+
+/// Sends 500-byte messages to a peer that never reads until a send waits, then stops.
+fn stop_releases_a_waiting_sender(cfg: MConnConfig) {
     let (ours, _peer) = tcp_pair();
-    let cfg = MConnConfig::default()
-        .send_buffer_size(4096)
-        .send_timeout(Duration::from_secs(3600));
     let c = start(ours, vec![ChannelDescriptor::new(0x01, 1)], cfg);
     let conn = c.conn.clone();
     let (tx, rx) = crossbeam_channel::bounded(1);
     let sender = std::thread::spawn(move || loop {
-        // Small messages: once nothing leaves, this send waits (for an hour).
+        // Small messages: once nothing leaves, this send waits (for its whole timeout).
         if let Err(e) = conn.send(0x01, vec![1u8; 500]) {
             let _ = tx.send(e);
             return;
